@@ -1,0 +1,196 @@
+//! The `countersign` command line. Each command calls the same services as
+//! the HTTP API; nothing here decides anything on its own.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::password::PasswordHasher;
+use crate::domain::{Password, Roles, Username};
+use crate::startup::Application;
+use crate::store::{self, Store};
+use crate::{service, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "A standalone identity and token server"
+)]
+struct Cli {
+    /// A TOML file with settings (over the defaults, under the environment).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; asks for the password on the terminal.
+    Add {
+        /// The username (1-64 characters, unique regardless of case).
+        name: String,
+        /// A role to grant; repeat for several.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List signing keys (never their private parts).
+    List,
+}
+
+/// Runs the command line and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = open_store(&settings, true).await?;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            name,
+            roles,
+            password_stdin,
+        }) => add_user(settings, &name, &roles, password_stdin).await,
+        Command::Keys(KeysCommand::List) => list_keys(settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    telemetry::init(settings.log.format);
+    let mut app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(password) = app.take_bootstrap_password() {
+        // Printed, never logged: this is the only time it exists in the clear.
+        println!(
+            "Created user \"admin\" (role admin). Its password is shown only this once:\n\n    {}\n",
+            password.expose_secret()
+        );
+        let _ = std::io::stdout().flush();
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn open_store(settings: &Settings, migrate: bool) -> Result<Arc<dyn Store>, String> {
+    let store = store::connect(&settings.database)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    if migrate {
+        store.migrate().await.map_err(|e| e.to_string())?;
+    }
+    Ok(store)
+}
+
+async fn add_user(
+    settings: Settings,
+    name: &str,
+    roles: &[String],
+    password_stdin: bool,
+) -> Result<(), String> {
+    let username = Username::parse(name).map_err(|e| e.to_string())?;
+    let roles = Roles::parse(roles.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+    let password = read_password(password_stdin)?;
+    let password = Password::parse(password).map_err(|e| e.to_string())?;
+    let store = open_store(&settings, settings.database.migrate_on_start).await?;
+    let hasher = PasswordHasher::new(&settings.password).map_err(|e| e.to_string())?;
+    let user = service::users::create(
+        store.as_ref(),
+        &hasher,
+        &Clock::system(),
+        username,
+        &password,
+        roles,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!("created user {} ({})", user.username, user.id);
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("no terminal to ask for the password on; use --password-stdin".into());
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+    let second = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+    if first != second {
+        return Err("the passwords do not match".into());
+    }
+    Ok(first)
+}
+
+async fn list_keys(settings: Settings) -> Result<(), String> {
+    let store = open_store(&settings, false).await?;
+    let keys = store.signing_keys().await.map_err(|e| e.to_string())?;
+    println!("{:<45} {:<6} {:<26} RETIRES", "KID", "ALG", "ACTIVATES");
+    for key in keys {
+        println!(
+            "{:<45} {:<6} {:<26} {}",
+            key.kid,
+            key.algorithm,
+            key.activates_at.0.to_rfc3339(),
+            key.retires_at
+                .map_or_else(|| "-".to_owned(), |t| t.0.to_rfc3339())
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! Typed settings: the defaults in `config/default.toml` (compiled in), then an
+//! optional file, then `COUNTERSIGN_<SECTION>__<KEY>` environment variables.
+//!
+//! Everything is checked here, once, so that a bad value stops start-up with
+//! a message naming the key instead of surfacing later as a confusing error.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+/// The defaults, compiled into the binary so it runs without any file on disk.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A setting that is missing, malformed or out of range.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn key(key: &str, problem: impl fmt::Display) -> Self {
+        Self(format!("`{key}` {problem}"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub tokens: TokenSettings,
+    pub password: PasswordSettings,
+    pub keys: KeySettings,
+    pub log: LogSettings,
+    pub bootstrap: BootstrapSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub workers: usize,
+    pub body_limit: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// A secret because a PostgreSQL URL may carry a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout: Seconds,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Seconds,
+    pub refresh_ttl: Seconds,
+    pub leeway: Seconds,
+    pub user_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub workers: usize,
+    pub queue: usize,
+    pub queue_timeout: Seconds,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeySettings {
+    pub rsa_bits: u32,
+    pub jwks_max_age: Seconds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BootstrapSettings {
+    pub admin_password: SecretString,
+}
+
+/// A duration written as `90s`, `15m` or `30d` (or a bare number of seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(secs) => Ok(Self(Duration::from_secs(secs))),
+            Raw::Text(text) => match text.trim().parse::<u64>() {
+                Ok(secs) => Ok(Self(Duration::from_secs(secs))),
+                Err(_) => humantime::parse_duration(text.trim())
+                    .map(Self)
+                    .map_err(|e| {
+                        serde::de::Error::custom(format!(
+                            "`{text}` is not a duration like \"90s\", \"15m\" or \"30d\" ({e})"
+                        ))
+                    }),
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Environment::with_prefix("COUNTERSIGN"))
+    }
+
+    /// The compiled-in defaults alone, for tests and tools that set fields directly.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        let config = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .build()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Self::finish(config)
+    }
+
+    fn load_from(file: Option<&Path>, env: Environment) -> Result<Self, ConfigError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let env = env
+            .prefix_separator("_")
+            .separator("__")
+            .list_separator(" ")
+            .with_list_parse_key("tokens.user_scopes")
+            .try_parsing(true);
+        let config = builder
+            .add_source(env)
+            .build()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Self::finish(config)
+    }
+
+    fn finish(config: Config) -> Result<Self, ConfigError> {
+        let settings: Settings = config
+            .try_deserialize()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::key(
+                "server.bind",
+                format_args!("must be IP:PORT, got `{}`", self.server.bind),
+            ));
+        }
+        if self.server.body_limit < 1024 {
+            return Err(ConfigError::key(
+                "server.body_limit",
+                "must be at least 1024 bytes",
+            ));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError::key(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::key(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        for (key, value) in [
+            ("tokens.access_ttl", self.tokens.access_ttl),
+            ("tokens.refresh_ttl", self.tokens.refresh_ttl),
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            ("password.queue_timeout", self.password.queue_timeout),
+        ] {
+            if value.get().is_zero() {
+                return Err(ConfigError::key(key, "must be longer than zero"));
+            }
+        }
+        if self.tokens.leeway.get() > Duration::from_secs(60) {
+            return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
+        }
+        for scope in &self.tokens.user_scopes {
+            if crate::domain::Scope::parse(scope).is_err() || scope.contains(' ') {
+                return Err(ConfigError::key(
+                    "tokens.user_scopes",
+                    format_args!("holds `{scope}`, which is not a single scope token"),
+                ));
+            }
+        }
+        if argon2::Params::new(
+            self.password.memory_kib,
+            self.password.iterations,
+            self.password.parallelism,
+            None,
+        )
+        .is_err()
+        {
+            return Err(ConfigError::key(
+                "password",
+                "has Argon2 parameters out of range (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
+            ));
+        }
+        if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {
+            return Err(ConfigError::key(
+                "keys.rsa_bits",
+                format_args!("must be 2048, 3072 or 4096, got {}", self.keys.rsa_bits),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let source = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(
+            None,
+            Environment::with_prefix("COUNTERSIGN").source(Some(source)),
+        )
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = load_with(&[]).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.database.url.expose_secret(), "sqlite://countersign.db");
+        assert_eq!(s.tokens.access_ttl.get(), Duration::from_secs(15 * 60));
+        assert_eq!(s.tokens.refresh_ttl.get(), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            (
+                s.password.memory_kib,
+                s.password.iterations,
+                s.password.parallelism
+            ),
+            (19_456, 2, 1)
+        );
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = load_with(&[
+            ("COUNTERSIGN_SERVER__BIND", "0.0.0.0:9000"),
+            ("COUNTERSIGN_TOKENS__ACCESS_TTL", "5m"),
+            ("COUNTERSIGN_TOKENS__ISSUER", "https://id.example.com"),
+            ("COUNTERSIGN_TOKENS__USER_SCOPES", "profile email"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.bind, "0.0.0.0:9000");
+        assert_eq!(s.tokens.access_ttl.get(), Duration::from_secs(300));
+        assert_eq!(s.tokens.issuer, "https://id.example.com");
+        assert_eq!(s.tokens.user_scopes, vec!["profile", "email"]);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = load_with(&[("COUNTERSIGN_TOKENS__ACCESS_TTL", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("access_ttl"), "{err}");
+        assert!(err.to_string().contains("soon"), "{err}");
+
+        let err = load_with(&[("COUNTERSIGN_KEYS__RSA_BITS", "1024")]).unwrap_err();
+        assert!(err.to_string().contains("keys.rsa_bits"), "{err}");
+
+        let err = load_with(&[("COUNTERSIGN_SERVER__BIND", "localhost")]).unwrap_err();
+        assert!(err.to_string().contains("server.bind"), "{err}");
+
+        let err = load_with(&[("COUNTERSIGN_PASSWORD__MEMORY_KIB", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("memory_kib"), "{err}");
+    }
+}

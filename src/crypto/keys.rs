@@ -1,0 +1,260 @@
+//! RSA signing keys: generation, the RFC 7638 key id, and the [`KeySet`]
+//! that every request reads: the key that signs, the keys that verify, and
+//! the JWKS document prebuilt as bytes with its ETag.
+//!
+//! Keys are generated and used through aws-lc (constant-time, and the same
+//! backend jsonwebtoken verifies with). Each private key is parsed once, when
+//! the key set is built, never per signature.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+    RSAKeyParameters, RSAKeyType, ThumbprintHash,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use super::{CryptoError, random};
+
+/// An RSA private key and its key id.
+pub struct KeyMaterial {
+    kid: String,
+    pair: Arc<KeyPair>,
+}
+
+impl KeyMaterial {
+    /// Generates a new key. Takes tens to hundreds of milliseconds: call it
+    /// from a blocking task.
+    pub fn generate(bits: u32) -> Result<Self, CryptoError> {
+        let size = match bits {
+            2048 => KeySize::Rsa2048,
+            3072 => KeySize::Rsa3072,
+            4096 => KeySize::Rsa4096,
+            other => return Err(CryptoError(format!("unsupported RSA key size {other}"))),
+        };
+        let pair =
+            KeyPair::generate(size).map_err(|_| CryptoError("RSA key generation failed".into()))?;
+        Self::from_pair(pair)
+    }
+
+    /// Parses a PKCS#8 DER private key.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
+        let pair = KeyPair::from_pkcs8(der)
+            .map_err(|e| CryptoError(format!("stored signing key does not parse: {e}")))?;
+        Self::from_pair(pair)
+    }
+
+    fn from_pair(pair: KeyPair) -> Result<Self, CryptoError> {
+        let jwk = public_jwk(&pair, None);
+        let kid = jwk
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|e| CryptoError(format!("JWK thumbprint failed: {e}")))?;
+        Ok(Self {
+            kid,
+            pair: Arc::new(pair),
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The private key as PKCS#8 DER, for storage.
+    pub fn pkcs8(&self) -> Result<Vec<u8>, CryptoError> {
+        self.pair
+            .as_der()
+            .map(|der| der.as_ref().to_vec())
+            .map_err(|_| CryptoError("PKCS#8 encoding failed".into()))
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.pair.public_modulus_len() * 8
+    }
+
+    pub fn signer(&self) -> Signer {
+        Signer {
+            kid: self.kid.clone(),
+            pair: Arc::clone(&self.pair),
+        }
+    }
+}
+
+fn public_jwk(pair: &KeyPair, kid: Option<&str>) -> Jwk {
+    let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            key_id: kid.map(str::to_owned),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: URL_SAFE_NO_PAD.encode(&components.n),
+            e: URL_SAFE_NO_PAD.encode(&components.e),
+        }),
+    }
+}
+
+/// Signs with RS256 using a key parsed once.
+#[derive(Clone)]
+pub struct Signer {
+    kid: String,
+    pair: Arc<KeyPair>,
+}
+
+impl Signer {
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut signature = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|_| CryptoError("RS256 signing failed".into()))?;
+        Ok(signature)
+    }
+}
+
+/// Everything a request needs about keys, swapped as a whole when keys change.
+pub struct KeySet {
+    signer: Signer,
+    verifiers: HashMap<String, DecodingKey>,
+    validation: Validation,
+    jwks: Bytes,
+    etag: String,
+}
+
+impl KeySet {
+    /// `signing` signs new tokens; `published` (which must include it) are
+    /// the keys whose tokens verify and which the JWKS lists.
+    pub fn new(signing: &KeyMaterial, published: &[&KeyMaterial]) -> Result<Self, CryptoError> {
+        if !published.iter().any(|k| k.kid == signing.kid) {
+            return Err(CryptoError("the signing key must be published".into()));
+        }
+        let mut jwks = JwkSet { keys: Vec::new() };
+        let mut verifiers = HashMap::new();
+        for key in published {
+            let components = PublicKeyComponents::<Vec<u8>>::from(key.pair.public_key());
+            verifiers.insert(
+                key.kid.clone(),
+                DecodingKey::from_rsa_raw_components(&components.n, &components.e),
+            );
+            jwks.keys.push(public_jwk(&key.pair, Some(&key.kid)));
+        }
+        let jwks = Bytes::from(serde_json::to_vec(&jwks).map_err(|e| CryptoError(e.to_string()))?);
+        let etag = random::etag(&jwks);
+        // Signature and algorithm only: the claims are checked by the caller
+        // against the server's clock, with precise reasons.
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        Ok(Self {
+            signer: signing.signer(),
+            verifiers,
+            validation,
+            jwks,
+            etag,
+        })
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn verifier(&self, kid: &str) -> Option<&DecodingKey> {
+        self.verifiers.get(kid)
+    }
+
+    pub(crate) fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
+    /// The JWKS document, ready to send (a cheap reference-counted clone).
+    pub fn jwks(&self) -> Bytes {
+        self.jwks.clone()
+    }
+
+    /// A strong ETag of the JWKS document, quoted.
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+}
+
+/// The live key set, shared by all requests and replaced as a whole.
+pub struct KeyRing {
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl KeyRing {
+    pub fn new(keys: KeySet) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(keys)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn replace(&self, keys: KeySet) {
+        let keys = Arc::new(keys);
+        match self.current.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_is_the_rfc7638_thumbprint_and_survives_storage() {
+        let key = KeyMaterial::generate(2048).unwrap();
+        assert_eq!(key.bits(), 2048);
+        assert_eq!(key.kid().len(), 43);
+        let reloaded = KeyMaterial::from_pkcs8(&key.pkcs8().unwrap()).unwrap();
+        assert_eq!(reloaded.kid(), key.kid());
+    }
+
+    #[test]
+    fn jwks_lists_public_parts_only() {
+        let key = KeyMaterial::generate(2048).unwrap();
+        let set = KeySet::new(&key, &[&key]).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&set.jwks()).unwrap();
+        let jwk = &doc["keys"][0];
+        assert_eq!(jwk["kid"], key.kid());
+        assert_eq!(jwk["alg"], "RS256");
+        assert_eq!(jwk["use"], "sig");
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["e"], "AQAB");
+        assert!(jwk.get("d").is_none() && jwk.get("p").is_none());
+        assert!(set.etag().starts_with('"') && set.etag().ends_with('"'));
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(KeyMaterial::from_pkcs8(b"-----BEGIN PRIVATE KEY-----").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Validated domain types. Each is built by `parse`, which returns a
+//! [`DomainError`] naming what is wrong; code past the edges never re-checks.
+
+mod password;
+mod role;
+mod scope;
+mod user;
+mod username;
+
+pub use password::Password;
+pub use role::{Role, Roles};
+pub use scope::Scope;
+pub use user::{User, UserId};
+pub use username::Username;
+
+/// Why an input was refused; the message is safe to show to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DomainError(pub String);

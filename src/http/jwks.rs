@@ -1,0 +1,50 @@
+//! `GET /.well-known/jwks.json`: the published public keys, served from
+//! prebuilt bytes with a strong ETag, so a verifier's revalidation costs a 304.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks)));
+}
+
+async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let keys = state.keys.current();
+    let max_age = state.settings.keys.jwks_max_age.get().as_secs();
+    cached(&req, keys.etag(), max_age, keys.jwks())
+}
+
+/// Answers with `body`, or 304 when the client already holds this `etag`.
+pub(super) fn cached(
+    req: &HttpRequest,
+    etag: &str,
+    max_age: u64,
+    body: web::Bytes,
+) -> HttpResponse {
+    let fresh = if_none_match(req, etag);
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age}")));
+    if fresh {
+        response.finish()
+    } else {
+        response.content_type("application/json").body(body)
+    }
+}
+
+/// RFC 9110 §13.1.2: `*` or any listed tag matches (weak comparison).
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v: &HeaderValue| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}

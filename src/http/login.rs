@@ -1,0 +1,77 @@
+//! `POST /v1/login`: JSON credentials in, a token response out. Errors use
+//! the OAuth shape, as this is a token endpoint, with 401 for bad
+//! credentials.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, OAuthError};
+use crate::service::login::{self, PasswordLogin};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.service(
+        super::resource("/v1/login", "POST")
+            .app_data(super::json_config(body_limit, |e| {
+                OAuthError::login(Error::from(e)).into()
+            }))
+            .route(web::post().to(login)),
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// RFC 6749 §5.1 token response.
+#[derive(Serialize)]
+pub(super) struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+impl From<login::LoginGrant> for TokenResponse {
+    fn from(grant: login::LoginGrant) -> Self {
+        Self {
+            access_token: grant.access.token,
+            token_type: "Bearer",
+            expires_in: grant.access.expires_in,
+            scope: grant.access.scope.to_string(),
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = body.into_inner();
+    if let Some(mode) = body.mode.as_deref().filter(|m| *m != "jwt") {
+        return Err(OAuthError::login(Error::InvalidRequest(format!(
+            "mode `{}` is not supported; use \"jwt\"",
+            mode.escape_debug()
+        ))));
+    }
+    let grant = login::password_login(
+        &state,
+        PasswordLogin {
+            username: body.username,
+            password: body.password,
+            scope: body.scope,
+            client_id: None,
+        },
+    )
+    .await
+    .map_err(OAuthError::login)?;
+    Ok(super::ok_no_store().json(TokenResponse::from(grant)))
+}

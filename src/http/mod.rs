@@ -1,0 +1,128 @@
+//! The HTTP door: one file per resource, each with a `configure`. Handlers
+//! parse, call a service, and answer; they hold no logic of their own.
+//!
+//! This module also fixes how malformed requests are answered: oversized
+//! bodies 413, wrong content type 415, bad JSON or form data 400, unknown
+//! routes 404, wrong methods 405, all with a precise message.
+
+mod auth;
+mod discovery;
+mod health;
+mod jwks;
+mod login;
+mod oauth;
+pub mod trace;
+mod userinfo;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+
+use crate::error::Error;
+
+pub use auth::Authenticated;
+
+/// Registers every route, the extractor limits and the fallbacks.
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(web::PayloadConfig::new(body_limit))
+        .app_data(json_config(body_limit, |e| Error::from(e).into()))
+        .app_data(form_config(body_limit, |e| Error::from(e).into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
+        .configure(health::configure)
+        .configure(jwks::configure)
+        .configure(discovery::configure)
+        .configure(|cfg| login::configure(cfg, body_limit))
+        .configure(|cfg| oauth::configure(cfg, body_limit))
+        .configure(userinfo::configure)
+        .default_service(web::to(not_found));
+}
+
+/// A resource whose other methods answer 405 with a problem body and an
+/// `Allow` header listing `allow` (RFC 9110 §15.5.6).
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let error = Error::MethodNotAllowed(format!(
+            "{} is not allowed on {}; use {allow}",
+            req.method(),
+            req.path().escape_debug()
+        ));
+        let mut response = actix_web::ResponseError::error_response(&error);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
+}
+
+/// JSON extractor settings; `shape` turns a payload error into the
+/// endpoint's error shape (problem+json or OAuth).
+fn json_config(limit: usize, shape: fn(PayloadError) -> actix_web::Error) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |e, _| shape(PayloadError::Json(e)))
+}
+
+fn form_config(limit: usize, shape: fn(PayloadError) -> actix_web::Error) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(move |e, _| shape(PayloadError::Form(e)))
+}
+
+/// A body that could not be read or decoded.
+pub enum PayloadError {
+    Json(JsonPayloadError),
+    Form(UrlencodedError),
+}
+
+impl From<PayloadError> for Error {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::Json(e) => match e {
+                JsonPayloadError::OverflowKnownLength { limit, .. }
+                | JsonPayloadError::Overflow { limit } => too_large(limit),
+                JsonPayloadError::ContentType => {
+                    Error::UnsupportedMediaType("content type must be application/json".into())
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    Error::InvalidRequest(format!("request body is not acceptable JSON: {e}"))
+                }
+                other => Error::InvalidRequest(format!("request body could not be read: {other}")),
+            },
+            PayloadError::Form(e) => match e {
+                UrlencodedError::Overflow { limit, .. } => too_large(limit),
+                UrlencodedError::ContentType => Error::UnsupportedMediaType(
+                    "content type must be application/x-www-form-urlencoded".into(),
+                ),
+                UrlencodedError::Parse(e) => {
+                    Error::InvalidRequest(format!("form body is not acceptable: {e}"))
+                }
+                other => Error::InvalidRequest(format!("form body could not be read: {other}")),
+            },
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::PayloadTooLarge(format!("request body is larger than {limit} bytes"))
+}
+
+fn query_error(e: QueryPayloadError) -> Error {
+    Error::InvalidRequest(format!("query string is not acceptable: {e}"))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::NotFound(format!(
+        "no route for {}",
+        req.path().escape_debug()
+    )))
+}
+
+/// A 200 with `Cache-Control: no-store` and `Pragma: no-cache`, for every
+/// response that carries a token or a secret.
+fn ok_no_store() -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::Ok();
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}

@@ -1,0 +1,69 @@
+//! Password login, shared by `POST /v1/login` and the RFC 6749 §4.3
+//! password grant.
+//!
+//! Unknown users, wrong passwords and disabled accounts all cost one Argon2id
+//! verification and end in the same [`Error::InvalidCredentials`], so
+//! neither the answer nor its timing tells them apart.
+
+use crate::crypto::password::Verdict;
+use crate::domain::{Password, Scope, Username};
+use crate::error::Error;
+use crate::service::tokens::{self, AccessToken, Subject};
+use crate::state::{AppState, BUILTIN_CLIENT_ID};
+
+pub struct PasswordLogin {
+    pub username: String,
+    pub password: String,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+}
+
+pub struct LoginGrant {
+    pub access: AccessToken,
+}
+
+pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<LoginGrant, Error> {
+    let client_id = match login.client_id.as_deref() {
+        None | Some(BUILTIN_CLIENT_ID) => BUILTIN_CLIENT_ID,
+        Some(_) => return Err(Error::InvalidClient("unknown client".into())),
+    };
+    let username = Username::parse(&login.username)?;
+    let password = Password::candidate(login.password)?;
+    let scope = granted_scope(state, login.scope.as_deref())?;
+
+    let record = state.store.user_by_name(username.key()).await?;
+    let verdict = state
+        .hasher
+        .verify(&password, record.as_ref().map(|r| r.password_hash.as_str()))
+        .await?;
+    let user = match (verdict, record) {
+        (Verdict::Match { .. }, Some(record)) if !record.disabled => record.into_user()?,
+        _ => return Err(Error::InvalidCredentials),
+    };
+    let access = tokens::issue(
+        state,
+        Subject {
+            sub: user.id.to_string(),
+            roles: &user.roles,
+        },
+        client_id,
+        scope,
+    )?;
+    Ok(LoginGrant { access })
+}
+
+/// The scope asked for, if the user may have all of it; everything the user
+/// may have when nothing is asked for (RFC 6749 §3.3 default).
+fn granted_scope(state: &AppState, asked: Option<&str>) -> Result<Scope, Error> {
+    let asked = Scope::parse(asked.unwrap_or(""))?;
+    if asked.is_empty() {
+        return Ok(state.user_scopes.clone());
+    }
+    if !asked.is_subset(&state.user_scopes) {
+        return Err(Error::InvalidScope(format!(
+            "scope not allowed: {}",
+            asked.outside(&state.user_scopes).join(" ")
+        )));
+    }
+    Ok(asked)
+}

@@ -1,0 +1,172 @@
+//! Start-up in one place: open the store, migrate, load keys, bootstrap the
+//! first admin, build the [`AppState`], bind, and hand back a running server
+//! whose real port can be read (bind port 0 in tests).
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::jwt::Expectations;
+use crate::crypto::keys::KeyRing;
+use crate::crypto::password::PasswordHasher;
+use crate::domain::{Password, Scope};
+use crate::error::Error;
+use crate::service::users::Bootstrap;
+use crate::state::{AppState, Prebuilt};
+use crate::{http, service, store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<Error> for StartupError {
+    fn from(e: Error) -> Self {
+        // Start-up failures go to the operator, so the full cause is shown.
+        match e {
+            Error::Internal(cause) | Error::Unavailable(cause) => Self::Setup(cause),
+            other => Self::Setup(other.to_string()),
+        }
+    }
+}
+
+impl From<store::StoreError> for StartupError {
+    fn from(e: store::StoreError) -> Self {
+        Self::Setup(e.to_string())
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    bootstrap: Bootstrap,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As [`Application::build`], with a clock the caller controls.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let store = store::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                bind: settings.server.bind.clone(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            bind: settings.server.bind.clone(),
+            source,
+        })?;
+        let issuer = match settings.tokens.issuer.trim_end_matches('/') {
+            "" => format!("http://{address}"),
+            configured => configured.to_owned(),
+        };
+        let audience = match settings.tokens.audience.as_str() {
+            "" => issuer.clone(),
+            configured => configured.to_owned(),
+        };
+        let password_settings = settings.password.clone();
+        let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
+            .await
+            .map_err(|e| StartupError::Setup(e.to_string()))?
+            .map_err(Error::from)?;
+        let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
+        let configured_admin = match settings.bootstrap.admin_password.expose_secret() {
+            "" => None,
+            password => Some(
+                Password::parse(password.to_owned())
+                    .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}")))?,
+            ),
+        };
+        let bootstrap =
+            service::users::bootstrap_admin(store.as_ref(), &hasher, &clock, configured_admin)
+                .await?;
+        let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
+        let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
+        let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
+        let state = web::Data::new(AppState {
+            store,
+            keys: KeyRing::new(keys),
+            hasher,
+            clock,
+            expect: Expectations {
+                issuer,
+                audience,
+                leeway_secs,
+            },
+            user_scopes,
+            discovery,
+            settings,
+        });
+        let server = serve(listener, state.clone())?;
+        tracing::info!(
+            %address,
+            issuer = state.issuer(),
+            database = state.store.backend(),
+            "countersign is listening"
+        );
+        Ok(Self {
+            port: address.port(),
+            server,
+            state,
+            bootstrap,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The admin password generated on this start, if one was: shown once,
+    /// then gone.
+    pub fn take_bootstrap_password(&mut self) -> Option<SecretString> {
+        match std::mem::replace(&mut self.bootstrap, Bootstrap::NotNeeded) {
+            Bootstrap::CreatedWithPassword(password) => Some(password),
+            Bootstrap::Created | Bootstrap::NotNeeded => None,
+        }
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
+    let workers = match state.settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let body_limit = state.settings.server.body_limit;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(http::trace::trace_request))
+            .configure(|cfg| http::configure(cfg, body_limit))
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(|e| StartupError::Setup(format!("cannot serve: {e}")))?
+    .run();
+    Ok(server)
+}

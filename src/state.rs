@@ -1,0 +1,62 @@
+//! The one shared state every request and background task reads: settings,
+//! the store, the key ring, the password pool, the clock, and the values
+//! derived from settings once at start-up.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::jwt::Expectations;
+use crate::crypto::keys::KeyRing;
+use crate::crypto::password::PasswordHasher;
+use crate::crypto::random;
+use crate::domain::Scope;
+use crate::store::Store;
+
+/// The public client that the password and refresh grants accept without a
+/// secret (and assume when no `client_id` is given).
+pub const BUILTIN_CLIENT_ID: &str = "countersign-cli";
+
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub hasher: PasswordHasher,
+    pub clock: Clock,
+    /// Issuer, audience and leeway that access tokens are checked against.
+    pub expect: Expectations,
+    /// Scopes a user may ask for at login.
+    pub user_scopes: Scope,
+    /// The RFC 8414 metadata document, built once.
+    pub discovery: Prebuilt,
+}
+
+/// A response body built once at start-up, with its ETag.
+pub struct Prebuilt {
+    pub etag: String,
+    pub body: Bytes,
+}
+
+impl Prebuilt {
+    pub fn json(value: &serde_json::Value) -> Self {
+        let body = Bytes::from(value.to_string());
+        Self {
+            etag: random::etag(&body),
+            body,
+        }
+    }
+}
+
+impl AppState {
+    /// The issuer URL without a trailing slash; every public URL hangs off it.
+    pub fn issuer(&self) -> &str {
+        &self.expect.issuer
+    }
+
+    /// Seconds since the epoch, from the state's clock.
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}
