@@ -138,6 +138,11 @@ impl Application {
         &self.state
     }
 
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The admin password generated on this start, if one was: shown once,
     /// then gone.
     pub fn take_bootstrap_password(&mut self) -> Option<SecretString> {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod discovery;
+mod form;
 mod health;
 mod jwks;
 mod login;
@@ -14,7 +15,7 @@ mod oauth;
 pub mod trace;
 mod userinfo;
 
-use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
@@ -26,13 +27,12 @@ pub use auth::Authenticated;
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(json_config(body_limit, |e| Error::from(e).into()))
-        .app_data(form_config(body_limit, |e| Error::from(e).into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(health::configure)
         .configure(jwks::configure)
         .configure(discovery::configure)
         .configure(|cfg| login::configure(cfg, body_limit))
-        .configure(|cfg| oauth::configure(cfg, body_limit))
+        .configure(oauth::configure)
         .configure(userinfo::configure)
         .default_service(web::to(not_found));
 }
@@ -56,48 +56,24 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 
 /// JSON extractor settings; `shape` turns a payload error into the
 /// endpoint's error shape (problem+json or OAuth).
-fn json_config(limit: usize, shape: fn(PayloadError) -> actix_web::Error) -> web::JsonConfig {
+fn json_config(limit: usize, shape: fn(JsonPayloadError) -> actix_web::Error) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
-        .error_handler(move |e, _| shape(PayloadError::Json(e)))
+        .error_handler(move |e, _| shape(e))
 }
 
-fn form_config(limit: usize, shape: fn(PayloadError) -> actix_web::Error) -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(limit)
-        .error_handler(move |e, _| shape(PayloadError::Form(e)))
-}
-
-/// A body that could not be read or decoded.
-pub enum PayloadError {
-    Json(JsonPayloadError),
-    Form(UrlencodedError),
-}
-
-impl From<PayloadError> for Error {
-    fn from(e: PayloadError) -> Self {
+impl From<JsonPayloadError> for Error {
+    fn from(e: JsonPayloadError) -> Self {
         match e {
-            PayloadError::Json(e) => match e {
-                JsonPayloadError::OverflowKnownLength { limit, .. }
-                | JsonPayloadError::Overflow { limit } => too_large(limit),
-                JsonPayloadError::ContentType => {
-                    Error::UnsupportedMediaType("content type must be application/json".into())
-                }
-                JsonPayloadError::Deserialize(e) => {
-                    Error::InvalidRequest(format!("request body is not acceptable JSON: {e}"))
-                }
-                other => Error::InvalidRequest(format!("request body could not be read: {other}")),
-            },
-            PayloadError::Form(e) => match e {
-                UrlencodedError::Overflow { limit, .. } => too_large(limit),
-                UrlencodedError::ContentType => Error::UnsupportedMediaType(
-                    "content type must be application/x-www-form-urlencoded".into(),
-                ),
-                UrlencodedError::Parse(e) => {
-                    Error::InvalidRequest(format!("form body is not acceptable: {e}"))
-                }
-                other => Error::InvalidRequest(format!("form body could not be read: {other}")),
-            },
+            JsonPayloadError::OverflowKnownLength { limit, .. }
+            | JsonPayloadError::Overflow { limit } => too_large(limit),
+            JsonPayloadError::ContentType => {
+                Error::UnsupportedMediaType("content type must be application/json".into())
+            }
+            JsonPayloadError::Deserialize(e) => {
+                Error::InvalidRequest(format!("request body is not acceptable JSON: {e}"))
+            }
+            other => Error::InvalidRequest(format!("request body could not be read: {other}")),
         }
     }
 }

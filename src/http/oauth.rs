@@ -4,19 +4,14 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::form::Form;
 use super::login::TokenResponse;
 use crate::error::{Error, OAuthError};
 use crate::service::login::{self, PasswordLogin};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
-    cfg.service(
-        super::resource("/oauth2/token", "POST")
-            .app_data(super::form_config(body_limit, |e| {
-                OAuthError::from(Error::from(e)).into()
-            }))
-            .route(web::post().to(token)),
-    );
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/oauth2/token", "POST").route(web::post().to(token)));
 }
 
 /// The parameters of every grant; unknown ones are ignored (RFC 6749 §3.2).
@@ -32,9 +27,9 @@ struct TokenForm {
 #[tracing::instrument(skip_all, fields(grant_type))]
 async fn token(
     state: web::Data<AppState>,
-    form: web::Form<TokenForm>,
+    form: Form<TokenForm>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = form.into_inner();
+    let form = form.into_result()?;
     let grant_type = form
         .grant_type
         .ok_or_else(|| Error::InvalidRequest("grant_type is required".into()))?;

@@ -1,0 +1,112 @@
+//! A strict `application/x-www-form-urlencoded` extractor.
+//!
+//! actix's own `Form` decodes invalid UTF-8 lossily, turning `%FF` into
+//! U+FFFD, so two different byte strings could arrive as the same password.
+//! This one refuses such input with a precise 400, and leaves the error
+//! shape to the handler (OAuth JSON or problem+json), which receives a
+//! `Result` it converts with `?`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::PayloadError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+pub struct Form<T>(pub Result<T, Error>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req.content_type().eq_ignore_ascii_case(FORM);
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(0, |state| state.settings.server.body_limit);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_form {
+                return Ok(Self(Err(Error::UnsupportedMediaType(format!(
+                    "content type must be {FORM}"
+                )))));
+            }
+            let body = match body.await {
+                Ok(body) => body,
+                Err(e) => return Ok(Self(Err(read_error(&e, limit)))),
+            };
+            Ok(Self(decode(&body)))
+        })
+    }
+}
+
+impl<T> Form<T> {
+    pub fn into_result(self) -> Result<T, Error> {
+        self.0
+    }
+}
+
+fn read_error(e: &actix_web::Error, limit: usize) -> Error {
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => super::too_large(limit),
+        _ => Error::InvalidRequest("request body could not be read".into()),
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let plus_as_space: Vec<u8> = pair
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        let mut halves = plus_as_space.splitn(2, |b| *b == b'=');
+        for half in halves.by_ref() {
+            if percent_encoding::percent_decode(half)
+                .decode_utf8()
+                .is_err()
+            {
+                return Err(Error::InvalidRequest(
+                    "form body is not valid UTF-8 once percent-decoded".into(),
+                ));
+            }
+        }
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| Error::InvalidRequest(format!("form body is not acceptable: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Pair {
+        a: String,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn decodes_plus_and_percent() {
+        let pair: Pair = decode(b"a=x+y%21&b=%C3%A9").unwrap();
+        assert_eq!(
+            pair,
+            Pair {
+                a: "x y!".into(),
+                b: Some("é".into())
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_and_duplicates() {
+        assert!(decode::<Pair>(b"a=%FF%FE").is_err());
+        assert!(decode::<Pair>(b"a=1&a=2").is_err());
+        assert!(decode::<Pair>(b"b=1").is_err());
+    }
+}

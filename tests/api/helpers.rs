@@ -1,0 +1,332 @@
+//! The black-box harness: a real server on a random port, over real HTTP,
+//! on a fresh database (a temporary SQLite file, or a PostgreSQL database
+//! created for the test and dropped after it).
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use countersign::Application;
+use countersign::clock::Clock;
+use countersign::config::Settings;
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `test` on a fresh database of `backend`, then drops the database,
+/// even when the test panics.
+pub async fn run_on<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = TestDb::create(backend).await;
+    let outcome = tokio::spawn(test(db.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident: TestDb) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($db: $crate::helpers::TestDb) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_on($crate::helpers::Backend::Sqlite, body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run_on($crate::helpers::Backend::Postgres, body).await;
+            }
+        }
+    };
+}
+
+/// Declares a test that only makes sense on PostgreSQL (several replicas).
+#[macro_export]
+macro_rules! postgres_only {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident: TestDb) $body:block) => {
+        $(#[$meta])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            async fn body($db: $crate::helpers::TestDb) $body
+            $crate::helpers::run_on($crate::helpers::Backend::Postgres, body).await;
+        }
+    };
+}
+
+/// A database for one test.
+#[derive(Clone)]
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    inner: Arc<DbGuard>,
+}
+
+struct DbGuard {
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+/// Where the tests find PostgreSQL: `COUNTERSIGN_TEST_DATABASE_URL`, or the
+/// local default. It must be reachable; the tests do not skip without it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("COUNTERSIGN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}/countersign.db", dir.path().display());
+                Self {
+                    backend,
+                    url,
+                    inner: Arc::new(DbGuard {
+                        _dir: Some(dir),
+                        postgres: None,
+                    }),
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("cs_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is needed for these tests and is not reachable at {admin}: {e}. \
+                         Run scripts/test.sh, which finds or starts one, or set COUNTERSIGN_TEST_DATABASE_URL."
+                    )
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("database URL");
+                url.set_path(&name);
+                Self {
+                    backend,
+                    url: url.to_string(),
+                    inner: Arc::new(DbGuard {
+                        _dir: None,
+                        postgres: Some((admin, name)),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        if let Some((admin, name)) = &self.inner.postgres {
+            let Ok(options) = PgConnectOptions::from_str(admin) else {
+                return;
+            };
+            if let Ok(mut conn) = PgConnection::connect_with(&options).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await;
+            }
+        }
+    }
+
+    /// Settings for a server on this database: random port, cheap Argon2
+    /// parameters (still real Argon2id), a known admin password.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::defaults().expect("default settings");
+        s.server.bind = "127.0.0.1:0".into();
+        s.server.workers = 2;
+        s.database.url = SecretString::from(self.url.clone());
+        s.database.max_connections = 5;
+        s.password.memory_kib = 1024;
+        s.password.iterations = 1;
+        s.bootstrap.admin_password = SecretString::from(ADMIN_PASSWORD);
+        s
+    }
+
+    pub async fn spawn(&self) -> TestApp {
+        self.spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings();
+        tweak(&mut settings);
+        TestApp::start(self.clone(), settings).await
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub db: TestDb,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    async fn start(db: TestDb, settings: Settings) -> Self {
+        let clock = Clock::system();
+        let app = Application::build_with_clock(settings.clone(), clock.clone())
+            .await
+            .expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .expect("HTTP client");
+        Self {
+            address,
+            client,
+            clock,
+            db,
+            settings,
+            handle,
+        }
+    }
+
+    /// Stops this server and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        self.stop().await;
+        TestApp::start(self.db.clone(), self.settings.clone()).await
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/v1/login",
+            &json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token response, failing the test otherwise.
+    pub async fn login_ok(&self, username: &str, password: &str) -> Value {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        response.json().await.expect("token response")
+    }
+
+    /// An access token of the bootstrapped admin.
+    pub async fn admin_token(&self) -> String {
+        self.login_ok(ADMIN, ADMIN_PASSWORD).await["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    pub async fn jwks(&self) -> Value {
+        let response = self.get("/.well-known/jwks.json").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("JWKS")
+    }
+}
+
+/// Decodes `token` using only what the JWKS says, as a downstream service
+/// would.
+pub fn verify_with_jwks(
+    token: &str,
+    jwks: &Value,
+    issuer: &str,
+) -> Result<jsonwebtoken::TokenData<Value>, jsonwebtoken::errors::Error> {
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).expect("JWK set");
+    let header = jsonwebtoken::decode_header(token)?;
+    let kid = header.kid.expect("kid in header");
+    let jwk = set.find(&kid).expect("kid in JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+}
+
+/// The body of an error response, checked to be of the given shape.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+pub async fn oauth_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.expect("OAuth error body");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["error_description"].is_string());
+    body
+}
