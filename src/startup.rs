@@ -75,7 +75,16 @@ impl Application {
             source,
         })?;
         let issuer = match settings.tokens.issuer.trim_end_matches('/') {
-            "" => format!("http://{address}"),
+            "" => {
+                if address.ip().is_unspecified() {
+                    tracing::warn!(
+                        %address,
+                        "tokens.issuer is not set and the server listens on every interface; \
+                         set it to the public URL clients use, or their token checks will fail"
+                    );
+                }
+                format!("http://{address}")
+            }
             configured => configured.to_owned(),
         };
         let audience = match settings.tokens.audience.as_str() {

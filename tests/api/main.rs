@@ -12,5 +12,6 @@ mod health;
 mod jwks;
 mod login;
 mod outage;
+mod overload;
 mod replicas;
 mod userinfo;

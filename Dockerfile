@@ -1,0 +1,29 @@
+# Build: docker build -t countersign .
+# Run:   docker run -p 8080:8080 -v countersign:/var/lib/countersign countersign
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY config ./config
+COPY benches ./benches
+RUN cargo build --release --locked --bin countersign
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/countersign --create-home countersign
+COPY --from=build /src/target/release/countersign /usr/local/bin/countersign
+USER countersign
+WORKDIR /var/lib/countersign
+ENV COUNTERSIGN_SERVER__BIND=0.0.0.0:8080 \
+    COUNTERSIGN_DATABASE__URL=sqlite:///var/lib/countersign/countersign.db \
+    COUNTERSIGN_LOG__FORMAT=json
+VOLUME ["/var/lib/countersign"]
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["countersign"]
+CMD ["serve"]
