@@ -12,6 +12,10 @@ both_backends! {
         let etag = first.headers()["etag"].to_str().unwrap().to_owned();
         let jwks: serde_json::Value = first.json().await.unwrap();
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        // kid is the RFC 7638 thumbprint of the key it names.
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][0].clone()).unwrap();
+        let thumbprint = jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).unwrap();
+        assert_eq!(jwk.common.key_id.as_deref(), Some(thumbprint.as_str()));
 
         let revalidated = app
             .client

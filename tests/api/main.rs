@@ -14,4 +14,5 @@ mod login;
 mod outage;
 mod overload;
 mod replicas;
+mod serve;
 mod userinfo;

@@ -1,0 +1,145 @@
+//! `countersign serve` as a process: first start on an empty database,
+//! the bootstrap password shown once, and nothing secret in the logs.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::TestDb;
+
+struct Server {
+    child: Child,
+    address: String,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
+}
+
+/// Starts the binary on a random port and waits until it listens.
+fn serve(db: &TestDb) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .arg("serve")
+        .env("COUNTERSIGN_DATABASE__URL", &db.url)
+        .env("COUNTERSIGN_SERVER__BIND", "127.0.0.1:0")
+        .env("COUNTERSIGN_PASSWORD__MEMORY_KIB", "1024")
+        .env("COUNTERSIGN_PASSWORD__ITERATIONS", "1")
+        .env("COUNTERSIGN_LOG__FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start countersign serve");
+    let received = lines_of(child.stderr.take().unwrap());
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let mut address = None;
+    while address.is_none() {
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server starts within 30 s");
+        if line.contains("countersign is listening") {
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            address = Some(format!(
+                "http://{}",
+                event["fields"]["address"].as_str().unwrap()
+            ));
+        }
+    }
+    Server {
+        child,
+        address: address.unwrap(),
+        stdout,
+        stderr: received,
+    }
+}
+
+impl Server {
+    /// Waits for the first non-blank line after the one containing `marker`
+    /// on stdout.
+    fn line_after(&self, marker: &str) -> String {
+        let mut seen = false;
+        loop {
+            let line = self
+                .stdout
+                .recv_timeout(Duration::from_secs(30))
+                .expect("expected output on stdout");
+            if seen && !line.trim().is_empty() {
+                return line.trim().to_owned();
+            }
+            seen |= line.contains(marker);
+        }
+    }
+
+    /// Stops the server and returns what else it wrote (stdout, stderr).
+    fn stop(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let out: Vec<String> = self.stdout.iter().collect();
+        let logs: Vec<String> = self.stderr.iter().collect();
+        (out.join("\n"), logs.join("\n"))
+    }
+}
+
+both_backends! {
+    async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
+        let server = serve(&db);
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/login", server.address);
+        let password = server.line_after("only this once");
+        server.stop();
+        assert!(password.len() >= 32, "a long random password");
+
+        let server = serve(&db);
+        let url_again = format!("{}/v1/login", server.address);
+        assert_ne!(url, url_again);
+        let login = client
+            .post(&url_again)
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::OK);
+        let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wrong = client
+            .post(&url_again)
+            .json(&serde_json::json!({"username": "admin", "password": "wrong-password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let info = client
+            .get(format!("{}/v1/userinfo", server.address))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.status(), StatusCode::OK);
+
+        let (stdout, logs) = server.stop();
+        assert!(!stdout.contains("only this once"), "the password is shown once only");
+        assert!(logs.contains("request finished"), "requests are logged");
+        for secret in [password.as_str(), token.as_str(), "wrong-password-123", "$argon2id$"] {
+            assert!(!logs.contains(secret), "a secret reached the log");
+        }
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature));
+    }
+}
