@@ -2,17 +2,18 @@
 //! the HTTP API; nothing here decides anything on its own.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::password::PasswordHasher;
-use crate::domain::{Password, Roles, Username};
+use crate::domain::{Jti, Password, Roles, Username};
+use crate::revocation::RevocationList;
 use crate::startup::Application;
 use crate::store::{self, Store};
 use crate::{service, telemetry};
@@ -43,6 +44,20 @@ enum Command {
     /// Inspect signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Revoke tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Put an access token's id on the revocation list. Replicas on
+    /// PostgreSQL refuse it within a second; a server on SQLite at its next
+    /// resync (`revocation.resync_interval`).
+    Revoke {
+        /// The token's `jti` claim.
+        jti: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,23 +118,48 @@ async fn run(cli: Cli) -> Result<(), String> {
             password_stdin,
         }) => add_user(settings, &name, &roles, password_stdin).await,
         Command::Keys(KeysCommand::List) => list_keys(settings).await,
+        Command::Token(TokenCommand::Revoke { jti }) => revoke_token(settings, &jti).await,
     }
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(settings.log.format);
+    let bootstrap_file = settings.bootstrap.password_file.clone();
     let mut app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(password) = app.take_bootstrap_password() {
-        // Printed, never logged: this is the only time it exists in the clear.
+        show_bootstrap_password(&password, &bootstrap_file)?;
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// Shows a generated admin password once: on the terminal if there is one,
+/// else in a file only the owner can read, never in the log stream (where
+/// stdout goes under a container runtime or a service manager).
+fn show_bootstrap_password(password: &SecretString, file: &Path) -> Result<(), String> {
+    if std::io::stdout().is_terminal() {
         println!(
             "Created user \"admin\" (role admin). Its password is shown only this once:\n\n    {}\n",
             password.expose_secret()
         );
         let _ = std::io::stdout().flush();
+        return Ok(());
     }
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options
+        .open(file)
+        .map_err(|e| format!("cannot write the admin password to {}: {e}", file.display()))?;
+    writeln!(out, "{}", password.expose_secret())
+        .map_err(|e| format!("cannot write the admin password to {}: {e}", file.display()))?;
+    tracing::warn!(
+        file = %file.display(),
+        "created user \"admin\"; its generated password is in this file: read it, then delete the file"
+    );
+    Ok(())
 }
 
 async fn open_store(settings: &Settings, migrate: bool) -> Result<Arc<dyn Store>, String> {
@@ -176,6 +216,26 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
         return Err("the passwords do not match".into());
     }
     Ok(first)
+}
+
+async fn revoke_token(settings: Settings, jti: &str) -> Result<(), String> {
+    let jti = Jti::parse(jti).map_err(|e| e.to_string())?;
+    let store = open_store(&settings, settings.database.migrate_on_start).await?;
+    let revocation = service::revocation::unknown_jti(
+        &settings,
+        Clock::system().now(),
+        jti,
+        "revoked from the command line",
+    );
+    let added = service::revocation::record(store.as_ref(), &RevocationList::new(), &revocation)
+        .await
+        .map_err(|e| e.to_string())?;
+    if added {
+        println!("revoked {jti} until {}", revocation.expires_at.to_rfc3339());
+    } else {
+        println!("{jti} was already revoked");
+    }
+    Ok(())
 }
 
 async fn list_keys(settings: Settings) -> Result<(), String> {

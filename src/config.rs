@@ -33,6 +33,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub password: PasswordSettings,
     pub keys: KeySettings,
+    pub revocation: RevocationSettings,
+    pub maintenance: MaintenanceSettings,
     pub log: LogSettings,
     pub bootstrap: BootstrapSettings,
 }
@@ -59,7 +61,9 @@ pub struct TokenSettings {
     pub audience: String,
     pub access_ttl: Seconds,
     pub refresh_ttl: Seconds,
+    pub refresh_reuse_grace: Seconds,
     pub leeway: Seconds,
+    #[serde(deserialize_with = "words")]
     pub user_scopes: Vec<String>,
 }
 
@@ -79,6 +83,19 @@ pub struct KeySettings {
     pub jwks_max_age: Seconds,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevocationSettings {
+    pub resync_interval: Seconds,
+    pub feed_poll_interval: Seconds,
+    pub feed_public: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MaintenanceSettings {
+    pub purge_interval: Seconds,
+    pub purge_batch: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -95,6 +112,7 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BootstrapSettings {
     pub admin_password: SecretString,
+    pub password_file: std::path::PathBuf,
 }
 
 /// A duration written as `90s`, `15m` or `30d` (or a bare number of seconds).
@@ -131,6 +149,21 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
+/// A list written as a TOML array or, as environment variables must, as
+/// one space-separated string.
+fn words<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(deserializer)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
 impl Settings {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -158,12 +191,7 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
-        let env = env
-            .prefix_separator("_")
-            .separator("__")
-            .list_separator(" ")
-            .with_list_parse_key("tokens.user_scopes")
-            .try_parsing(true);
+        let env = env.prefix_separator("_").separator("__");
         let config = builder
             .add_source(env)
             .build()
@@ -213,10 +241,28 @@ impl Settings {
             ("tokens.refresh_ttl", self.tokens.refresh_ttl),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("password.queue_timeout", self.password.queue_timeout),
+            (
+                "revocation.resync_interval",
+                self.revocation.resync_interval,
+            ),
+            (
+                "revocation.feed_poll_interval",
+                self.revocation.feed_poll_interval,
+            ),
+            (
+                "maintenance.purge_interval",
+                self.maintenance.purge_interval,
+            ),
         ] {
             if value.get().is_zero() {
                 return Err(ConfigError::key(key, "must be longer than zero"));
             }
+        }
+        if self.maintenance.purge_batch == 0 {
+            return Err(ConfigError::key(
+                "maintenance.purge_batch",
+                "must be at least 1",
+            ));
         }
         if self.tokens.leeway.get() > Duration::from_secs(60) {
             return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
@@ -297,6 +343,19 @@ mod tests {
         assert_eq!(s.tokens.access_ttl.get(), Duration::from_secs(300));
         assert_eq!(s.tokens.issuer, "https://id.example.com");
         assert_eq!(s.tokens.user_scopes, vec!["profile", "email"]);
+    }
+
+    #[test]
+    fn environment_strings_stay_strings() {
+        let s = load_with(&[
+            ("COUNTERSIGN_BOOTSTRAP__ADMIN_PASSWORD", "0012345678"),
+            ("COUNTERSIGN_PASSWORD__MEMORY_KIB", "4096"),
+            ("COUNTERSIGN_REVOCATION__FEED_PUBLIC", "true"),
+        ])
+        .unwrap();
+        assert_eq!(s.bootstrap.admin_password.expose_secret(), "0012345678");
+        assert_eq!(s.password.memory_kib, 4096);
+        assert!(s.revocation.feed_public);
     }
 
     #[test]

@@ -36,8 +36,6 @@ pub enum Error {
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidClient(String),
-    #[error("{0}")]
-    UnauthorizedClient(String),
     /// A bearer token was presented and refused.
     #[error(transparent)]
     InvalidToken(#[from] TokenError),
@@ -56,8 +54,6 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("too many attempts; try again later")]
-    Throttled { retry_after: Duration },
     #[error("the server is busy; try again shortly")]
     Overloaded { retry_after: Duration },
     /// The database cannot be reached; the cause is for the log only.
@@ -74,8 +70,7 @@ impl Error {
             Self::InvalidRequest(_)
             | Self::InvalidGrant(_)
             | Self::InvalidScope(_)
-            | Self::UnsupportedGrantType(_)
-            | Self::UnauthorizedClient(_) => StatusCode::BAD_REQUEST,
+            | Self::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidClient(_)
             | Self::InvalidToken(_)
@@ -86,7 +81,6 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Overloaded { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,12 +93,9 @@ impl Error {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidClient(_) => "invalid_client",
-            Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::InvalidToken(_) => "invalid_token",
             Self::Unauthenticated(_) | Self::Forbidden(_) => "access_denied",
-            Self::Throttled { .. } | Self::Overloaded { .. } | Self::Unavailable(_) => {
-                "temporarily_unavailable"
-            }
+            Self::Overloaded { .. } | Self::Unavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
             _ => "invalid_request",
         }
@@ -123,7 +114,7 @@ impl Error {
     /// Status line plus the headers every shape shares.
     fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
         let mut builder = HttpResponse::build(status);
-        if let Self::Throttled { retry_after } | Self::Overloaded { retry_after } = self {
+        if let Self::Overloaded { retry_after } = self {
             builder.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
         }
         if let Self::Unavailable(_) = self {
@@ -133,7 +124,7 @@ impl Error {
             Self::InvalidToken(reason) => {
                 builder.insert_header((
                     header::WWW_AUTHENTICATE,
-                    bearer_challenge(Some(("invalid_token", &reason.to_string()))),
+                    bearer_challenge(Some(("invalid_token", reason.challenge()))),
                 ));
             }
             Self::Unauthenticated(_) => {
@@ -151,7 +142,7 @@ impl Error {
 
 fn bearer_challenge(error: Option<(&str, &str)>) -> HeaderValue {
     let value = match error {
-        // Descriptions are our own fixed messages, free of quotes.
+        // Descriptions are fixed strings of ours, free of quotes.
         Some((code, description)) => {
             format!(
                 "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{description}\""

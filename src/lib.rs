@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod revocation;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -2,12 +2,14 @@
 //! first admin, build the [`AppState`], bind, and hand back a running server
 //! whose real port can be read (bind port 0 in tests).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -16,6 +18,7 @@ use crate::crypto::keys::KeyRing;
 use crate::crypto::password::PasswordHasher;
 use crate::domain::{Password, Scope};
 use crate::error::Error;
+use crate::revocation::{self, RevocationList, SyncSettings};
 use crate::service::users::Bootstrap;
 use crate::state::{AppState, Prebuilt};
 use crate::{http, service, store};
@@ -50,8 +53,9 @@ impl From<store::StoreError> for StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    state: Arc<AppState>,
     bootstrap: Bootstrap,
+    stop_tasks: watch::Sender<bool>,
 }
 
 impl Application {
@@ -61,10 +65,6 @@ impl Application {
 
     /// As [`Application::build`], with a clock the caller controls.
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
-        let store = store::connect(&settings.database).await?;
-        if settings.database.migrate_on_start {
-            store.migrate().await?;
-        }
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
                 bind: settings.server.bind.clone(),
@@ -74,57 +74,10 @@ impl Application {
             bind: settings.server.bind.clone(),
             source,
         })?;
-        let issuer = match settings.tokens.issuer.trim_end_matches('/') {
-            "" => {
-                if address.ip().is_unspecified() {
-                    tracing::warn!(
-                        %address,
-                        "tokens.issuer is not set and the server listens on every interface; \
-                         set it to the public URL clients use, or their token checks will fail"
-                    );
-                }
-                format!("http://{address}")
-            }
-            configured => configured.to_owned(),
-        };
-        let audience = match settings.tokens.audience.as_str() {
-            "" => issuer.clone(),
-            configured => configured.to_owned(),
-        };
-        let password_settings = settings.password.clone();
-        let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
-            .await
-            .map_err(|e| StartupError::Setup(e.to_string()))?
-            .map_err(Error::from)?;
-        let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
-        let configured_admin = match settings.bootstrap.admin_password.expose_secret() {
-            "" => None,
-            password => Some(
-                Password::parse(password.to_owned())
-                    .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}")))?,
-            ),
-        };
-        let bootstrap =
-            service::users::bootstrap_admin(store.as_ref(), &hasher, &clock, configured_admin)
-                .await?;
-        let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
-        let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
-        let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
-        let state = web::Data::new(AppState {
-            store,
-            keys: KeyRing::new(keys),
-            hasher,
-            clock,
-            expect: Expectations {
-                issuer,
-                audience,
-                leeway_secs,
-            },
-            user_scopes,
-            discovery,
-            settings,
-        });
-        let server = serve(listener, state.clone())?;
+        let (state, bootstrap) = assemble(settings, clock, address).await?;
+        let (stop_tasks, _) = watch::channel(false);
+        spawn_background_tasks(&state, &stop_tasks);
+        let server = serve(listener, web::Data::from(Arc::clone(&state)))?;
         tracing::info!(
             %address,
             issuer = state.issuer(),
@@ -136,6 +89,7 @@ impl Application {
             server,
             state,
             bootstrap,
+            stop_tasks,
         })
     }
 
@@ -161,9 +115,105 @@ impl Application {
         }
     }
 
+    /// Serves until the server is stopped, then stops the background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        self.stop_tasks.send_replace(true);
+        outcome
     }
+}
+
+/// Opens the store, migrates, and loads or creates everything the state
+/// holds: keys, the shared refresh secret, the revocation list, the first admin.
+async fn assemble(
+    settings: Settings,
+    clock: Clock,
+    address: SocketAddr,
+) -> Result<(Arc<AppState>, Bootstrap), StartupError> {
+    let store = store::connect(&settings.database).await?;
+    if settings.database.migrate_on_start {
+        store.migrate().await?;
+    }
+    let issuer = match settings.tokens.issuer.trim_end_matches('/') {
+        "" => {
+            if address.ip().is_unspecified() {
+                tracing::warn!(
+                    %address,
+                    "tokens.issuer is not set and the server listens on every interface; \
+                     set it to the public URL clients use, or their token checks will fail"
+                );
+            }
+            format!("http://{address}")
+        }
+        configured => configured.to_owned(),
+    };
+    let audience = match settings.tokens.audience.as_str() {
+        "" => issuer.clone(),
+        configured => configured.to_owned(),
+    };
+    let password_settings = settings.password.clone();
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
+        .await
+        .map_err(|e| StartupError::Setup(e.to_string()))?
+        .map_err(Error::from)?;
+    let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
+    let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
+    let revocations = Arc::new(RevocationList::new());
+    let window = watermark_window(&settings);
+    revocation::resync(&revocations, store.as_ref(), &clock, window).await?;
+    let configured_admin = match settings.bootstrap.admin_password.expose_secret() {
+        "" => None,
+        password => Some(
+            Password::parse(password.to_owned())
+                .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}")))?,
+        ),
+    };
+    let bootstrap =
+        service::users::bootstrap_admin(store.as_ref(), &hasher, &clock, configured_admin).await?;
+    let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
+    let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
+    let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
+    let state = AppState {
+        store,
+        keys: KeyRing::new(keys),
+        hasher,
+        revocations,
+        clock,
+        expect: Expectations {
+            issuer,
+            audience,
+            leeway_secs,
+        },
+        user_scopes,
+        discovery,
+        refresh_secret,
+        settings,
+    };
+    Ok((Arc::new(state), bootstrap))
+}
+
+/// How long a watermark matters: the longest an access token lives.
+fn watermark_window(settings: &Settings) -> i64 {
+    let secs = settings.tokens.access_ttl.get().as_secs() + settings.tokens.leeway.get().as_secs();
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// The revocation sync and the purge job, stopped through `stop`.
+fn spawn_background_tasks(state: &Arc<AppState>, stop: &watch::Sender<bool>) {
+    tokio::spawn(revocation::run_sync(
+        Arc::clone(&state.revocations),
+        Arc::clone(&state.store),
+        state.clock.clone(),
+        SyncSettings {
+            resync_interval: state.settings.revocation.resync_interval.get(),
+            watermark_window: watermark_window(&state.settings),
+        },
+        stop.subscribe(),
+    ));
+    tokio::spawn(service::maintenance::run(
+        Arc::clone(state),
+        stop.subscribe(),
+    ));
 }
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {

@@ -13,6 +13,7 @@ use crate::crypto::keys::KeyRing;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::random;
 use crate::domain::Scope;
+use crate::revocation::RevocationList;
 use crate::store::Store;
 
 /// The public client that the password and refresh grants accept without a
@@ -24,6 +25,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
     pub hasher: PasswordHasher,
+    pub revocations: Arc<RevocationList>,
     pub clock: Clock,
     /// Issuer, audience and leeway that access tokens are checked against.
     pub expect: Expectations,
@@ -31,6 +33,8 @@ pub struct AppState {
     pub user_scopes: Scope,
     /// The RFC 8414 metadata document, built once.
     pub discovery: Prebuilt,
+    /// The key refresh-token successors are derived with.
+    pub(crate) refresh_secret: [u8; 32],
 }
 
 /// A response body built once at start-up, with its ETag.
@@ -53,6 +57,10 @@ impl AppState {
     /// The issuer URL without a trailing slash; every public URL hangs off it.
     pub fn issuer(&self) -> &str {
         &self.expect.issuer
+    }
+
+    pub fn refresh_secret(&self) -> &[u8] {
+        &self.refresh_secret
     }
 
     /// Seconds since the epoch, from the state's clock.

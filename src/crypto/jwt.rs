@@ -73,6 +73,24 @@ pub enum TokenError {
     Revoked,
 }
 
+impl TokenError {
+    /// A fixed description for the `WWW-Authenticate` challenge, which must
+    /// never carry caller-supplied text.
+    pub fn challenge(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "token is malformed",
+            Self::Algorithm(_) => "token algorithm is not accepted",
+            Self::Type { .. } => "token type is not accepted",
+            Self::MissingKid | Self::UnknownKid => "token key is not known",
+            Self::Signature => "token signature does not verify",
+            Self::Issuer | Self::Audience => "token is not for this server",
+            Self::Expired => "token has expired",
+            Self::NotYetValid => "token is not valid yet",
+            Self::Revoked => "token has been revoked",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RawHeader {
     alg: String,
@@ -117,8 +135,13 @@ pub fn verify_signature<C: DeserializeOwned>(
     let header: RawHeader = serde_json::from_slice(&header)
         .map_err(|_| TokenError::Malformed("header is not a JWS header"))?;
     if header.alg != "RS256" {
-        let mut alg = header.alg;
-        alg.truncate(16);
+        // Echo at most a short, printable prefix of what the caller sent.
+        let alg = header
+            .alg
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(16)
+            .collect();
         return Err(TokenError::Algorithm(alg));
     }
     if header.typ.as_deref() != Some(typ) {

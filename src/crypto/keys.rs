@@ -215,14 +215,6 @@ impl KeyRing {
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
-
-    pub fn replace(&self, keys: KeySet) {
-        let keys = Arc::new(keys);
-        match self.current.write() {
-            Ok(mut guard) => *guard = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
-        }
-    }
 }
 
 #[cfg(test)]

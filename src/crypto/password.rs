@@ -102,11 +102,6 @@ impl PasswordHasher {
         .await
     }
 
-    /// Requests currently waiting for a hashing slot.
-    pub fn queue_depth(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
-    }
-
     async fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,

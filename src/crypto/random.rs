@@ -1,10 +1,11 @@
 //! Random values and digests from aws-lc, the same backend that signs tokens.
 
-use aws_lc_rs::{digest, rand};
+use aws_lc_rs::{digest, hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::CryptoError;
+use crate::domain::Jti;
 
 pub fn bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];
@@ -18,9 +19,18 @@ pub fn token(prefix: &str) -> Result<String, CryptoError> {
     Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw)))
 }
 
-/// A JWT id: 128 random bits, base64url.
-pub fn jti() -> Result<String, CryptoError> {
-    Ok(URL_SAFE_NO_PAD.encode(bytes::<16>()?))
+/// A JWT id: 128 random bits.
+pub fn jti() -> Result<Jti, CryptoError> {
+    Ok(Jti::from_bytes(bytes::<16>()?))
+}
+
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let tag = hmac::sign(&key, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -46,7 +56,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("cs_"));
         assert_eq!(a.len(), 3 + 43);
-        assert_eq!(jti().unwrap().len(), 22);
+        assert_eq!(jti().unwrap().to_string().len(), 22);
     }
 
     #[test]

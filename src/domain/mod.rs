@@ -1,14 +1,16 @@
 //! Validated domain types. Each is built by `parse`, which returns a
 //! [`DomainError`] naming what is wrong; code past the edges never re-checks.
 
+mod jti;
 mod password;
 mod role;
 mod scope;
 mod user;
 mod username;
 
+pub use jti::Jti;
 pub use password::Password;
-pub use role::{Role, Roles};
+pub use role::{ADMIN, Role, Roles};
 pub use scope::Scope;
 pub use user::{User, UserId};
 pub use username::Username;

@@ -31,6 +31,11 @@ impl Username {
                 "username must not contain control characters".into(),
             ));
         }
+        if trimmed.chars().any(is_invisible) {
+            return Err(DomainError(
+                "username must not contain invisible or direction-changing characters".into(),
+            ));
+        }
         Ok(Self {
             display: trimmed.to_owned(),
             key: trimmed.to_lowercase(),
@@ -45,6 +50,25 @@ impl Username {
     pub fn key(&self) -> &str {
         &self.key
     }
+}
+
+/// Unicode format characters (category Cf) that render as nothing or
+/// reorder text, so `admin\u{200B}` cannot pose as `admin`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 impl fmt::Display for Username {
@@ -78,5 +102,7 @@ mod tests {
         assert!(Username::parse(&"é".repeat(64)).is_ok());
         assert!(Username::parse("bob\u{0}").is_err());
         assert!(Username::parse("a\nb").is_err());
+        assert!(Username::parse("admin\u{200B}").is_err());
+        assert!(Username::parse("\u{202E}nimda").is_err());
     }
 }

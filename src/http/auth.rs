@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::crypto::jwt::AccessClaims;
+use crate::domain::ADMIN;
 use crate::error::Error;
 use crate::service::tokens;
 use crate::state::AppState;
@@ -14,6 +15,28 @@ use crate::state::AppState;
 /// A caller whose access token verified.
 pub struct Authenticated {
     pub claims: AccessClaims,
+}
+
+/// A caller whose access token verified and carries the `admin` role.
+pub struct Admin {
+    pub claims: AccessClaims,
+}
+
+impl FromRequest for Admin {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|auth| {
+            if auth.claims.roles.iter().any(|r| r == ADMIN) {
+                Ok(Admin {
+                    claims: auth.claims,
+                })
+            } else {
+                Err(Error::Forbidden("this needs the admin role".into()))
+            }
+        }))
+    }
 }
 
 impl FromRequest for Authenticated {

@@ -10,7 +10,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        cfg.service(super::resource(path, "GET").route(web::get().to(metadata)));
+        cfg.service(super::resource(path, "GET, HEAD").route(crate::http::get().to(metadata)));
     }
 }
 

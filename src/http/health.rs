@@ -9,8 +9,8 @@ use crate::error::Error;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(super::resource("/readyz", "GET").route(web::get().to(readyz)));
+    cfg.service(super::resource("/healthz", "GET, HEAD").route(crate::http::get().to(healthz)))
+        .service(super::resource("/readyz", "GET, HEAD").route(crate::http::get().to(readyz)));
 }
 
 async fn healthz() -> HttpResponse {

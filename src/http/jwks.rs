@@ -7,7 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks)));
+    cfg.service(
+        super::resource("/.well-known/jwks.json", "GET, HEAD").route(crate::http::get().to(jwks)),
+    );
 }
 
 async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -40,7 +42,7 @@ pub(super) fn cached(
 }
 
 /// RFC 9110 §13.1.2: `*` or any listed tag matches (weak comparison).
-fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+pub(super) fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     req.headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v: &HeaderValue| v.to_str().ok())

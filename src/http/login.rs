@@ -3,8 +3,9 @@
 //! credentials.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::oauth::TokenResponse;
 use crate::error::{Error, OAuthError};
 use crate::service::login::{self, PasswordLogin};
 use crate::state::AppState;
@@ -30,26 +31,6 @@ struct LoginBody {
     scope: Option<String>,
 }
 
-/// RFC 6749 §5.1 token response.
-#[derive(Serialize)]
-pub(super) struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-    pub scope: String,
-}
-
-impl From<login::LoginGrant> for TokenResponse {
-    fn from(grant: login::LoginGrant) -> Self {
-        Self {
-            access_token: grant.access.token,
-            token_type: "Bearer",
-            expires_in: grant.access.expires_in,
-            scope: grant.access.scope.to_string(),
-        }
-    }
-}
-
 #[tracing::instrument(skip_all)]
 async fn login(
     state: web::Data<AppState>,
@@ -73,5 +54,5 @@ async fn login(
     )
     .await
     .map_err(OAuthError::login)?;
-    Ok(super::ok_no_store().json(TokenResponse::from(grant)))
+    Ok(super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token))))
 }

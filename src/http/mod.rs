@@ -5,13 +5,16 @@
 //! bodies 413, wrong content type 415, bad JSON or form data 400, unknown
 //! routes 404, wrong methods 405, all with a precise message.
 
+mod admin;
 mod auth;
 mod discovery;
 mod form;
 mod health;
 mod jwks;
 mod login;
+mod logout;
 mod oauth;
+mod revocations;
 pub mod trace;
 mod userinfo;
 
@@ -33,13 +36,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(discovery::configure)
         .configure(|cfg| login::configure(cfg, body_limit))
         .configure(oauth::configure)
+        .configure(logout::configure)
+        .configure(revocations::configure)
         .configure(userinfo::configure)
+        .configure(admin::configure)
         .default_service(web::to(not_found));
 }
 
 /// A resource whose other methods answer 405 with a problem body and an
 /// `Allow` header listing `allow` (RFC 9110 §15.5.6).
-fn resource(path: &str, allow: &'static str) -> Resource {
+pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
         let error = Error::MethodNotAllowed(format!(
             "{} is not allowed on {}; use {allow}",
@@ -93,9 +99,14 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     )))
 }
 
+/// A route answering GET and HEAD (RFC 9110 §9.3.2: HEAD wherever GET).
+pub(crate) fn get() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
 /// A 200 with `Cache-Control: no-store` and `Pragma: no-cache`, for every
 /// response that carries a token or a secret.
-fn ok_no_store() -> actix_web::HttpResponseBuilder {
+pub(crate) fn ok_no_store() -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Ok();
     builder
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -5,10 +5,26 @@
 use crate::clock::Clock;
 use crate::config::KeySettings;
 use crate::crypto::keys::{KeyMaterial, KeySet};
+use crate::crypto::random;
 use crate::error::Error;
 use crate::store::{DbTime, SigningKeyRecord, Store};
 
 pub const RS256: &str = "RS256";
+
+/// The name under which the refresh-token successor key is stored.
+const REFRESH_SECRET: &str = "refresh-successor";
+
+/// The key refresh-token successors are derived with, shared by every
+/// replica through the database (the first to start creates it).
+pub async fn refresh_secret(store: &dyn Store, clock: &Clock) -> Result<[u8; 32], Error> {
+    let candidate = random::bytes::<32>()?;
+    let stored = store
+        .server_secret(REFRESH_SECRET, &candidate, clock.now())
+        .await?;
+    stored
+        .try_into()
+        .map_err(|_| Error::Internal(format!("stored secret `{REFRESH_SECRET}` is not 32 bytes")))
+}
 
 pub async fn load_or_create(
     store: &dyn Store,

@@ -6,8 +6,9 @@
 //! neither the answer nor its timing tells them apart.
 
 use crate::crypto::password::Verdict;
-use crate::domain::{Password, Scope, Username};
+use crate::domain::{Password, Scope, User, Username};
 use crate::error::Error;
+use crate::service::refresh;
 use crate::service::tokens::{self, AccessToken, Subject};
 use crate::state::{AppState, BUILTIN_CLIENT_ID};
 
@@ -20,6 +21,7 @@ pub struct PasswordLogin {
 
 pub struct LoginGrant {
     pub access: AccessToken,
+    pub refresh_token: String,
 }
 
 pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<LoginGrant, Error> {
@@ -36,10 +38,16 @@ pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<Lo
         .hasher
         .verify(&password, record.as_ref().map(|r| r.password_hash.as_str()))
         .await?;
-    let user = match (verdict, record) {
-        (Verdict::Match { .. }, Some(record)) if !record.disabled => record.into_user()?,
+    let (user, rehash) = match (verdict, record) {
+        (Verdict::Match { rehash }, Some(record)) if !record.disabled => {
+            let old_hash = rehash.then(|| record.password_hash.clone());
+            (record.into_user()?, old_hash)
+        }
         _ => return Err(Error::InvalidCredentials),
     };
+    if let Some(old_hash) = rehash {
+        upgrade_hash(state, &user, &password, &old_hash).await;
+    }
     let access = tokens::issue(
         state,
         Subject {
@@ -49,7 +57,34 @@ pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<Lo
         client_id,
         scope,
     )?;
-    Ok(LoginGrant { access })
+    let refresh_token =
+        refresh::start_family(state, user.id, client_id, &access.scope, &access).await?;
+    Ok(LoginGrant {
+        access,
+        refresh_token,
+    })
+}
+
+/// Re-hashes a password stored at other Argon2 parameters than the
+/// configured ones, now that the plaintext is at hand. A failure only
+/// postpones the upgrade to the next login.
+async fn upgrade_hash(state: &AppState, user: &User, password: &Password, old_hash: &str) {
+    let upgraded = match state.hasher.hash(password).await {
+        Ok(hash) => state
+            .store
+            .update_password_hash(user.id, old_hash, &hash, state.clock.now())
+            .await
+            .map_err(Error::from),
+        Err(e) => Err(e.into()),
+    };
+    match upgraded {
+        Ok(()) => {
+            tracing::info!(user = %user.id, "password re-hashed at the configured parameters")
+        }
+        Err(e) => {
+            tracing::warn!(user = %user.id, error = %e, "password re-hash failed; will retry at next login")
+        }
+    }
 }
 
 /// The scope asked for, if the user may have all of it; everything the user

@@ -3,7 +3,12 @@
 //! parse and answer.
 
 pub mod discovery;
+pub mod feed;
+pub mod introspection;
 pub mod keys;
 pub mod login;
+pub mod maintenance;
+pub mod refresh;
+pub mod revocation;
 pub mod tokens;
 pub mod users;

@@ -1,16 +1,22 @@
 //! Issuing and checking access tokens: the one place their claims are
-//! assembled and the one check every endpoint that accepts them goes through.
+//! assembled and the one check every endpoint that accepts them goes through
+//! (signature, key, type, issuer, audience, time, revocation).
 
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::config::Settings;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::crypto::random;
-use crate::domain::{Roles, Scope};
+use crate::domain::{Jti, Roles, Scope};
 use crate::error::Error;
 use crate::state::AppState;
 
 /// A freshly signed access token and what the token response says of it.
 pub struct AccessToken {
     pub token: String,
+    pub jti: Jti,
     pub expires_in: u64,
+    pub expires_at: DateTime<Utc>,
     pub scope: Scope,
 }
 
@@ -20,22 +26,53 @@ pub struct Subject<'a> {
     pub roles: &'a Roles,
 }
 
-pub fn issue(
+/// The id and times of a token about to be issued, fixed first so that
+/// what is stored alongside it (a refresh token) can name it.
+pub struct Pending {
+    pub jti: Jti,
+    iat: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Fixes the times of the next token for `sub`, with id `jti`. `iat` is
+/// moved just past the user's revocation watermark when one was set this
+/// very second, so a login right after "revoke everything" is not itself
+/// revoked.
+pub fn pending(state: &AppState, sub: &str, jti: Jti) -> Pending {
+    let now = state.now_secs();
+    let watermark = uuid::Uuid::parse_str(sub)
+        .ok()
+        .and_then(|user| state.revocations.watermark(user));
+    let iat = match watermark {
+        Some(valid_after) if valid_after >= now => valid_after + 1,
+        _ => now,
+    };
+    let ttl = i64::try_from(state.settings.tokens.access_ttl.get().as_secs()).unwrap_or(i64::MAX);
+    let exp = iat.saturating_add(ttl);
+    Pending {
+        jti,
+        iat,
+        expires_at: DateTime::<Utc>::from_timestamp(exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
+    }
+}
+
+/// Signs the pending token.
+pub fn sign(
     state: &AppState,
+    pending: Pending,
     subject: Subject<'_>,
     client_id: &str,
     scope: Scope,
 ) -> Result<AccessToken, Error> {
-    let now = state.now_secs();
-    let ttl = state.settings.tokens.access_ttl.get().as_secs();
+    let exp = pending.expires_at.timestamp();
     let claims = AccessClaims {
         iss: state.issuer().to_owned(),
         sub: subject.sub,
         aud: state.expect.audience.clone(),
-        exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-        iat: now,
-        nbf: now,
-        jti: random::jti()?,
+        exp,
+        iat: pending.iat,
+        nbf: pending.iat,
+        jti: pending.jti.to_string(),
         client_id: client_id.to_owned(),
         scope: scope.to_string(),
         sid: None,
@@ -45,18 +82,36 @@ pub fn issue(
     let token = jwt::sign(keys.signer(), ACCESS_TOKEN_TYPE, &claims)?;
     Ok(AccessToken {
         token,
-        expires_in: ttl,
+        jti: pending.jti,
+        expires_in: u64::try_from(exp - pending.iat).unwrap_or(0),
+        expires_at: pending.expires_at,
         scope,
     })
 }
 
-/// Signature, key, type, issuer, audience and time: the full check.
+/// Picks and signs in one go, for tokens nothing else refers to.
+pub fn issue(
+    state: &AppState,
+    subject: Subject<'_>,
+    client_id: &str,
+    scope: Scope,
+) -> Result<AccessToken, Error> {
+    let pending = pending(state, &subject.sub, random::jti()?);
+    sign(state, pending, subject, client_id, scope)
+}
+
+/// The full check of an access token, used by every endpoint that takes one.
 pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
     let keys = state.keys.current();
-    Ok(jwt::verify_access(
-        token,
-        &keys,
-        &state.expect,
-        state.now_secs(),
-    )?)
+    let claims = jwt::verify_access(token, &keys, &state.expect, state.now_secs())?;
+    state.revocations.check(&claims)?;
+    Ok(claims)
+}
+
+/// The longest an access token issued now can live, leeway included: how
+/// long a revocation must be remembered when the token's own `exp` is not
+/// known.
+pub fn max_lifetime(settings: &Settings) -> TimeDelta {
+    let secs = settings.tokens.access_ttl.get().as_secs() + settings.tokens.leeway.get().as_secs();
+    TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
 }

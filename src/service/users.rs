@@ -59,6 +59,9 @@ pub async fn bootstrap_admin(
     clock: &Clock,
     configured: Option<Password>,
 ) -> Result<Bootstrap, Error> {
+    if store.has_users().await? {
+        return Ok(Bootstrap::NotNeeded);
+    }
     let (password, generated) = match configured {
         Some(password) => (password, false),
         None => (Password::parse(random::token("")?)?, true),
@@ -78,4 +81,17 @@ pub async fn bootstrap_admin(
     } else {
         Bootstrap::Created
     })
+}
+
+/// The user a token speaks for, as the database says now: a deleted or
+/// disabled user is refused even while the token itself is valid.
+pub async fn token_owner(store: &dyn Store, sub: &str) -> Result<User, Error> {
+    let gone = || Error::Unauthenticated("the token's user no longer exists or is disabled".into());
+    let id = uuid::Uuid::parse_str(sub)
+        .map_err(|_| Error::Forbidden("this token belongs to a client, not a user".into()))?;
+    let record = store.user_by_id(UserId(id)).await?.ok_or_else(gone)?;
+    if record.disabled {
+        return Err(gone());
+    }
+    Ok(record.into_user()?)
 }

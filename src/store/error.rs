@@ -30,15 +30,7 @@ impl From<sqlx::Error> for StoreError {
                 if db.is_unique_violation() {
                     return Self::Conflict;
                 }
-                let code = db.code().unwrap_or_default();
-                // PostgreSQL: connection exceptions (08xxx), shutdown and
-                // restart (57P0x), too many connections (53300). SQLite: busy
-                // and locked (5, 6, and their extended codes).
-                let transient = code.starts_with("08")
-                    || code.starts_with("57P0")
-                    || code == "53300"
-                    || matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6));
-                if transient {
+                if is_transient(db.as_ref()) {
                     Self::Unavailable(db.to_string())
                 } else {
                     Self::Internal(db.to_string())
@@ -50,6 +42,26 @@ impl From<sqlx::Error> for StoreError {
             other => Self::Internal(other.to_string()),
         }
     }
+}
+
+/// Errors worth a retry: the database is restarting, overloaded or busy.
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        // Connection exceptions (08xxx), shutdown and restart (57P0x), too
+        // many connections, and the retryable serialization failures.
+        let code = pg.code();
+        return code.starts_with("08")
+            || code.starts_with("57P0")
+            || matches!(code, "53300" | "40001" | "40P01");
+    }
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
+        return db
+            .code()
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    }
+    false
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

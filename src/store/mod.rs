@@ -12,10 +12,15 @@ mod time;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
+use uuid::Uuid;
 
 pub use error::StoreError;
-pub use records::{NewUser, SigningKeyRecord, UserRecord};
+pub use records::{
+    NewRefreshToken, NewRevocation, NewUser, Notification, RefreshTokenState, RevocationRecord,
+    RevokedEntry, Rotated, Rotation, SigningKeyRecord, UserRecord,
+};
 pub use time::DbTime;
 
 use crate::config::DatabaseSettings;
@@ -36,6 +41,18 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with [`StoreError::Conflict`] when the username is taken.
     async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError>;
 
+    async fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Replaces a password hash with one at new parameters, unless the
+    /// password changed meanwhile (then `old_hash` no longer matches).
+    async fn update_password_hash(
+        &self,
+        user: UserId,
+        old_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Inserts `user` only if there is no user at all; `false` if there was.
     async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError>;
 
@@ -49,6 +66,94 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts `key` only if no signing key exists yet; `false` if one did
     /// (another replica won the race, and its key is the one to load).
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError>;
+
+    /// The value of the shared secret `name`, storing `candidate` if there
+    /// is none yet (the first replica's candidate wins).
+    async fn server_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// Puts a token id on the revocation list; `None` if it already was.
+    async fn revoke_token(
+        &self,
+        revocation: &NewRevocation,
+    ) -> Result<Option<RevokedEntry>, StoreError>;
+
+    /// Revoked ids with `seq` above `after` whose tokens have not expired.
+    async fn revoked_since(
+        &self,
+        after: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RevokedEntry>, StoreError>;
+
+    /// A page of the revocation list, in sequence order.
+    async fn list_revocations(
+        &self,
+        after: i64,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RevocationRecord>, StoreError>;
+
+    /// Users whose watermark is later than `since`, with the watermark in seconds.
+    async fn live_watermarks(&self, since: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>, StoreError>;
+
+    /// Invalidates every token of `user` issued up to `now` (the watermark)
+    /// and revokes all of the user's refresh families; `false` if there is
+    /// no such user.
+    async fn revoke_user_tokens(
+        &self,
+        user: UserId,
+        reason: &str,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Notifications of other replicas' changes; `None` where the backend
+    /// has no other replicas to hear from (SQLite).
+    async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError>;
+
+    async fn insert_refresh_token(&self, token: &NewRefreshToken) -> Result<(), StoreError>;
+
+    /// Marks the presented token used and stores its successor in one
+    /// atomic step, if the token is unused, unexpired, of a live family and
+    /// of an enabled user; `None` otherwise. Exactly one of any number of
+    /// concurrent calls for one token succeeds.
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+    ) -> Result<Option<Rotated>, StoreError>;
+
+    async fn refresh_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<RefreshTokenState>, StoreError>;
+
+    /// Revokes a refresh family and the live access tokens issued with it;
+    /// returns the access-token revocations to apply.
+    async fn revoke_family(
+        &self,
+        family: Uuid,
+        subject: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<Vec<RevokedEntry>, StoreError>;
+
+    /// Deletes expired revocations, refresh tokens and revoked families, in
+    /// batches of `batch` rows; returns how many rows went.
+    async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// A stream of other replicas' changes.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next change; `Ok(None)` when the connection was lost and has been
+    /// re-established, so changes may have been missed and the caller should
+    /// resync.
+    async fn next(&mut self) -> Result<Option<Notification>, StoreError>;
 }
 
 /// Opens the database named by `settings.url`. This is the one place that

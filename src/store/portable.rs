@@ -37,6 +37,32 @@ macro_rules! portable_store_impl {
                 Ok(())
             }
 
+            async fn has_users(&self) -> Result<bool, StoreError> {
+                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn update_password_hash(
+                &self,
+                user: UserId,
+                old_hash: &str,
+                new_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE users SET password_hash = $3, updated_at = $4 \
+                     WHERE id = $1 AND password_hash = $2",
+                )
+                .bind(user.0)
+                .bind(old_hash)
+                .bind(new_hash)
+                .bind(DbTime(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError> {
                 let inserted = sqlx::query(
                     "INSERT INTO users (id, username, username_key, password_hash, roles, disabled, created_at, updated_at) \
@@ -88,7 +114,7 @@ macro_rules! portable_store_impl {
             }
 
             async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
-                let mut tx = self.begin_exclusive("signing_keys").await?;
+                let mut tx = self.begin_key_lock().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at) \
                      SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
@@ -103,6 +129,225 @@ macro_rules! portable_store_impl {
                 .await?;
                 tx.commit().await?;
                 Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn server_secret(
+                &self,
+                name: &str,
+                candidate: &[u8],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<u8>, StoreError> {
+                sqlx::query(
+                    "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(candidate)
+                .bind(DbTime(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn revoke_token(&self, r: &NewRevocation) -> Result<Option<RevokedEntry>, StoreError> {
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING RETURNING seq",
+                )
+                .bind(r.jti.to_string())
+                .bind(&r.subject)
+                .bind(DbTime(r.expires_at))
+                .bind(DbTime(r.revoked_at))
+                .bind(&r.reason)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(seq.map(|seq| RevokedEntry {
+                    jti: r.jti,
+                    exp: r.expires_at.timestamp(),
+                    seq,
+                }))
+            }
+
+            async fn revoked_since(&self, after: i64, now: DateTime<Utc>) -> Result<Vec<RevokedEntry>, StoreError> {
+                sqlx::query_as::<_, RevocationRecord>(
+                    "SELECT seq, jti, subject, expires_at, revoked_at, reason FROM revoked_tokens \
+                     WHERE seq > $1 AND expires_at > $2 ORDER BY seq",
+                )
+                .bind(after)
+                .bind(DbTime(now))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(RevocationRecord::entry)
+                .collect()
+            }
+
+            async fn list_revocations(
+                &self,
+                after: i64,
+                limit: u32,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<RevocationRecord>, StoreError> {
+                Ok(sqlx::query_as::<_, RevocationRecord>(
+                    "SELECT seq, jti, subject, expires_at, revoked_at, reason FROM revoked_tokens \
+                     WHERE seq > $1 AND expires_at > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(after)
+                .bind(DbTime(now))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn live_watermarks(&self, since: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>, StoreError> {
+                let rows: Vec<(Uuid, DbTime)> = sqlx::query_as(
+                    "SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > $1",
+                )
+                .bind(DbTime(since))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id, at)| (id, at.0.timestamp())).collect())
+            }
+
+            async fn revoke_user_tokens(
+                &self,
+                user: UserId,
+                reason: &str,
+                now: DateTime<Utc>,
+                family_expiry: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let found = sqlx::query(
+                    "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
+                     WHEN tokens_valid_after IS NULL OR tokens_valid_after < $2 THEN $2 \
+                     ELSE tokens_valid_after END WHERE id = $1",
+                )
+                .bind(user.0)
+                .bind(DbTime(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                sqlx::query(
+                    "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
+                     SELECT DISTINCT family_id, $2, $3, $4 FROM refresh_tokens WHERE user_id = $1 \
+                     ON CONFLICT (family_id) DO NOTHING",
+                )
+                .bind(user.0)
+                .bind(DbTime(now))
+                .bind(DbTime(family_expiry))
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(found)
+            }
+
+            async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
+                self.listen().await
+            }
+
+            async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
+                     issued_at, expires_at, access_jti, access_expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&t.token_hash[..])
+                .bind(t.family_id)
+                .bind(t.user_id.0)
+                .bind(&t.client_id)
+                .bind(&t.scope)
+                .bind(DbTime(t.issued_at))
+                .bind(DbTime(t.expires_at))
+                .bind(t.access_jti.to_string())
+                .bind(DbTime(t.access_expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<Rotated>, StoreError> {
+                self.rotate(rotation).await
+            }
+
+            async fn refresh_token(&self, token_hash: &[u8; 32]) -> Result<Option<RefreshTokenState>, StoreError> {
+                Ok(sqlx::query_as::<_, RefreshTokenState>(
+                    "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.issued_at, t.expires_at, t.used_at, \
+                     EXISTS (SELECT 1 FROM revoked_families r WHERE r.family_id = t.family_id) AS family_revoked, \
+                     COALESCE((SELECT u.disabled FROM users u WHERE u.id = t.user_id), TRUE) AS user_disabled \
+                     FROM refresh_tokens t WHERE t.token_hash = $1",
+                )
+                .bind(&token_hash[..])
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_family(
+                &self,
+                family: Uuid,
+                subject: &str,
+                reason: &str,
+                now: DateTime<Utc>,
+                family_expiry: DateTime<Utc>,
+            ) -> Result<Vec<RevokedEntry>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (family_id) DO NOTHING",
+                )
+                .bind(family)
+                .bind(DbTime(now))
+                .bind(DbTime(family_expiry))
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+                let revoked = sqlx::query_as::<_, RevocationRecord>(
+                    "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
+                     SELECT access_jti, $2, access_expires_at, $3, $4 FROM refresh_tokens \
+                     WHERE family_id = $1 AND access_expires_at > $3 \
+                     ON CONFLICT (jti) DO NOTHING \
+                     RETURNING seq, jti, subject, expires_at, revoked_at, reason",
+                )
+                .bind(family)
+                .bind(subject)
+                .bind(DbTime(now))
+                .bind(reason)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                revoked.iter().map(RevocationRecord::entry).collect()
+            }
+
+            async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+                let mut removed = 0;
+                for sql in [
+                    "DELETE FROM revoked_tokens WHERE seq IN \
+                     (SELECT seq FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    "DELETE FROM refresh_tokens WHERE token_hash IN \
+                     (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    "DELETE FROM revoked_families WHERE family_id IN \
+                     (SELECT family_id FROM revoked_families WHERE expires_at <= $1 LIMIT $2)",
+                ] {
+                    // Small batches keep each delete short, so writers are
+                    // never blocked for long.
+                    loop {
+                        let done = sqlx::query(sql)
+                            .bind(DbTime(now))
+                            .bind(i64::from(batch))
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected();
+                        removed += done;
+                        if done < u64::from(batch) {
+                            break;
+                        }
+                    }
+                }
+                Ok(removed)
             }
         }
     };

@@ -2,14 +2,26 @@
 
 use std::str::FromStr;
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use super::portable::portable_store_impl;
-use super::{DbTime, NewUser, SigningKeyRecord, StoreError, UserRecord};
+use super::{
+    DbTime, NewRefreshToken, NewRevocation, NewUser, Notification, RefreshTokenState,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SigningKeyRecord, StoreError, Subscription,
+    UserRecord,
+};
 use crate::config::DatabaseSettings;
-use crate::domain::UserId;
+use crate::domain::{Jti, UserId};
+
+/// The channel every replica listens on; the triggers in the migrations
+/// publish to it.
+const CHANNEL: &str = "countersign";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -37,19 +49,93 @@ impl PgStore {
         Ok(())
     }
 
-    /// A transaction holding an exclusive lock on `table`, so a
+    /// A transaction holding the signing-key table's lock, so that a
     /// check-then-insert inside it cannot race another replica.
-    async fn begin_exclusive(
-        &self,
-        table: &'static str,
-    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+    async fn begin_key_lock(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let lock = match table {
-            "signing_keys" => "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE",
-            other => return Err(StoreError::Internal(format!("no lock defined for {other}"))),
-        };
-        sqlx::query(lock).execute(&mut *tx).await?;
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
         Ok(tx)
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// One statement: the compare-and-set and the successor's insert run
+    /// together, in one round trip. Under READ COMMITTED a concurrent
+    /// redemption waits on the row lock, re-checks `used_at IS NULL` after
+    /// the winner commits, and updates nothing: no serialization errors.
+    async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
+        Ok(sqlx::query_as::<_, Rotated>(
+            "WITH used AS ( \
+                UPDATE refresh_tokens AS t SET used_at = $2 \
+                WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND t.client_id = $7 \
+                  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id) \
+                  AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
+                RETURNING t.family_id, t.user_id, t.client_id, t.scope \
+             ), successor AS ( \
+                INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
+                    issued_at, expires_at, access_jti, access_expires_at) \
+                SELECT $3, family_id, user_id, client_id, scope, $2, $4, $5, $6 FROM used \
+             ) \
+             SELECT used.family_id, used.user_id, used.client_id, used.scope, u.roles \
+             FROM used JOIN users u ON u.id = used.user_id",
+        )
+        .bind(&r.presented_hash[..])
+        .bind(DbTime(r.now))
+        .bind(&r.successor_hash[..])
+        .bind(DbTime(r.expires_at))
+        .bind(r.access_jti.to_string())
+        .bind(DbTime(r.access_expires_at))
+        .bind(&r.client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(PgSubscription { listener })))
+    }
+}
+
+struct PgSubscription {
+    listener: PgListener,
+}
+
+/// The JSON the notification triggers send.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Payload {
+    Revoked { jti: String, exp: i64, seq: i64 },
+    Watermark { sub: Uuid, valid_after: i64 },
+}
+
+#[async_trait]
+impl Subscription for PgSubscription {
+    async fn next(&mut self) -> Result<Option<Notification>, StoreError> {
+        loop {
+            // `None`: the connection dropped; the next call reconnects.
+            let Some(message) = self.listener.try_recv().await? else {
+                return Ok(None);
+            };
+            match serde_json::from_str::<Payload>(message.payload()) {
+                Ok(Payload::Revoked { jti, exp, seq }) => {
+                    if let Ok(jti) = Jti::parse(&jti) {
+                        return Ok(Some(Notification::Revoked(RevokedEntry { jti, exp, seq })));
+                    }
+                }
+                Ok(Payload::Watermark { sub, valid_after }) => {
+                    return Ok(Some(Notification::Watermark {
+                        user: sub,
+                        valid_after,
+                    }));
+                }
+                Err(e) => tracing::warn!(error = %e, "ignoring an unreadable notification"),
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{DbTime, StoreError};
-use crate::domain::{Roles, User, UserId, Username};
+use crate::domain::{Jti, Roles, User, UserId, Username};
 
 /// A user to insert; the password is already hashed.
 #[derive(Debug, Clone)]
@@ -52,4 +52,103 @@ pub struct SigningKeyRecord {
     pub activates_at: DbTime,
     /// When the key stops signing; `None` while it is the newest.
     pub retires_at: Option<DbTime>,
+}
+
+/// A revoked token id as the in-memory list holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokedEntry {
+    pub jti: Jti,
+    /// The token's own `exp`, seconds.
+    pub exp: i64,
+    pub seq: i64,
+}
+
+/// A row of `revoked_tokens` as it is read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RevocationRecord {
+    pub seq: i64,
+    pub jti: String,
+    pub subject: String,
+    pub expires_at: DbTime,
+    pub revoked_at: DbTime,
+    pub reason: String,
+}
+
+impl RevocationRecord {
+    pub fn entry(&self) -> Result<RevokedEntry, StoreError> {
+        Ok(RevokedEntry {
+            jti: Jti::parse(&self.jti).map_err(|e| StoreError::Corrupt(e.0))?,
+            exp: self.expires_at.0.timestamp(),
+            seq: self.seq,
+        })
+    }
+}
+
+/// A token id to put on the revocation list.
+#[derive(Debug, Clone)]
+pub struct NewRevocation {
+    pub jti: Jti,
+    pub subject: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// A change another replica made, delivered by [`super::Subscription`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    Revoked(RevokedEntry),
+    Watermark { user: Uuid, valid_after: i64 },
+}
+
+/// A refresh token to store; only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: [u8; 32],
+    pub family_id: Uuid,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scope: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub access_jti: Jti,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// Redeems `presented_hash` and stores its successor, atomically.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub presented_hash: [u8; 32],
+    pub successor_hash: [u8; 32],
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The client redeeming: a token issued to another client does not rotate.
+    pub client_id: String,
+    pub access_jti: Jti,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// What a successful rotation learned about the family and its user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Rotated {
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub roles: String,
+}
+
+/// A refresh token looked up by hash, with what decides whether it may
+/// still be used.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshTokenState {
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub issued_at: DbTime,
+    pub expires_at: DbTime,
+    pub used_at: Option<DbTime>,
+    pub family_revoked: bool,
+    pub user_disabled: bool,
 }

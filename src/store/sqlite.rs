@@ -3,12 +3,17 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
 
 use super::portable::portable_store_impl;
-use super::{DbTime, NewUser, SigningKeyRecord, StoreError, UserRecord};
+use super::{
+    DbTime, NewRefreshToken, NewRevocation, NewUser, RefreshTokenState, RevocationRecord,
+    RevokedEntry, Rotated, Rotation, SigningKeyRecord, StoreError, Subscription, UserRecord,
+};
 use crate::config::DatabaseSettings;
 use crate::domain::UserId;
 
@@ -45,11 +50,70 @@ impl SqliteStore {
 
     /// `BEGIN IMMEDIATE` takes SQLite's single write lock up front, so the
     /// statements inside cannot interleave with another writer.
-    async fn begin_exclusive(
-        &self,
-        _table: &'static str,
-    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn begin_key_lock(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.begin_write().await
+    }
+
+    /// SQLite cannot modify rows inside a CTE, so the compare-and-set and
+    /// the successor's insert share a `BEGIN IMMEDIATE` transaction: the
+    /// write lock is held from the start, so racing redemptions run one
+    /// after the other and only the first finds the token unused.
+    async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let used: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3 \
+               AND NOT EXISTS (SELECT 1 FROM revoked_families f \
+                               WHERE f.family_id = refresh_tokens.family_id) \
+               AND EXISTS (SELECT 1 FROM users u \
+                           WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
+             RETURNING family_id, user_id, client_id, scope",
+        )
+        .bind(&r.presented_hash[..])
+        .bind(DbTime(r.now))
+        .bind(&r.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((family_id, user_id, client_id, scope)) = used else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
+             issued_at, expires_at, access_jti, access_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.successor_hash[..])
+        .bind(family_id)
+        .bind(user_id)
+        .bind(&client_id)
+        .bind(&scope)
+        .bind(DbTime(r.now))
+        .bind(DbTime(r.expires_at))
+        .bind(r.access_jti.to_string())
+        .bind(DbTime(r.access_expires_at))
+        .execute(&mut *tx)
+        .await?;
+        let roles: String = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Rotated {
+            family_id,
+            user_id,
+            client_id,
+            scope,
+            roles,
+        }))
+    }
+
+    /// One process owns a SQLite database, so there is nobody to hear from.
+    async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
+        Ok(None)
     }
 }
 

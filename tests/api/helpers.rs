@@ -80,6 +80,8 @@ macro_rules! postgres_only {
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
+    /// Unique to this test, for naming things that live outside the database.
+    pub id: String,
     inner: Arc<DbGuard>,
 }
 
@@ -97,6 +99,7 @@ pub fn postgres_admin_url() -> String {
 
 impl TestDb {
     pub async fn create(backend: Backend) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
@@ -104,6 +107,7 @@ impl TestDb {
                 Self {
                     backend,
                     url,
+                    id,
                     inner: Arc::new(DbGuard {
                         _dir: Some(dir),
                         postgres: None,
@@ -112,7 +116,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
-                let name = format!("cs_test_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("cs_test_{id}");
                 let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is needed for these tests and is not reachable at {admin}: {e}. \
@@ -128,6 +132,7 @@ impl TestDb {
                 Self {
                     backend,
                     url: url.to_string(),
+                    id,
                     inner: Arc::new(DbGuard {
                         _dir: None,
                         postgres: Some((admin, name)),

@@ -18,6 +18,11 @@ struct Server {
     stderr: mpsc::Receiver<String>,
 }
 
+/// Where the server is told to put a generated admin password.
+fn password_file(db: &TestDb) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("countersign-admin-password-{}", db.id))
+}
+
 fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
@@ -39,6 +44,7 @@ fn serve(db: &TestDb) -> Server {
         .env("COUNTERSIGN_PASSWORD__MEMORY_KIB", "1024")
         .env("COUNTERSIGN_PASSWORD__ITERATIONS", "1")
         .env("COUNTERSIGN_LOG__FORMAT", "json")
+        .env("COUNTERSIGN_BOOTSTRAP__PASSWORD_FILE", password_file(db))
         .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -69,22 +75,6 @@ fn serve(db: &TestDb) -> Server {
 }
 
 impl Server {
-    /// Waits for the first non-blank line after the one containing `marker`
-    /// on stdout.
-    fn line_after(&self, marker: &str) -> String {
-        let mut seen = false;
-        loop {
-            let line = self
-                .stdout
-                .recv_timeout(Duration::from_secs(30))
-                .expect("expected output on stdout");
-            if seen && !line.trim().is_empty() {
-                return line.trim().to_owned();
-            }
-            seen |= line.contains(marker);
-        }
-    }
-
     /// Stops the server and returns what else it wrote (stdout, stderr).
     fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
@@ -100,8 +90,19 @@ both_backends! {
         let server = serve(&db);
         let client = reqwest::Client::new();
         let url = format!("{}/v1/login", server.address);
-        let password = server.line_after("only this once");
-        server.stop();
+        // Not a terminal: the password goes to a file only its owner reads.
+        let file = password_file(&db);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&file).map_or(true, |p| !p.ends_with('\n')) {
+            assert!(std::time::Instant::now() < deadline, "password file appears");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
+        let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+        std::fs::remove_file(&file).unwrap();
+        let (stdout, _) = server.stop();
+        assert!(!stdout.contains(&password), "not on stdout either");
         assert!(password.len() >= 32, "a long random password");
 
         let server = serve(&db);
@@ -134,7 +135,8 @@ both_backends! {
         assert_eq!(info.status(), StatusCode::OK);
 
         let (stdout, logs) = server.stop();
-        assert!(!stdout.contains("only this once"), "the password is shown once only");
+        assert!(!file.exists(), "the password is written once only");
+        assert!(!stdout.contains(&password));
         assert!(logs.contains("request finished"), "requests are logged");
         for secret in [password.as_str(), token.as_str(), "wrong-password-123", "$argon2id$"] {
             assert!(!logs.contains(secret), "a secret reached the log");

@@ -1,0 +1,48 @@
+//! The OAuth 2.0 endpoints: token (RFC 6749), revocation (RFC 7009) and
+//! introspection (RFC 7662). All take form bodies and answer errors in the
+//! RFC 6749 §5.2 shape.
+
+mod introspect;
+mod revoke;
+mod token;
+
+use actix_web::web;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::service::tokens::AccessToken;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(token::configure)
+        .configure(revoke::configure)
+        .configure(introspect::configure);
+}
+
+/// RFC 6749 §5.1 token response.
+#[derive(Serialize)]
+pub(super) struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+impl TokenResponse {
+    pub(super) fn new(access: AccessToken, refresh_token: Option<String>) -> Self {
+        Self {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token,
+            scope: access.scope.to_string(),
+        }
+    }
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, Error> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::InvalidRequest(format!("{name} is required")))
+}

@@ -1,0 +1,69 @@
+//! `GET /v1/revocations?since=CURSOR`: the revocation feed for downstream
+//! verifiers (format in `service::feed`). JSON by default, a signed JWT with
+//! `Accept: application/jwt`; an `ETag` on the content makes unchanged
+//! polls cost a 304.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::crypto::random;
+use crate::error::Error;
+use crate::http::auth::Admin;
+use crate::service::feed;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/v1/revocations", "GET, HEAD").route(crate::http::get().to(revocations)),
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    since: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn revocations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Result<Admin, Error>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, Error> {
+    if !state.settings.revocation.feed_public {
+        caller?;
+    }
+    let since = match query.into_inner().since {
+        None => None,
+        Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
+            Error::InvalidRequest("since must be a cursor from an earlier response".into())
+        })?),
+    };
+    let feed = feed::build(&state, since);
+    let json = serde_json::to_vec(&feed).map_err(|e| Error::Internal(e.to_string()))?;
+    let wants_jwt = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/jwt"));
+    let etag = random::etag(&json);
+    let etag = if wants_jwt { format!("W/{etag}") } else { etag };
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    if super::jwks::if_none_match(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::VARY, "Accept"))
+            .finish());
+    }
+    if wants_jwt {
+        let signed = feed::sign(&state, &feed)?;
+        return Ok(response.content_type("application/jwt").body(signed));
+    }
+    Ok(response.content_type("application/json").body(json))
+}

@@ -1,0 +1,309 @@
+//! The in-memory revocation list every replica holds: revoked token ids
+//! (until the token would have expired anyway) and per-user watermarks
+//! ("every token issued at or before T is invalid"). Checks are O(1) hash
+//! lookups under a read lock, with no database round trip.
+//!
+//! The list is loaded at start-up, then fed three ways: this replica's own
+//! revocations as they commit, other replicas' through LISTEN/NOTIFY on
+//! PostgreSQL, and a periodic resync from the table that catches anything a
+//! lost notification would have missed (see [`run_sync`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::crypto::jwt::{AccessClaims, TokenError};
+use crate::domain::Jti;
+use crate::store::{Notification, RevokedEntry, Store, StoreError};
+
+/// How far behind the newest sequence number a resync looks again: rows
+/// commit slightly out of sequence order when revocations race, and a
+/// re-read is harmless.
+pub const SEQ_LOOKBACK: i64 = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// The revoked token's own `exp`, seconds.
+    exp: i64,
+    /// Position in the database's revocation sequence.
+    seq: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    jtis: HashMap<u128, Entry>,
+    /// `valid_after` per user, seconds: tokens with `iat` at or before it
+    /// are refused.
+    watermarks: HashMap<Uuid, i64>,
+    max_seq: i64,
+}
+
+/// A revoked token id as the feed publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedJti {
+    pub jti: Jti,
+    pub exp: i64,
+    pub seq: i64,
+}
+
+#[derive(Default)]
+pub struct RevocationList {
+    inner: RwLock<Inner>,
+}
+
+impl RevocationList {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses a token whose jti is listed or that predates its user's
+    /// watermark.
+    pub fn check(&self, claims: &AccessClaims) -> Result<(), TokenError> {
+        let inner = self.read();
+        if let Ok(jti) = Jti::parse(&claims.jti)
+            && inner.jtis.contains_key(&jti.as_u128())
+        {
+            return Err(TokenError::Revoked);
+        }
+        if let Ok(sub) = Uuid::parse_str(&claims.sub)
+            && inner
+                .watermarks
+                .get(&sub)
+                .is_some_and(|valid_after| claims.iat <= *valid_after)
+        {
+            return Err(TokenError::Revoked);
+        }
+        Ok(())
+    }
+
+    /// The watermark of `user`, if one is live.
+    pub fn watermark(&self, user: Uuid) -> Option<i64> {
+        self.read().watermarks.get(&user).copied()
+    }
+
+    pub fn add(&self, entries: impl IntoIterator<Item = RevokedEntry>) {
+        let mut inner = self.write();
+        for entry in entries {
+            inner.max_seq = inner.max_seq.max(entry.seq);
+            inner.jtis.insert(
+                entry.jti.as_u128(),
+                Entry {
+                    exp: entry.exp,
+                    seq: entry.seq,
+                },
+            );
+        }
+    }
+
+    /// Records a watermark; an older one never replaces a newer one.
+    pub fn set_watermark(&self, user: Uuid, valid_after: i64) {
+        let mut inner = self.write();
+        let slot = inner.watermarks.entry(user).or_insert(valid_after);
+        *slot = (*slot).max(valid_after);
+    }
+
+    pub fn apply(&self, notification: Notification) {
+        match notification {
+            Notification::Revoked(entry) => self.add([entry]),
+            Notification::Watermark { user, valid_after } => self.set_watermark(user, valid_after),
+        }
+    }
+
+    /// Drops entries that can no longer matter: revoked tokens past their
+    /// `exp`, and watermarks older than the longest-lived access token.
+    pub fn prune(&self, now: i64, watermark_horizon: i64) -> usize {
+        let mut inner = self.write();
+        let before = inner.jtis.len() + inner.watermarks.len();
+        inner.jtis.retain(|_, entry| entry.exp > now);
+        inner.watermarks.retain(|_, at| *at > watermark_horizon);
+        before - inner.jtis.len() - inner.watermarks.len()
+    }
+
+    pub fn max_seq(&self) -> i64 {
+        self.read().max_seq
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().jtis.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live revoked ids with `seq` above `after`, in sequence order, and
+    /// every live watermark: what the revocation feed publishes.
+    pub fn snapshot(&self, after: i64, now: i64) -> (Vec<RevokedJti>, Vec<(Uuid, i64)>) {
+        let inner = self.read();
+        let mut jtis: Vec<RevokedJti> = inner
+            .jtis
+            .iter()
+            .filter(|(_, e)| e.seq > after && e.exp > now)
+            .map(|(jti, e)| RevokedJti {
+                jti: Jti::from(*jti),
+                exp: e.exp,
+                seq: e.seq,
+            })
+            .collect();
+        jtis.sort_unstable_by_key(|e| e.seq);
+        let mut watermarks: Vec<(Uuid, i64)> =
+            inner.watermarks.iter().map(|(u, t)| (*u, *t)).collect();
+        watermarks.sort_unstable();
+        (jtis, watermarks)
+    }
+}
+
+/// What the sync task needs to know.
+pub struct SyncSettings {
+    pub resync_interval: Duration,
+    /// Watermarks older than this many seconds before now no longer matter
+    /// (access-token lifetime plus leeway).
+    pub watermark_window: i64,
+}
+
+/// Loads everything newer than the list's cursor (minus the lookback) and
+/// every live watermark. Used at start-up, periodically, and after the
+/// notification listener reconnects.
+pub async fn resync(
+    list: &RevocationList,
+    store: &dyn Store,
+    clock: &Clock,
+    window: i64,
+) -> Result<usize, StoreError> {
+    let now = clock.now();
+    let after = (list.max_seq() - SEQ_LOOKBACK).max(0);
+    let entries = store.revoked_since(after, now).await?;
+    let loaded = entries.len();
+    list.add(entries);
+    let horizon = now - chrono::TimeDelta::seconds(window);
+    for (user, valid_after) in store.live_watermarks(horizon).await? {
+        list.set_watermark(user, valid_after);
+    }
+    list.prune(now.timestamp(), horizon.timestamp());
+    Ok(loaded)
+}
+
+/// Keeps `list` in step with the database until `shutdown` fires.
+pub async fn run_sync(
+    list: Arc<RevocationList>,
+    store: Arc<dyn Store>,
+    clock: Clock,
+    settings: SyncSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut listener = match store.subscribe().await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for revocations; relying on periodic resync");
+            None
+        }
+    };
+    let mut ticker = tokio::time::interval(settings.resync_interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = ticker.tick() => {
+                if let Err(e) = resync(&list, store.as_ref(), &clock, settings.watermark_window).await {
+                    tracing::warn!(error = %e, "revocation resync failed; will retry");
+                }
+            }
+            event = next_notification(&mut listener) => match event {
+                Ok(Some(notification)) => list.apply(notification),
+                // The listener reconnected: anything sent meanwhile is lost.
+                Ok(None) => {
+                    if let Err(e) = resync(&list, store.as_ref(), &clock, settings.watermark_window).await {
+                        tracing::warn!(error = %e, "revocation resync after reconnect failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation listener failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn next_notification(
+    listener: &mut Option<Box<dyn crate::store::Subscription>>,
+) -> Result<Option<Notification>, StoreError> {
+    match listener {
+        Some(listener) => listener.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(jti: Jti, sub: Uuid, iat: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "i".into(),
+            sub: sub.to_string(),
+            aud: "a".into(),
+            exp: iat + 900,
+            iat,
+            nbf: iat,
+            jti: jti.to_string(),
+            client_id: "c".into(),
+            scope: String::new(),
+            sid: None,
+            roles: vec![],
+        }
+    }
+
+    #[test]
+    fn listed_ids_and_watermarks_refuse_tokens() {
+        let list = RevocationList::new();
+        let user = Uuid::new_v4();
+        let (a, b) = (Jti::from(1), Jti::from(2));
+        list.add([RevokedEntry {
+            jti: a,
+            exp: 2000,
+            seq: 1,
+        }]);
+        assert_eq!(list.check(&claims(a, user, 1000)), Err(TokenError::Revoked));
+        assert_eq!(list.check(&claims(b, user, 1000)), Ok(()));
+        list.set_watermark(user, 1000);
+        assert_eq!(list.check(&claims(b, user, 1000)), Err(TokenError::Revoked));
+        assert_eq!(list.check(&claims(b, user, 1001)), Ok(()));
+        list.set_watermark(user, 900);
+        assert_eq!(
+            list.watermark(user),
+            Some(1000),
+            "watermarks never move back"
+        );
+    }
+
+    #[test]
+    fn pruning_and_snapshots() {
+        let list = RevocationList::new();
+        list.add((1..=5).map(|i| RevokedEntry {
+            jti: Jti::from(i as u128),
+            exp: 1000 + i,
+            seq: i,
+        }));
+        assert_eq!(list.max_seq(), 5);
+        let (since_3, _) = list.snapshot(3, 0);
+        assert_eq!(
+            since_3.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert_eq!(list.prune(1003, 0), 3);
+        assert_eq!(list.len(), 2);
+    }
+}
