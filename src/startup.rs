@@ -97,8 +97,10 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The state the server runs on, for callers that drive its jobs
+    /// directly (the purge, in tests).
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
     }
 
     /// A handle to stop the server from elsewhere.

@@ -1,4 +1,5 @@
-//! A strict `application/x-www-form-urlencoded` extractor.
+//! A strict `application/x-www-form-urlencoded` extractor, for the
+//! endpoints that take credentials (capped at [`super::AUTH_BODY_LIMIT`]).
 //!
 //! actix's own `Form` decodes invalid UTF-8 lossily, turning `%FF` into
 //! U+FFFD, so two different byte strings could arrive as the same password.
@@ -14,7 +15,6 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::state::AppState;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -26,9 +26,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_form = req.content_type().eq_ignore_ascii_case(FORM);
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(0, |state| state.settings.server.body_limit);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_form {
@@ -38,7 +35,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
             }
             let body = match body.await {
                 Ok(body) => body,
-                Err(e) => return Ok(Self(Err(read_error(&e, limit)))),
+                Err(e) => return Ok(Self(Err(read_error(&e)))),
             };
             Ok(Self(decode(&body)))
         })
@@ -51,9 +48,9 @@ impl<T> Form<T> {
     }
 }
 
-fn read_error(e: &actix_web::Error, limit: usize) -> Error {
+fn read_error(e: &actix_web::Error) -> Error {
     match e.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => super::too_large(limit),
+        Some(PayloadError::Overflow) => super::too_large(super::AUTH_BODY_LIMIT),
         _ => Error::InvalidRequest("request body could not be read".into()),
     }
 }

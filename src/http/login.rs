@@ -10,10 +10,10 @@ use crate::error::{Error, OAuthError};
 use crate::service::login::{self, PasswordLogin};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/v1/login", "POST")
-            .app_data(super::json_config(body_limit, |e| {
+            .app_data(super::json_config(super::AUTH_BODY_LIMIT, |e| {
                 OAuthError::login(Error::from(e)).into()
             }))
             .route(web::post().to(login)),

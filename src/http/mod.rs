@@ -26,6 +26,10 @@ use crate::error::Error;
 
 pub use auth::Authenticated;
 
+/// The body cap of the endpoints that take credentials: small, so an
+/// unauthenticated caller cannot make the server buffer much.
+pub(crate) const AUTH_BODY_LIMIT: usize = 16 * 1024;
+
 /// Registers every route, the extractor limits and the fallbacks.
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
@@ -34,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(health::configure)
         .configure(jwks::configure)
         .configure(discovery::configure)
-        .configure(|cfg| login::configure(cfg, body_limit))
+        .configure(login::configure)
         .configure(oauth::configure)
         .configure(logout::configure)
         .configure(revocations::configure)

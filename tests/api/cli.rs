@@ -39,70 +39,133 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-both_backends! {
-    async fn user_add_creates_users_who_can_log_in(db: TestDb) {
-        let out = countersign(&db, &["user", "add", "Alice", "--role", "auditor", "--password-stdin"], &[], Some("correct horse battery\n"));
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("created user Alice"));
+async fn user_add_creates_users_who_can_log_in(db: TestDb) {
+    let out = countersign(
+        &db,
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--role",
+            "auditor",
+            "--password-stdin",
+        ],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user Alice"));
 
-        let app = db.spawn().await;
-        let token = app.login_ok("alice", "correct horse battery").await;
-        let info = app
-            .get_with_token("/v1/userinfo", token["access_token"].as_str().unwrap())
-            .await;
-        assert_eq!(info.status(), StatusCode::OK);
-        let info: serde_json::Value = info.json().await.unwrap();
-        assert_eq!(info["username"], "Alice");
-        assert_eq!(info["roles"], serde_json::json!(["auditor"]));
-    }
+    let app = db.spawn().await;
+    let token = app.login_ok("alice", "correct horse battery").await;
+    let info = app
+        .get_with_token("/v1/userinfo", token["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(info.status(), StatusCode::OK);
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert_eq!(info["username"], "Alice");
+    assert_eq!(info["roles"], serde_json::json!(["auditor"]));
 }
+both_backends!(user_add_creates_users_who_can_log_in);
 
-both_backends! {
-    async fn user_add_refuses_duplicates_and_weak_input_clearly(db: TestDb) {
-        let first = countersign(&db, &["user", "add", "Alice", "--password-stdin"], &[], Some("correct horse battery\n"));
-        assert!(first.status.success(), "{}", stderr(&first));
+async fn user_add_refuses_duplicates_and_weak_input_clearly(db: TestDb) {
+    let first = countersign(
+        &db,
+        &["user", "add", "Alice", "--password-stdin"],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
 
-        let duplicate = countersign(&db, &["user", "add", "  ALICE ", "--password-stdin"], &[], Some("another good one\n"));
-        assert!(!duplicate.status.success());
-        assert!(stderr(&duplicate).contains("already taken"), "{}", stderr(&duplicate));
+    let duplicate = countersign(
+        &db,
+        &["user", "add", "  ALICE ", "--password-stdin"],
+        &[],
+        Some("another good one\n"),
+    );
+    assert!(!duplicate.status.success());
+    assert!(
+        stderr(&duplicate).contains("already taken"),
+        "{}",
+        stderr(&duplicate)
+    );
 
-        let short = countersign(&db, &["user", "add", "bob", "--password-stdin"], &[], Some("short\n"));
-        assert!(!short.status.success());
-        assert!(stderr(&short).contains("at least 8 bytes"), "{}", stderr(&short));
+    let short = countersign(
+        &db,
+        &["user", "add", "bob", "--password-stdin"],
+        &[],
+        Some("short\n"),
+    );
+    assert!(!short.status.success());
+    assert!(
+        stderr(&short).contains("at least 8 bytes"),
+        "{}",
+        stderr(&short)
+    );
 
-        let no_tty = countersign(&db, &["user", "add", "carol"], &[], None);
-        assert!(!no_tty.status.success());
-        assert!(stderr(&no_tty).contains("--password-stdin"), "{}", stderr(&no_tty));
+    let no_tty = countersign(&db, &["user", "add", "carol"], &[], None);
+    assert!(!no_tty.status.success());
+    assert!(
+        stderr(&no_tty).contains("--password-stdin"),
+        "{}",
+        stderr(&no_tty)
+    );
 
-        let bad_role = countersign(&db, &["user", "add", "dave", "--role", "Root Admin", "--password-stdin"], &[], Some("correct horse battery\n"));
-        assert!(!bad_role.status.success());
-        assert!(stderr(&bad_role).contains("role"), "{}", stderr(&bad_role));
-    }
+    let bad_role = countersign(
+        &db,
+        &[
+            "user",
+            "add",
+            "dave",
+            "--role",
+            "Root Admin",
+            "--password-stdin",
+        ],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(!bad_role.status.success());
+    assert!(stderr(&bad_role).contains("role"), "{}", stderr(&bad_role));
 }
+both_backends!(user_add_refuses_duplicates_and_weak_input_clearly);
 
-both_backends! {
-    async fn a_bad_setting_stops_start_up_naming_the_key(db: TestDb) {
-        let out = countersign(&db, &["serve"], &[("COUNTERSIGN_TOKENS__ACCESS_TTL", "soon")], None);
-        assert!(!out.status.success());
-        let message = stderr(&out);
-        assert!(message.contains("access_ttl") && message.contains("soon"), "{message}");
+async fn a_bad_setting_stops_start_up_naming_the_key(db: TestDb) {
+    let out = countersign(
+        &db,
+        &["serve"],
+        &[("COUNTERSIGN_TOKENS__ACCESS_TTL", "soon")],
+        None,
+    );
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("access_ttl") && message.contains("soon"),
+        "{message}"
+    );
 
-        let out = countersign(&db, &["serve", "--config", "/nonexistent/countersign.toml"], &[], None);
-        assert!(!out.status.success());
-        assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
-    }
+    let out = countersign(
+        &db,
+        &["serve", "--config", "/nonexistent/countersign.toml"],
+        &[],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
+both_backends!(a_bad_setting_stops_start_up_naming_the_key);
 
-both_backends! {
-    async fn migrate_and_keys_list(db: TestDb) {
-        let out = countersign(&db, &["migrate"], &[], None);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let app = db.spawn().await;
-        let kid = app.jwks().await["keys"][0]["kid"].as_str().unwrap().to_owned();
-        let out = countersign(&db, &["keys", "list"], &[], None);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let listing = String::from_utf8_lossy(&out.stdout);
-        assert!(listing.contains(&kid), "{listing}");
-        assert!(!listing.contains("PRIVATE"));
-    }
+async fn migrate_and_keys_list(db: TestDb) {
+    let out = countersign(&db, &["migrate"], &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let app = db.spawn().await;
+    let kid = app.jwks().await["keys"][0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = countersign(&db, &["keys", "list"], &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains(&kid), "{listing}");
+    assert!(!listing.contains("PRIVATE"));
 }
+both_backends!(migrate_and_keys_list);

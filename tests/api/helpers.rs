@@ -39,38 +39,35 @@ where
     }
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL.
+/// Runs the test function `$name(db: TestDb)` once on SQLite and once on
+/// PostgreSQL, as `$name::sqlite` and `$name::postgres`.
 #[macro_export]
 macro_rules! both_backends {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident: TestDb) $body:block) => {
-        $(#[$meta])*
+    ($name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn body($db: $crate::helpers::TestDb) $body
-
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::helpers::run_on($crate::helpers::Backend::Sqlite, body).await;
+                $crate::helpers::run_on($crate::helpers::Backend::Sqlite, super::$name).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                $crate::helpers::run_on($crate::helpers::Backend::Postgres, body).await;
+                $crate::helpers::run_on($crate::helpers::Backend::Postgres, super::$name).await;
             }
         }
     };
 }
 
-/// Declares a test that only makes sense on PostgreSQL (several replicas).
+/// Runs the test function `$name(db: TestDb)` on PostgreSQL only (for
+/// several replicas on one database), as `$name::postgres`.
 #[macro_export]
 macro_rules! postgres_only {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident: TestDb) $body:block) => {
-        $(#[$meta])*
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            async fn body($db: $crate::helpers::TestDb) $body
-            $crate::helpers::run_on($crate::helpers::Backend::Postgres, body).await;
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run_on($crate::helpers::Backend::Postgres, super::$name).await;
+            }
         }
     };
 }
@@ -189,6 +186,7 @@ pub struct TestApp {
     pub clock: Clock,
     pub db: TestDb,
     pub settings: Settings,
+    pub state: Arc<countersign::state::AppState>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -200,6 +198,7 @@ impl TestApp {
             .expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -212,6 +211,7 @@ impl TestApp {
             clock,
             db,
             settings,
+            state,
             handle,
         }
     }
@@ -288,11 +288,103 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Logs in and returns (access token, refresh token).
+    pub async fn login_tokens(&self, username: &str, password: &str) -> (String, String) {
+        let body = self.login_ok(username, password).await;
+        (
+            body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        )
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    /// Refreshes and returns (access token, refresh token), failing the
+    /// test otherwise.
+    pub async fn refresh_ok(&self, refresh_token: &str) -> (String, String) {
+        let response = self.refresh(refresh_token).await;
+        assert_eq!(response.status(), StatusCode::OK, "refresh");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.expect("token response");
+        (
+            body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        )
+    }
+
+    /// RFC 7662 introspection with an admin's token.
+    pub async fn introspect(&self, token: &str) -> Value {
+        let admin = self.admin_token().await;
+        let response = self
+            .client
+            .post(self.url("/oauth2/introspect"))
+            .bearer_auth(admin)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        response.json().await.expect("introspection")
+    }
+
+    pub async fn userinfo_status(&self, token: &str) -> StatusCode {
+        self.get_with_token("/v1/userinfo", token).await.status()
+    }
+
+    pub async fn post_json_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The current signing key, read from the database, to forge tokens
+    /// that are validly signed but wrong in some other way.
+    pub async fn signing_key(&self) -> countersign::crypto::keys::KeyMaterial {
+        let store = countersign::store::connect(&self.settings.database)
+            .await
+            .expect("store");
+        let keys = store.signing_keys().await.expect("keys");
+        countersign::crypto::keys::KeyMaterial::from_pkcs8(&keys[0].private_key).expect("key")
+    }
+
     pub async fn jwks(&self) -> Value {
         let response = self.get("/.well-known/jwks.json").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("JWKS")
     }
+}
+
+/// The claims of a token, read without verification.
+pub fn claims_of(token: &str) -> Value {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+        .expect("a JWT")
+        .claims
 }
 
 /// Decodes `token` using only what the JWKS says, as a downstream service

@@ -6,13 +6,18 @@
 mod helpers;
 mod proxy;
 
+mod admin_revocations;
 mod bad_input;
 mod cli;
+mod feed;
 mod health;
+mod introspection;
 mod jwks;
 mod login;
 mod outage;
 mod overload;
+mod refresh;
 mod replicas;
+mod revocation;
 mod serve;
 mod userinfo;

@@ -7,55 +7,66 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
-use crate::helpers::{ADMIN, ADMIN_PASSWORD};
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestDb};
 use crate::postgres_only;
 use crate::proxy::TcpProxy;
 
-postgres_only! {
-    async fn a_database_outage_answers_503_and_recovers(db: TestDb) {
-        let real = url::Url::parse(&db.url).unwrap();
-        let target = (real.host_str().unwrap(), real.port().unwrap_or(5432))
-            .to_socket_addrs()
-            .unwrap()
-            .next()
-            .unwrap();
-        let proxy = TcpProxy::start(target).await;
-        let mut via_proxy = real.clone();
-        via_proxy.set_host(Some("127.0.0.1")).unwrap();
-        via_proxy.set_port(Some(proxy.port)).unwrap();
+async fn a_database_outage_answers_503_and_recovers(db: TestDb) {
+    let real = url::Url::parse(&db.url).unwrap();
+    let target = (real.host_str().unwrap(), real.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(target).await;
+    let mut via_proxy = real.clone();
+    via_proxy.set_host(Some("127.0.0.1")).unwrap();
+    via_proxy.set_port(Some(proxy.port)).unwrap();
 
-        let app = db
-            .spawn_with(|s| {
-                s.database.url = SecretString::from(via_proxy.to_string());
-                s.database.acquire_timeout = countersign::config::Seconds(Duration::from_secs(1));
-            })
-            .await;
-        let token = app.admin_token().await;
+    let app = db
+        .spawn_with(|s| {
+            s.database.url = SecretString::from(via_proxy.to_string());
+            s.database.acquire_timeout = countersign::config::Seconds(Duration::from_secs(1));
+        })
+        .await;
+    let token = app.admin_token().await;
 
-        proxy.go_down();
-        let started = Instant::now();
-        let login = app.login(ADMIN, ADMIN_PASSWORD).await;
-        assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(login.headers().contains_key("retry-after"));
-        assert!(started.elapsed() < Duration::from_secs(10), "503 came quickly");
-        assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
-        assert_eq!(app.get("/.well-known/jwks.json").await.status(), StatusCode::OK);
-        assert_eq!(
-            app.get_with_token("/v1/userinfo", &token).await.status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+    proxy.go_down();
+    let started = Instant::now();
+    let login = app.login(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(login.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "503 came quickly"
+    );
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/.well-known/jwks.json").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get_with_token("/v1/userinfo", &token).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
-        proxy.come_back();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = app.login(ADMIN, ADMIN_PASSWORD).await.status();
-            if status == StatusCode::OK {
-                break;
-            }
-            assert!(Instant::now() < deadline, "still {status} after the database came back");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.come_back();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = app.login(ADMIN, ADMIN_PASSWORD).await.status();
+        if status == StatusCode::OK {
+            break;
         }
-        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 }
+postgres_only!(a_database_outage_answers_503_and_recovers);

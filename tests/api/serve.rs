@@ -85,63 +85,71 @@ impl Server {
     }
 }
 
-both_backends! {
-    async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
-        let server = serve(&db);
-        let client = reqwest::Client::new();
-        let url = format!("{}/v1/login", server.address);
-        // Not a terminal: the password goes to a file only its owner reads.
-        let file = password_file(&db);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::fs::read_to_string(&file).map_or(true, |p| !p.ends_with('\n')) {
-            assert!(std::time::Instant::now() < deadline, "password file appears");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
-        assert_eq!(mode & 0o777, 0o600);
-        let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
-        std::fs::remove_file(&file).unwrap();
-        let (stdout, _) = server.stop();
-        assert!(!stdout.contains(&password), "not on stdout either");
-        assert!(password.len() >= 32, "a long random password");
-
-        let server = serve(&db);
-        let url_again = format!("{}/v1/login", server.address);
-        assert_ne!(url, url_again);
-        let login = client
-            .post(&url_again)
-            .json(&serde_json::json!({"username": "admin", "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), StatusCode::OK);
-        let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wrong = client
-            .post(&url_again)
-            .json(&serde_json::json!({"username": "admin", "password": "wrong-password-123"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-        let info = client
-            .get(format!("{}/v1/userinfo", server.address))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(info.status(), StatusCode::OK);
-
-        let (stdout, logs) = server.stop();
-        assert!(!file.exists(), "the password is written once only");
-        assert!(!stdout.contains(&password));
-        assert!(logs.contains("request finished"), "requests are logged");
-        for secret in [password.as_str(), token.as_str(), "wrong-password-123", "$argon2id$"] {
-            assert!(!logs.contains(secret), "a secret reached the log");
-        }
-        let signature = token.rsplit('.').next().unwrap();
-        assert!(!logs.contains(signature));
+async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
+    let server = serve(&db);
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/login", server.address);
+    // Not a terminal: the password goes to a file only its owner reads.
+    let file = password_file(&db);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&file).map_or(true, |p| !p.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "password file appears"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    std::fs::remove_file(&file).unwrap();
+    let (stdout, _) = server.stop();
+    assert!(!stdout.contains(&password), "not on stdout either");
+    assert!(password.len() >= 32, "a long random password");
+
+    let server = serve(&db);
+    let url_again = format!("{}/v1/login", server.address);
+    assert_ne!(url, url_again);
+    let login = client
+        .post(&url_again)
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = client
+        .post(&url_again)
+        .json(&serde_json::json!({"username": "admin", "password": "wrong-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let info = client
+        .get(format!("{}/v1/userinfo", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+
+    let (stdout, logs) = server.stop();
+    assert!(!file.exists(), "the password is written once only");
+    assert!(!stdout.contains(&password));
+    assert!(logs.contains("request finished"), "requests are logged");
+    for secret in [
+        password.as_str(),
+        token.as_str(),
+        "wrong-password-123",
+        "$argon2id$",
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the log");
+    }
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!logs.contains(signature));
 }
+both_backends!(first_start_bootstraps_an_admin_and_logs_no_secrets);

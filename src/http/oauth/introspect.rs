@@ -15,7 +15,9 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/oauth2/introspect", "POST").route(web::post().to(introspect)),
+        crate::http::resource("/oauth2/introspect", "POST")
+            .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
+            .route(web::post().to(introspect)),
     );
 }
 

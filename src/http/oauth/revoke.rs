@@ -16,7 +16,11 @@ use crate::service::tokens;
 use crate::state::{AppState, BUILTIN_CLIENT_ID};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/oauth2/revoke", "POST").route(web::post().to(revoke)));
+    cfg.service(
+        crate::http::resource("/oauth2/revoke", "POST")
+            .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
+            .route(web::post().to(revoke)),
+    );
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,11 @@ use crate::service::refresh;
 use crate::state::{AppState, BUILTIN_CLIENT_ID};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/oauth2/token", "POST").route(web::post().to(token)));
+    cfg.service(
+        crate::http::resource("/oauth2/token", "POST")
+            .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
+            .route(web::post().to(token)),
+    );
 }
 
 /// The parameters of every grant; unknown ones are ignored (RFC 6749 §3.2).

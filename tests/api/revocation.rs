@@ -1,0 +1,215 @@
+//! Logout, RFC 7009 revocation, watermarks, and revocations reaching every
+//! replica and surviving restarts.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestApp, TestDb, claims_of, oauth_error};
+use crate::{both_backends, postgres_only};
+
+async fn logout(app: &TestApp, token: &str, refresh_token: Option<&str>) -> StatusCode {
+    let request = app.client.post(app.url("/v1/logout")).bearer_auth(token);
+    let request = match refresh_token {
+        Some(r) => request.json(&json!({ "refresh_token": r })),
+        None => request,
+    };
+    request.send().await.unwrap().status()
+}
+
+async fn logout_revokes_the_token_and_the_named_refresh_family(db: TestDb) {
+    let app = db.spawn().await;
+    let (a1, r1) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(app.introspect(&a1).await["active"], true);
+    assert_eq!(logout(&app, &a1, Some(&r1)).await, StatusCode::NO_CONTENT);
+    let refused = app.get_with_token("/v1/userinfo", &a1).await;
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+    assert_eq!(app.introspect(&a1).await, json!({"active": false}));
+    assert_eq!(app.introspect(&r1).await, json!({"active": false}));
+    oauth_error(
+        app.refresh(&r1).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    // Logging out twice is refused: the token is no longer valid.
+    assert_eq!(logout(&app, &a1, None).await, StatusCode::UNAUTHORIZED);
+}
+both_backends!(logout_revokes_the_token_and_the_named_refresh_family);
+
+async fn logout_without_a_body_leaves_the_refresh_token(db: TestDb) {
+    let app = db.spawn().await;
+    let (a1, r1) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(logout(&app, &a1, None).await, StatusCode::NO_CONTENT);
+    assert_eq!(app.userinfo_status(&a1).await, StatusCode::UNAUTHORIZED);
+    app.refresh_ok(&r1).await;
+    let anonymous = app.client.post(app.url("/v1/logout")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+both_backends!(logout_without_a_body_leaves_the_refresh_token);
+
+async fn the_watermark_refuses_every_older_token_of_the_user(db: TestDb) {
+    let app = db.spawn().await;
+    let (a1, r1) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let (a2, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let sub = claims_of(&a1)["sub"].as_str().unwrap().to_owned();
+    let response = app
+        .post_json_as(&format!("/v1/admin/users/{sub}/revoke"), &a1, &json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.userinfo_status(&a1).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.userinfo_status(&a2).await, StatusCode::UNAUTHORIZED);
+    oauth_error(
+        app.refresh(&r1).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    // A login in the very same second still yields a working token.
+    let fresh = app.admin_token().await;
+    assert_eq!(app.userinfo_status(&fresh).await, StatusCode::OK);
+
+    let unknown = app
+        .post_json_as(
+            &format!("/v1/admin/users/{}/revoke", uuid::Uuid::new_v4()),
+            &fresh,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+both_backends!(the_watermark_refuses_every_older_token_of_the_user);
+
+async fn revocations_survive_a_restart(db: TestDb) {
+    let app = db
+        .spawn_with(|s| s.tokens.issuer = "https://id.countersign.test".into())
+        .await;
+    let (a1, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let a2 = app.admin_token().await;
+    let sub = claims_of(&a2)["sub"].as_str().unwrap().to_owned();
+    assert_eq!(logout(&app, &a1, None).await, StatusCode::NO_CONTENT);
+    let app = app.restart().await;
+    assert_eq!(app.userinfo_status(&a1).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.userinfo_status(&a2).await, StatusCode::OK);
+    app.post_json_as(&format!("/v1/admin/users/{sub}/revoke"), &a2, &json!({}))
+        .await;
+    let app = app.restart().await;
+    assert_eq!(
+        app.userinfo_status(&a2).await,
+        StatusCode::UNAUTHORIZED,
+        "watermark reloaded"
+    );
+}
+both_backends!(revocations_survive_a_restart);
+
+async fn rfc_7009_revocation(db: TestDb) {
+    let app = db.spawn().await;
+    let (a1, r1) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let revoke = |form: Vec<(&'static str, String)>, bearer: Option<String>| {
+        let mut request = app.client.post(app.url("/oauth2/revoke")).form(&form);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    // Unknown and forged tokens: 200, as RFC 7009 §2.2 asks.
+    for junk in ["nonsense", "a.b.c", "cs_rt_AAAA"] {
+        let response = revoke(
+            vec![
+                ("token", junk.into()),
+                ("client_id", "countersign-cli".into()),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // No client and no bearer: who is asking?
+    let anonymous = revoke(vec![("token", a1.clone())], None).await.unwrap();
+    oauth_error(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let stranger = revoke(
+        vec![("token", a1.clone()), ("client_id", "stranger".into())],
+        None,
+    )
+    .await
+    .unwrap();
+    oauth_error(stranger, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    // The public client revokes a refresh token it holds.
+    let response = revoke(
+        vec![
+            ("token", r1.clone()),
+            ("token_type_hint", "refresh_token".into()),
+            ("client_id", "countersign-cli".into()),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    oauth_error(
+        app.refresh(&r1).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    // The access token issued with that family goes with it.
+    assert_eq!(app.userinfo_status(&a1).await, StatusCode::UNAUTHORIZED);
+
+    // The token's own bearer revokes it.
+    let a1 = app.admin_token().await;
+    let a2 = app.admin_token().await;
+    let response = revoke(vec![("token", a2.clone())], Some(a2.clone()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.userinfo_status(&a2).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.userinfo_status(&a1).await,
+        StatusCode::OK,
+        "only the named token"
+    );
+    let missing = revoke(vec![("client_id", "countersign-cli".into())], None)
+        .await
+        .unwrap();
+    oauth_error(missing, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+both_backends!(rfc_7009_revocation);
+
+/// Polls `app` until `token` is refused, for at most `limit`.
+async fn refused_within(app: &TestApp, token: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if app.userinfo_status(token).await == StatusCode::UNAUTHORIZED {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "not refused within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_revocation_on_one_replica_is_refused_by_another_within_2s(db: TestDb) {
+    let issuer = "https://id.countersign.test";
+    let a = db.spawn_with(|s| s.tokens.issuer = issuer.into()).await;
+    let b = db.spawn_with(|s| s.tokens.issuer = issuer.into()).await;
+    let (token, _) = a.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(b.userinfo_status(&token).await, StatusCode::OK);
+    assert_eq!(logout(&a, &token, None).await, StatusCode::NO_CONTENT);
+    refused_within(&b, &token, Duration::from_secs(2)).await;
+
+    // And a watermark set on b reaches a.
+    let (older, _) = a.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let admin = b.admin_token().await;
+    let sub = claims_of(&admin)["sub"].as_str().unwrap().to_owned();
+    b.post_json_as(&format!("/v1/admin/users/{sub}/revoke"), &admin, &json!({}))
+        .await;
+    refused_within(&a, &older, Duration::from_secs(2)).await;
+}
+postgres_only!(a_revocation_on_one_replica_is_refused_by_another_within_2s);
