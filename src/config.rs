@@ -53,6 +53,17 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout: Seconds,
     pub migrate_on_start: bool,
+    pub sqlite_synchronous: SqliteSync,
+}
+
+/// How SQLite makes commits durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// Every commit is synced: nothing acknowledged is lost, even to a power cut.
+    Full,
+    /// Commits survive a crash of the process but not of the machine.
+    Normal,
 }
 
 #[derive(Debug, Clone, Deserialize)]

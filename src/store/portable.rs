@@ -2,7 +2,10 @@
 //! backends (sqlx accepts `$1` placeholders on SQLite too). The macro expands
 //! into each backend's `impl Store`, so every query is written once and still
 //! compiles against a concrete driver; what differs between the dialects is
-//! delegated to inherent methods that each backend file defines.
+//! delegated to inherent methods that each backend file defines, including
+//! where a statement runs: `self.reader()` or `self.writer()` (one pool on
+//! PostgreSQL; on SQLite a single writer connection, so writers queue in the
+//! pool instead of sleeping in SQLite's busy handler).
 
 macro_rules! portable_store_impl {
     ($store:ty, $backend:literal) => {
@@ -17,7 +20,7 @@ macro_rules! portable_store_impl {
             }
 
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
                 Ok(())
             }
 
@@ -32,14 +35,14 @@ macro_rules! portable_store_impl {
                 .bind(&user.password_hash)
                 .bind(user.roles.stored())
                 .bind(DbTime(user.created_at))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
 
             async fn has_users(&self) -> Result<bool, StoreError> {
                 Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
-                    .fetch_one(&self.pool)
+                    .fetch_one(self.reader())
                     .await?)
             }
 
@@ -58,7 +61,7 @@ macro_rules! portable_store_impl {
                 .bind(old_hash)
                 .bind(new_hash)
                 .bind(DbTime(now))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -74,7 +77,7 @@ macro_rules! portable_store_impl {
                 .bind(&user.password_hash)
                 .bind(user.roles.stored())
                 .bind(DbTime(user.created_at))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await;
                 match inserted {
                     Ok(done) => Ok(done.rows_affected() == 1),
@@ -91,7 +94,7 @@ macro_rules! portable_store_impl {
                     "SELECT id, username, password_hash, roles, disabled, created_at FROM users WHERE username_key = $1",
                 )
                 .bind(username_key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?)
             }
 
@@ -100,7 +103,7 @@ macro_rules! portable_store_impl {
                     "SELECT id, username, password_hash, roles, disabled, created_at FROM users WHERE id = $1",
                 )
                 .bind(id.0)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?)
             }
 
@@ -109,7 +112,7 @@ macro_rules! portable_store_impl {
                     "SELECT kid, algorithm, private_key, created_at, activates_at, retires_at \
                      FROM signing_keys ORDER BY activates_at, kid",
                 )
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?)
             }
 
@@ -144,11 +147,11 @@ macro_rules! portable_store_impl {
                 .bind(name)
                 .bind(candidate)
                 .bind(DbTime(now))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
                     .bind(name)
-                    .fetch_one(&self.pool)
+                    .fetch_one(self.reader())
                     .await?)
             }
 
@@ -162,7 +165,7 @@ macro_rules! portable_store_impl {
                 .bind(DbTime(r.expires_at))
                 .bind(DbTime(r.revoked_at))
                 .bind(&r.reason)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writer())
                 .await?;
                 Ok(seq.map(|seq| RevokedEntry {
                     jti: r.jti,
@@ -178,7 +181,7 @@ macro_rules! portable_store_impl {
                 )
                 .bind(after)
                 .bind(DbTime(now))
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?
                 .iter()
                 .map(RevocationRecord::entry)
@@ -198,7 +201,7 @@ macro_rules! portable_store_impl {
                 .bind(after)
                 .bind(DbTime(now))
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?)
             }
 
@@ -207,7 +210,7 @@ macro_rules! portable_store_impl {
                     "SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > $1",
                 )
                 .bind(DbTime(since))
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
                 Ok(rows.into_iter().map(|(id, at)| (id, at.0.timestamp())).collect())
             }
@@ -265,7 +268,7 @@ macro_rules! portable_store_impl {
                 .bind(DbTime(t.expires_at))
                 .bind(t.access_jti.to_string())
                 .bind(DbTime(t.access_expires_at))
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -282,7 +285,7 @@ macro_rules! portable_store_impl {
                      FROM refresh_tokens t WHERE t.token_hash = $1",
                 )
                 .bind(&token_hash[..])
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?)
             }
 
@@ -338,7 +341,7 @@ macro_rules! portable_store_impl {
                         let done = sqlx::query(sql)
                             .bind(DbTime(now))
                             .bind(i64::from(batch))
-                            .execute(&self.pool)
+                            .execute(self.writer())
                             .await?
                             .rows_affected();
                         removed += done;

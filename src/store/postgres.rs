@@ -42,6 +42,14 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn run_migrations(&self) -> Result<(), StoreError> {
         // sqlx holds an advisory lock while migrating, so replicas that
         // start together apply each migration once.

@@ -14,44 +14,66 @@ use super::{
     DbTime, NewRefreshToken, NewRevocation, NewUser, RefreshTokenState, RevocationRecord,
     RevokedEntry, Rotated, Rotation, SigningKeyRecord, StoreError, Subscription, UserRecord,
 };
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSync};
 use crate::domain::UserId;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// Any number of readers: WAL lets them run while a write is under way.
+    reader: SqlitePool,
+    /// One writer connection. SQLite allows one writer at a time anyway;
+    /// queueing in this pool is fair and immediate, where contending
+    /// connections would sleep and retry in SQLite's busy handler.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(settings.url.expose_secret())
             .map_err(|e| StoreError::Internal(format!("database.url: {e}")))?
-            .create_if_missing(true)
-            // WAL lets readers proceed while one connection writes; FULL
-            // syncs every commit, so an acknowledged revocation survives a
-            // power cut, not only a crash.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout.get())
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    // WAL lets readers proceed while the writer writes.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(match settings.sqlite_synchronous {
+                        SqliteSync::Full => SqliteSynchronous::Full,
+                        SqliteSync::Normal => SqliteSynchronous::Normal,
+                    }),
+            )
+            .await?;
+        let reader = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout.get())
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { reader, writer })
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     async fn run_migrations(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.writer).await?;
         Ok(())
     }
 
     /// `BEGIN IMMEDIATE` takes SQLite's single write lock up front, so the
     /// statements inside cannot interleave with another writer.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn begin_key_lock(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -64,21 +86,22 @@ impl SqliteStore {
     /// after the other and only the first finds the token unused.
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let used: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
+        let used: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3 \
                AND NOT EXISTS (SELECT 1 FROM revoked_families f \
                                WHERE f.family_id = refresh_tokens.family_id) \
                AND EXISTS (SELECT 1 FROM users u \
                            WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
-             RETURNING family_id, user_id, client_id, scope",
+             RETURNING family_id, user_id, client_id, scope, \
+               (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id)",
         )
         .bind(&r.presented_hash[..])
         .bind(DbTime(r.now))
         .bind(&r.client_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id, client_id, scope)) = used else {
+        let Some((family_id, user_id, client_id, scope, roles)) = used else {
             return Ok(None);
         };
         sqlx::query(
@@ -97,10 +120,6 @@ impl SqliteStore {
         .bind(DbTime(r.access_expires_at))
         .execute(&mut *tx)
         .await?;
-        let roles: String = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Some(Rotated {
             family_id,
