@@ -33,6 +33,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub password: PasswordSettings,
     pub keys: KeySettings,
+    pub sessions: SessionSettings,
     pub revocation: RevocationSettings,
     pub maintenance: MaintenanceSettings,
     pub log: LogSettings,
@@ -92,6 +93,26 @@ pub struct PasswordSettings {
 pub struct KeySettings {
     pub rsa_bits: u32,
     pub jwks_max_age: Seconds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginMode {
+    Jwt,
+    Session,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub default_mode: LoginMode,
+    pub idle_timeout: Seconds,
+    pub absolute_timeout: Seconds,
+    pub touch_interval: Seconds,
+    pub cache_ttl: Seconds,
+    pub cache_capacity: usize,
+    pub cookie_secure: bool,
+    #[serde(deserialize_with = "words")]
+    pub return_to_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +288,19 @@ impl Settings {
         ] {
             if value.get().is_zero() {
                 return Err(ConfigError::key(key, "must be longer than zero"));
+            }
+        }
+        for origin in &self.sessions.return_to_origins {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.trim_end_matches('/').contains(['?', '#'])
+                && origin.split('/').count() <= 4;
+            if !valid {
+                return Err(ConfigError::key(
+                    "sessions.return_to_origins",
+                    format_args!(
+                        "holds `{origin}`, which is not an origin like https://app.example.com"
+                    ),
+                ));
             }
         }
         if self.maintenance.purge_batch == 0 {

@@ -14,9 +14,11 @@ pub mod error;
 pub mod http;
 pub mod revocation;
 pub mod service;
+pub mod session_cache;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 pub use startup::Application;

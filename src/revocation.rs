@@ -5,20 +5,18 @@
 //!
 //! The list is loaded at start-up, then fed three ways: this replica's own
 //! revocations as they commit, other replicas' through LISTEN/NOTIFY on
-//! PostgreSQL, and a periodic resync from the table that catches anything a
-//! lost notification would have missed (see [`run_sync`]).
+//! PostgreSQL, and a periodic [`resync`] from the table that catches
+//! anything a lost notification would have missed (see `crate::sync`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::crypto::jwt::{AccessClaims, TokenError};
 use crate::domain::Jti;
-use crate::store::{Notification, RevokedEntry, Store, StoreError};
+use crate::store::{RevokedEntry, Store, StoreError};
 
 /// How far behind the newest sequence number a resync looks again: rows
 /// commit slightly out of sequence order when revocations race, and a
@@ -114,13 +112,6 @@ impl RevocationList {
         *slot = (*slot).max(valid_after);
     }
 
-    pub fn apply(&self, notification: Notification) {
-        match notification {
-            Notification::Revoked(entry) => self.add([entry]),
-            Notification::Watermark { user, valid_after } => self.set_watermark(user, valid_after),
-        }
-    }
-
     /// Drops entries that can no longer matter: revoked tokens past their
     /// `exp`, and watermarks older than the longest-lived access token.
     pub fn prune(&self, now: i64, watermark_horizon: i64) -> usize {
@@ -165,14 +156,6 @@ impl RevocationList {
     }
 }
 
-/// What the sync task needs to know.
-pub struct SyncSettings {
-    pub resync_interval: Duration,
-    /// Watermarks older than this many seconds before now no longer matter
-    /// (access-token lifetime plus leeway).
-    pub watermark_window: i64,
-}
-
 /// Loads everything newer than the list's cursor (minus the lookback) and
 /// every live watermark. Used at start-up, periodically, and after the
 /// notification listener reconnects.
@@ -193,57 +176,6 @@ pub async fn resync(
     }
     list.prune(now.timestamp(), horizon.timestamp());
     Ok(loaded)
-}
-
-/// Keeps `list` in step with the database until `shutdown` fires.
-pub async fn run_sync(
-    list: Arc<RevocationList>,
-    store: Arc<dyn Store>,
-    clock: Clock,
-    settings: SyncSettings,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut listener = match store.subscribe().await {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for revocations; relying on periodic resync");
-            None
-        }
-    };
-    let mut ticker = tokio::time::interval(settings.resync_interval);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = ticker.tick() => {
-                if let Err(e) = resync(&list, store.as_ref(), &clock, settings.watermark_window).await {
-                    tracing::warn!(error = %e, "revocation resync failed; will retry");
-                }
-            }
-            event = next_notification(&mut listener) => match event {
-                Ok(Some(notification)) => list.apply(notification),
-                // The listener reconnected: anything sent meanwhile is lost.
-                Ok(None) => {
-                    if let Err(e) = resync(&list, store.as_ref(), &clock, settings.watermark_window).await {
-                        tracing::warn!(error = %e, "revocation resync after reconnect failed");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "revocation listener failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-}
-
-async fn next_notification(
-    listener: &mut Option<Box<dyn crate::store::Subscription>>,
-) -> Result<Option<Notification>, StoreError> {
-    match listener {
-        Some(listener) => listener.next().await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

@@ -18,10 +18,11 @@ use crate::crypto::keys::KeyRing;
 use crate::crypto::password::PasswordHasher;
 use crate::domain::{Password, Scope};
 use crate::error::Error;
-use crate::revocation::{self, RevocationList, SyncSettings};
+use crate::revocation::{self, RevocationList};
 use crate::service::users::Bootstrap;
-use crate::state::{AppState, Prebuilt};
-use crate::{http, service, store};
+use crate::session_cache::SessionCache;
+use crate::state::{AppState, Prebuilt, origin_of};
+use crate::{http, service, store, sync};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -161,8 +162,12 @@ async fn assemble(
     let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
     let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
     let revocations = Arc::new(RevocationList::new());
-    let window = watermark_window(&settings);
+    let window = service::tokens::max_lifetime(&settings).num_seconds();
     revocation::resync(&revocations, store.as_ref(), &clock, window).await?;
+    let sessions = SessionCache::new(
+        settings.sessions.cache_ttl.get(),
+        settings.sessions.cache_capacity,
+    );
     let configured_admin = match settings.bootstrap.admin_password.expose_secret() {
         "" => None,
         password => Some(
@@ -175,11 +180,13 @@ async fn assemble(
     let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
     let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
     let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
+    let issuer_for_origin = issuer.clone();
     let state = AppState {
         store,
         keys: KeyRing::new(keys),
         hasher,
         revocations,
+        sessions,
         clock,
         expect: Expectations {
             issuer,
@@ -188,30 +195,17 @@ async fn assemble(
         },
         user_scopes,
         discovery,
+        origin: origin_of(&issuer_for_origin),
         refresh_secret,
         settings,
     };
     Ok((Arc::new(state), bootstrap))
 }
 
-/// How long a watermark matters: the longest an access token lives.
-fn watermark_window(settings: &Settings) -> i64 {
-    let secs = settings.tokens.access_ttl.get().as_secs() + settings.tokens.leeway.get().as_secs();
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
-
-/// The revocation sync and the purge job, stopped through `stop`.
+/// The change listener with its resync, and the purge job, stopped
+/// through `stop`.
 fn spawn_background_tasks(state: &Arc<AppState>, stop: &watch::Sender<bool>) {
-    tokio::spawn(revocation::run_sync(
-        Arc::clone(&state.revocations),
-        Arc::clone(&state.store),
-        state.clock.clone(),
-        SyncSettings {
-            resync_interval: state.settings.revocation.resync_interval.get(),
-            watermark_window: watermark_window(&state.settings),
-        },
-        stop.subscribe(),
-    ));
+    tokio::spawn(sync::run(Arc::clone(state), stop.subscribe()));
     tokio::spawn(service::maintenance::run(
         Arc::clone(state),
         stop.subscribe(),

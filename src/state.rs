@@ -14,6 +14,7 @@ use crate::crypto::password::PasswordHasher;
 use crate::crypto::random;
 use crate::domain::Scope;
 use crate::revocation::RevocationList;
+use crate::session_cache::SessionCache;
 use crate::store::Store;
 
 /// The public client that the password and refresh grants accept without a
@@ -26,6 +27,7 @@ pub struct AppState {
     pub keys: KeyRing,
     pub hasher: PasswordHasher,
     pub revocations: Arc<RevocationList>,
+    pub sessions: SessionCache,
     pub clock: Clock,
     /// Issuer, audience and leeway that access tokens are checked against.
     pub expect: Expectations,
@@ -33,6 +35,9 @@ pub struct AppState {
     pub user_scopes: Scope,
     /// The RFC 8414 metadata document, built once.
     pub discovery: Prebuilt,
+    /// The issuer's origin (`scheme://host[:port]`), which browsers send
+    /// as `Origin` on this server's own pages.
+    pub origin: String,
     /// The key refresh-token successors are derived with.
     pub(crate) refresh_secret: [u8; 32],
 }
@@ -41,6 +46,15 @@ pub struct AppState {
 pub struct Prebuilt {
     pub etag: String,
     pub body: Bytes,
+}
+
+/// `scheme://host[:port]` of a URL (everything before its path).
+pub fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => url[..after_scheme + i].to_owned(),
+        None => url.to_owned(),
+    }
 }
 
 impl Prebuilt {
@@ -57,6 +71,10 @@ impl AppState {
     /// The issuer URL without a trailing slash; every public URL hangs off it.
     pub fn issuer(&self) -> &str {
         &self.expect.issuer
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     pub fn refresh_secret(&self) -> &[u8] {

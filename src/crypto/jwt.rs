@@ -71,6 +71,10 @@ pub enum TokenError {
     NotYetValid,
     #[error("token has been revoked")]
     Revoked,
+    #[error("session is unknown or has ended")]
+    SessionUnknown,
+    #[error("session has expired")]
+    SessionExpired,
 }
 
 impl TokenError {
@@ -87,6 +91,8 @@ impl TokenError {
             Self::Expired => "token has expired",
             Self::NotYetValid => "token is not valid yet",
             Self::Revoked => "token has been revoked",
+            Self::SessionUnknown => "session is unknown or has ended",
+            Self::SessionExpired => "session has expired",
         }
     }
 }

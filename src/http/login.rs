@@ -1,13 +1,18 @@
-//! `POST /v1/login`: JSON credentials in, a token response out. Errors use
-//! the OAuth shape, as this is a token endpoint, with 401 for bad
-//! credentials.
+//! `POST /v1/login`: JSON credentials in; a token response (JWT mode) or a
+//! session (session mode) out. Errors use the OAuth shape, as this is a
+//! token endpoint, with 401 for bad credentials.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::json;
 
+use super::auth::session_cookie;
 use super::oauth::TokenResponse;
+use crate::config::LoginMode;
 use crate::error::{Error, OAuthError};
 use crate::service::login::{self, PasswordLogin};
+use crate::service::sessions::{self, ClientContext};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,24 +31,32 @@ struct LoginBody {
     username: String,
     password: String,
     #[serde(default)]
-    mode: Option<String>,
+    mode: Option<LoginMode>,
     #[serde(default)]
     scope: Option<String>,
+    /// Session mode: also set the session cookie.
+    #[serde(default)]
+    cookie: bool,
+    /// Session mode: also return an access token bound to the session.
+    #[serde(default)]
+    jwt: bool,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(mode))]
 async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = body.into_inner();
-    if let Some(mode) = body.mode.as_deref().filter(|m| *m != "jwt") {
-        return Err(OAuthError::login(Error::InvalidRequest(format!(
-            "mode `{}` is not supported; use \"jwt\"",
-            mode.escape_debug()
-        ))));
+    let mode = body.mode.unwrap_or(state.settings.sessions.default_mode);
+    tracing::Span::current().record("mode", format!("{mode:?}").as_str());
+    if mode == LoginMode::Jwt && (body.cookie || body.jwt) {
+        return Err(OAuthError::login(Error::InvalidRequest(
+            "`cookie` and `jwt` apply to session mode only".into(),
+        )));
     }
-    let grant = login::password_login(
+    let verified = login::verify_password(
         &state,
         PasswordLogin {
             username: body.username,
@@ -54,5 +67,48 @@ async fn login(
     )
     .await
     .map_err(OAuthError::login)?;
-    Ok(super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token))))
+    if mode == LoginMode::Jwt {
+        let grant = login::jwt_grant(&state, &verified).await?;
+        return Ok(
+            super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token)))
+        );
+    }
+    let grant = sessions::start(&state, &verified, client_context(&req), body.jwt).await?;
+    let mut response = super::ok_no_store();
+    if body.cookie {
+        response.cookie(session_cookie(&state, &grant.token, grant.expires_in));
+    }
+    let mut answer = json!({
+        "session_token": grant.token,
+        "token_type": "Bearer",
+        "expires_in": grant.expires_in,
+        "idle_timeout": grant.idle_timeout,
+    });
+    if let Some(access) = grant.access {
+        answer["access_token"] = access.token.into();
+        answer["access_token_expires_in"] = access.expires_in.into();
+    }
+    Ok(response.json(answer))
+}
+
+/// Where a request comes from, as session listings show it: the user agent
+/// (trimmed to something printable and short) and the peer address.
+pub(super) fn client_context(req: &HttpRequest) -> ClientContext {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(256)
+        .collect();
+    let client_addr = req
+        .peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_default();
+    ClientContext {
+        user_agent,
+        client_addr,
+    }
 }

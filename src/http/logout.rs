@@ -1,15 +1,17 @@
-//! `POST /v1/logout`: revokes the presented access token and, when the body
-//! names one, the caller's refresh token with its whole family. 204.
+//! `POST /v1/logout`: ends what the caller presented. An access token is
+//! revoked (and, when the body names one, the caller's refresh token with
+//! its family); a session is ended and its cookie cleared. 204.
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use uuid::Uuid;
 
-use super::Authenticated;
+use super::auth::{Authenticated, Credential, cleared_session_cookie};
 use crate::error::Error;
 use crate::service::revocation::{self, Revoker};
+use crate::service::sessions;
 use crate::state::AppState;
+use crate::store::SessionScope;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/logout", "POST").route(web::post().to(logout)));
@@ -29,15 +31,26 @@ async fn logout(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let body = optional_json::<LogoutBody>(&req, &body)?;
-    revocation::revoke_access(&state, &auth.claims, "logout").await?;
-    if let Some(refresh_token) = body.and_then(|b| b.refresh_token) {
-        let user = Uuid::parse_str(&auth.claims.sub)
-            .map_err(|_| Error::Forbidden("a client token has no refresh tokens".into()))?;
-        revocation::revoke_presented(&state, &refresh_token, &Revoker::User(user)).await?;
+    let mut response = HttpResponse::NoContent();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    match &auth.credential {
+        Credential::AccessToken(claims) => {
+            revocation::revoke_access(&state, claims, "logout").await?;
+        }
+        Credential::Session(session) => {
+            let scope = SessionScope::One {
+                id: session.id,
+                owner: None,
+            };
+            sessions::end(&state, scope, "logout").await?;
+            response.cookie(cleared_session_cookie(&state));
+        }
     }
-    Ok(HttpResponse::NoContent()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    if let Some(refresh_token) = body.and_then(|b| b.refresh_token) {
+        let user = auth.user_id()?;
+        revocation::revoke_presented(&state, &refresh_token, &Revoker::User(user.0)).await?;
+    }
+    Ok(response.finish())
 }
 
 /// The body is optional; when present it must be JSON.
@@ -48,7 +61,7 @@ fn optional_json<T: serde::de::DeserializeOwned>(
     if body.is_empty() {
         return Ok(None);
     }
-    if req.content_type() != mime_json() {
+    if req.content_type() != "application/json" {
         return Err(Error::UnsupportedMediaType(
             "content type must be application/json".into(),
         ));
@@ -56,8 +69,4 @@ fn optional_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body)
         .map(Some)
         .map_err(|e| Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")))
-}
-
-fn mime_json() -> &'static str {
-    "application/json"
 }

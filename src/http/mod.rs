@@ -15,6 +15,7 @@ mod login;
 mod logout;
 mod oauth;
 mod revocations;
+mod sessions;
 pub mod trace;
 mod userinfo;
 
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(oauth::configure)
         .configure(logout::configure)
         .configure(revocations::configure)
+        .configure(sessions::configure)
         .configure(userinfo::configure)
         .configure(admin::configure)
         .default_service(web::to(not_found));

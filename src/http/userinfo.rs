@@ -1,5 +1,6 @@
-//! `GET /v1/userinfo`: who the bearer token belongs to, as the database
-//! says now (a deleted or disabled user gets 401 even with a valid token).
+//! `GET /v1/userinfo`: who the bearer token or session belongs to, as the
+//! database says now (a deleted or disabled user gets 401 even with a
+//! valid token).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -16,7 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[tracing::instrument(skip_all)]
 async fn userinfo(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, Error> {
-    let user = users::token_owner(state.store.as_ref(), &auth.claims.sub).await?;
+    let user = users::token_owner(state.store.as_ref(), &auth.sub).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({

@@ -4,6 +4,7 @@
 
 use crate::crypto::jwt::AccessClaims;
 use crate::error::Error;
+use crate::service::sessions::{self, SessionAuth};
 use crate::service::{refresh, tokens};
 use crate::state::AppState;
 use crate::store::RefreshTokenState;
@@ -12,11 +13,18 @@ pub enum Introspection {
     Inactive,
     Access(AccessClaims),
     Refresh(RefreshTokenState),
+    Session(SessionAuth),
 }
 
-/// `token_type_hint` is not needed: the two kinds cannot be confused (a
-/// refresh token carries the `cs_rt_` prefix).
+/// `token_type_hint` is not needed: the kinds cannot be confused (refresh
+/// and session tokens carry their prefixes).
 pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Error> {
+    if token.starts_with(sessions::PREFIX) {
+        return Ok(match sessions::inspect(state, token).await? {
+            Some(session) => Introspection::Session(session),
+            None => Introspection::Inactive,
+        });
+    }
     if token.starts_with(refresh::PREFIX) {
         let Ok(hash) = refresh::hash_of(token) else {
             return Ok(Introspection::Inactive);

@@ -19,12 +19,22 @@ pub struct PasswordLogin {
     pub client_id: Option<String>,
 }
 
+/// A user whose password checked out, and what a grant may carry.
+pub struct Verified {
+    pub user: User,
+    pub scope: Scope,
+    pub client_id: &'static str,
+}
+
+/// What a JWT-mode login hands back.
 pub struct LoginGrant {
     pub access: AccessToken,
     pub refresh_token: String,
 }
 
-pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<LoginGrant, Error> {
+/// Checks the credentials; the way a grant is then made (tokens or a
+/// session) is the caller's.
+pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<Verified, Error> {
     let client_id = match login.client_id.as_deref() {
         None | Some(BUILTIN_CLIENT_ID) => BUILTIN_CLIENT_ID,
         Some(_) => return Err(Error::InvalidClient("unknown client".into())),
@@ -48,21 +58,43 @@ pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<Lo
     if let Some(old_hash) = rehash {
         upgrade_hash(state, &user, &password, &old_hash).await;
     }
+    Ok(Verified {
+        user,
+        scope,
+        client_id,
+    })
+}
+
+/// An access token and the first refresh token of a new family.
+pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGrant, Error> {
     let access = tokens::issue(
         state,
         Subject {
-            sub: user.id.to_string(),
-            roles: &user.roles,
+            sub: verified.user.id.to_string(),
+            roles: &verified.user.roles,
+            sid: None,
         },
-        client_id,
-        scope,
+        verified.client_id,
+        verified.scope.clone(),
     )?;
-    let refresh_token =
-        refresh::start_family(state, user.id, client_id, &access.scope, &access).await?;
+    let refresh_token = refresh::start_family(
+        state,
+        verified.user.id,
+        verified.client_id,
+        &access.scope,
+        &access,
+    )
+    .await?;
     Ok(LoginGrant {
         access,
         refresh_token,
     })
+}
+
+/// The RFC 6749 §4.3 password grant: credentials in, tokens out.
+pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<LoginGrant, Error> {
+    let verified = verify_password(state, login).await?;
+    jwt_grant(state, &verified).await
 }
 
 /// Re-hashes a password stored at other Argon2 parameters than the

@@ -1,13 +1,13 @@
-//! The purge job: deletes revocations, refresh tokens and revoked families
-//! that can no longer matter (past their expiry), so the tables stay as
-//! small as the set of tokens that are still alive.
+//! The purge job: deletes revocations, refresh tokens, revoked families and
+//! sessions that can no longer matter (past their expiry), so the tables
+//! stay as small as the set of tokens and sessions that are still alive.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::error::Error;
-use crate::service::tokens;
+use crate::service::{sessions, tokens};
 use crate::state::AppState;
 
 /// One pass; returns the number of rows deleted.
@@ -15,7 +15,11 @@ pub async fn purge(state: &AppState) -> Result<u64, Error> {
     let now = state.clock.now();
     let removed = state
         .store
-        .purge_expired(now, state.settings.maintenance.purge_batch)
+        .purge_expired(
+            now,
+            sessions::idle_cutoff(state, now),
+            state.settings.maintenance.purge_batch,
+        )
         .await?;
     let horizon = now - tokens::max_lifetime(&state.settings);
     state

@@ -10,5 +10,6 @@ pub mod login;
 pub mod maintenance;
 pub mod refresh;
 pub mod revocation;
+pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -107,7 +107,11 @@ pub async fn redeem(
     let access = tokens::sign(
         state,
         pending,
-        Subject { sub, roles: &roles },
+        Subject {
+            sub,
+            roles: &roles,
+            sid: None,
+        },
         &rotated.client_id,
         granted,
     )?;
@@ -166,6 +170,7 @@ async fn retry_or_reuse(
                     Subject {
                         sub: next.user_id.to_string(),
                         roles: &roles,
+                        sid: None,
                     },
                     &next.client_id,
                     scope,

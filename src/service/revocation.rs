@@ -13,9 +13,9 @@ use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims, TokenError};
 use crate::domain::{Jti, UserId};
 use crate::error::Error;
 use crate::revocation::RevocationList;
-use crate::service::{refresh, tokens};
+use crate::service::{refresh, sessions, tokens};
 use crate::state::AppState;
-use crate::store::{NewRevocation, Store};
+use crate::store::{NewRevocation, SessionScope, Store};
 
 /// Commits a revocation, then applies it to `list`; `false` if the id was
 /// already revoked. The one path every revocation of a token id takes,
@@ -124,18 +124,21 @@ pub async fn refresh_owner(state: &AppState, token: &str) -> Result<Option<Refre
         }))
 }
 
-/// Sets the user's watermark (every token issued until now is invalid)
-/// and revokes all their refresh families; `false` if there is no such user.
+/// Sets the user's watermark (every token issued until now is invalid),
+/// revokes all their refresh families and ends all their sessions; `false`
+/// if there is no such user.
 pub async fn revoke_user(state: &AppState, user: UserId, reason: &str) -> Result<bool, Error> {
     let now = state.clock.now();
-    let found = state
+    let ended = state
         .store
         .revoke_user_tokens(user, reason, now, family_expiry(state, now))
         .await?;
-    if found {
-        state.revocations.set_watermark(user.0, now.timestamp());
-    }
-    Ok(found)
+    let Some(ended) = ended else {
+        return Ok(false);
+    };
+    state.revocations.set_watermark(user.0, now.timestamp());
+    state.sessions.remove(&ended);
+    Ok(true)
 }
 
 /// Reads an access token for revocation: it must be one of ours (signature
@@ -174,6 +177,21 @@ pub async fn revoke_presented(
     revoker: &Revoker,
 ) -> Result<(), Error> {
     let refused = || Error::Forbidden("the token was not issued to the caller".into());
+    if token.starts_with(sessions::PREFIX) {
+        // Possession of a session token is enough to end it.
+        if let Some(session) = sessions::inspect(state, token).await? {
+            let owner = match revoker {
+                Revoker::User(user) if *user != session.user_id => return Err(refused()),
+                _ => None,
+            };
+            let scope = SessionScope::One {
+                id: session.id,
+                owner,
+            };
+            sessions::end(state, scope, "revoked by its holder").await?;
+        }
+        return Ok(());
+    }
     if token.starts_with(refresh::PREFIX) {
         let Some(owner) = refresh_owner(state, token).await? else {
             return Ok(());

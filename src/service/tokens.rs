@@ -20,10 +20,12 @@ pub struct AccessToken {
     pub scope: Scope,
 }
 
-/// Who a token is about: a user (with roles) or a client acting for itself.
+/// Who a token is about: a user (with roles) or a client acting for itself,
+/// and the session it is bound to, if any.
 pub struct Subject<'a> {
     pub sub: String,
     pub roles: &'a Roles,
+    pub sid: Option<uuid::Uuid>,
 }
 
 /// The id and times of a token about to be issued, fixed first so that
@@ -75,7 +77,7 @@ pub fn sign(
         jti: pending.jti.to_string(),
         client_id: client_id.to_owned(),
         scope: scope.to_string(),
-        sid: None,
+        sid: subject.sid.map(|id| id.to_string()),
         roles: subject.roles.names(),
     };
     let keys = state.keys.current();

@@ -18,8 +18,9 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    NewRefreshToken, NewRevocation, NewUser, Notification, RefreshTokenState, RevocationRecord,
-    RevokedEntry, Rotated, Rotation, SigningKeyRecord, UserRecord,
+    EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, Notification,
+    RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup,
+    SessionRecord, SessionScope, SigningKeyRecord, UserRecord,
 };
 pub use time::DbTime;
 
@@ -100,16 +101,16 @@ pub trait Store: Send + Sync + 'static {
     /// Users whose watermark is later than `since`, with the watermark in seconds.
     async fn live_watermarks(&self, since: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>, StoreError>;
 
-    /// Invalidates every token of `user` issued up to `now` (the watermark)
-    /// and revokes all of the user's refresh families; `false` if there is
-    /// no such user.
+    /// Invalidates every token of `user` issued up to `now` (the watermark),
+    /// revokes all of the user's refresh families and ends all their
+    /// sessions; returns the ended sessions, or `None` if there is no such user.
     async fn revoke_user_tokens(
         &self,
         user: UserId,
         reason: &str,
         now: DateTime<Utc>,
         family_expiry: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Vec<Uuid>>, StoreError>;
 
     /// Notifications of other replicas' changes; `None` where the backend
     /// has no other replicas to hear from (SQLite).
@@ -142,9 +143,43 @@ pub trait Store: Send + Sync + 'static {
         family_expiry: DateTime<Utc>,
     ) -> Result<Vec<RevokedEntry>, StoreError>;
 
-    /// Deletes expired revocations, refresh tokens and revoked families, in
-    /// batches of `batch` rows; returns how many rows went.
-    async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
+    /// Deletes expired revocations, refresh tokens, revoked families and
+    /// sessions (past their absolute expiry, or unseen since `idle_cutoff`),
+    /// in batches of `batch` rows; returns how many rows went.
+    async fn purge_expired(
+        &self,
+        now: DateTime<Utc>,
+        idle_cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
+
+    async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    async fn session_by_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<SessionLookup>, StoreError>;
+
+    /// Records that the session was used at `at` (never moving backwards).
+    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The user's sessions seen since `idle_cutoff` and not past `now`'s
+    /// absolute expiry, newest first.
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        idle_cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Ends sessions (deleting their rows) and revokes the access tokens
+    /// issued with them, in one transaction, telling the other replicas.
+    async fn end_sessions(
+        &self,
+        scope: SessionScope,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EndedSessions, StoreError>;
 }
 
 /// A stream of other replicas' changes.

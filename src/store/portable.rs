@@ -221,7 +221,7 @@ macro_rules! portable_store_impl {
                 reason: &str,
                 now: DateTime<Utc>,
                 family_expiry: DateTime<Utc>,
-            ) -> Result<bool, StoreError> {
+            ) -> Result<Option<Vec<Uuid>>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let found = sqlx::query(
                     "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
@@ -234,6 +234,9 @@ macro_rules! portable_store_impl {
                 .await?
                 .rows_affected()
                     == 1;
+                if !found {
+                    return Ok(None);
+                }
                 sqlx::query(
                     "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
                      SELECT DISTINCT family_id, $2, $3, $4 FROM refresh_tokens WHERE user_id = $1 \
@@ -245,8 +248,16 @@ macro_rules! portable_store_impl {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
+                // Access tokens issued with these sessions predate the
+                // watermark: no need to list them.
+                let ended: Vec<Uuid> =
+                    sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
+                        .bind(user.0)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                Self::notify_sessions_ended(&mut tx, &ended).await?;
                 tx.commit().await?;
-                Ok(found)
+                Ok(Some(ended))
             }
 
             async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
@@ -325,7 +336,12 @@ macro_rules! portable_store_impl {
                 revoked.iter().map(RevocationRecord::entry).collect()
             }
 
-            async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+            async fn purge_expired(
+                &self,
+                now: DateTime<Utc>,
+                idle_cutoff: DateTime<Utc>,
+                batch: u32,
+            ) -> Result<u64, StoreError> {
                 let mut removed = 0;
                 for sql in [
                     "DELETE FROM revoked_tokens WHERE seq IN \
@@ -334,6 +350,8 @@ macro_rules! portable_store_impl {
                      (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
                     "DELETE FROM revoked_families WHERE family_id IN \
                      (SELECT family_id FROM revoked_families WHERE expires_at <= $1 LIMIT $2)",
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                     WHERE absolute_expires_at <= $1 OR last_seen_at <= $3 LIMIT $2)",
                 ] {
                     // Small batches keep each delete short, so writers are
                     // never blocked for long.
@@ -341,6 +359,7 @@ macro_rules! portable_store_impl {
                         let done = sqlx::query(sql)
                             .bind(DbTime(now))
                             .bind(i64::from(batch))
+                            .bind(DbTime(idle_cutoff))
                             .execute(self.writer())
                             .await?
                             .rows_affected();
@@ -351,6 +370,116 @@ macro_rules! portable_store_impl {
                     }
                 }
                 Ok(removed)
+            }
+
+            async fn insert_session(&self, s: &NewSession) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
+                     absolute_expires_at, user_agent, client_addr, access_jti, access_expires_at) \
+                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(s.id)
+                .bind(&s.token_hash[..])
+                .bind(s.user_id.0)
+                .bind(DbTime(s.created_at))
+                .bind(DbTime(s.absolute_expires_at))
+                .bind(&s.user_agent)
+                .bind(&s.client_addr)
+                .bind(s.access.map(|(jti, _)| jti.to_string()))
+                .bind(s.access.map(|(_, exp)| DbTime(exp)))
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn session_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<SessionLookup>, StoreError> {
+                Ok(sqlx::query_as::<_, SessionLookup>(
+                    "SELECT s.id, s.user_id, s.last_seen_at, s.absolute_expires_at, u.roles, u.disabled \
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+                )
+                .bind(&token_hash[..])
+                .fetch_optional(self.reader())
+                .await?)
+            }
+
+            async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                    .bind(id)
+                    .bind(DbTime(at))
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn list_sessions(
+                &self,
+                user: UserId,
+                idle_cutoff: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<SessionRecord>, StoreError> {
+                Ok(sqlx::query_as::<_, SessionRecord>(
+                    "SELECT id, user_id, created_at, last_seen_at, absolute_expires_at, user_agent, client_addr \
+                     FROM sessions WHERE user_id = $1 AND last_seen_at > $2 AND absolute_expires_at > $3 \
+                     ORDER BY created_at DESC LIMIT 1000",
+                )
+                .bind(user.0)
+                .bind(DbTime(idle_cutoff))
+                .bind(DbTime(now))
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn end_sessions(
+                &self,
+                scope: SessionScope,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<EndedSessions, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let returning = "RETURNING id, user_id, access_jti, access_expires_at";
+                let query = match scope {
+                    SessionScope::One { id, owner: Some(owner) } => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM sessions WHERE id = $1 AND user_id = $2 {returning}"
+                    )))
+                    .bind(id)
+                    .bind(owner.0),
+                    SessionScope::One { id, owner: None } => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM sessions WHERE id = $1 {returning}"
+                    )))
+                    .bind(id),
+                    SessionScope::AllOf { user, except } => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 {returning}"
+                    )))
+                    .bind(user.0)
+                    .bind(except.unwrap_or(Uuid::nil())),
+                };
+                let rows: Vec<(Uuid, Uuid, Option<String>, Option<DbTime>)> =
+                    query.fetch_all(&mut *tx).await?;
+                let mut ended = EndedSessions::default();
+                for (id, user, jti, expires_at) in rows {
+                    ended.ids.push(id);
+                    let (Some(jti), Some(expires_at)) = (jti, expires_at) else { continue };
+                    if expires_at.0 <= now {
+                        continue;
+                    }
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING RETURNING seq",
+                    )
+                    .bind(&jti)
+                    .bind(user.to_string())
+                    .bind(expires_at)
+                    .bind(DbTime(now))
+                    .bind(reason)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let (Some(seq), Ok(jti)) = (seq, Jti::parse(&jti)) {
+                        ended.revoked.push(RevokedEntry { jti, exp: expires_at.0.timestamp(), seq });
+                    }
+                }
+                Self::notify_sessions_ended(&mut tx, &ended.ids).await?;
+                tx.commit().await?;
+                Ok(ended)
             }
         }
     };

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::portable::portable_store_impl;
 use super::{
-    DbTime, NewRefreshToken, NewRevocation, NewUser, Notification, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SigningKeyRecord, StoreError, Subscription,
-    UserRecord,
+    DbTime, EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, Notification,
+    RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup,
+    SessionRecord, SessionScope, SigningKeyRecord, StoreError, Subscription, UserRecord,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::{Jti, UserId};
@@ -102,6 +102,23 @@ impl PgStore {
         .await?)
     }
 
+    /// Tells the other replicas, on commit, to drop these sessions from
+    /// their caches (in chunks, well under NOTIFY's 8000-byte payload limit).
+    async fn notify_sessions_ended(
+        tx: &mut Transaction<'static, Postgres>,
+        ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(100) {
+            let payload = serde_json::json!({ "kind": "sessions_ended", "sids": chunk });
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
@@ -119,6 +136,7 @@ struct PgSubscription {
 enum Payload {
     Revoked { jti: String, exp: i64, seq: i64 },
     Watermark { sub: Uuid, valid_after: i64 },
+    SessionsEnded { sids: Vec<Uuid> },
 }
 
 #[async_trait]
@@ -140,6 +158,9 @@ impl Subscription for PgSubscription {
                         user: sub,
                         valid_after,
                     }));
+                }
+                Ok(Payload::SessionsEnded { sids }) => {
+                    return Ok(Some(Notification::SessionsEnded(sids)));
                 }
                 Err(e) => tracing::warn!(error = %e, "ignoring an unreadable notification"),
             }

@@ -99,6 +99,7 @@ pub struct NewRevocation {
 pub enum Notification {
     Revoked(RevokedEntry),
     Watermark { user: Uuid, valid_after: i64 },
+    SessionsEnded(Vec<Uuid>),
 }
 
 /// A refresh token to store; only its hash is kept.
@@ -151,4 +152,58 @@ pub struct RefreshTokenState {
     pub used_at: Option<DbTime>,
     pub family_revoked: bool,
     pub user_disabled: bool,
+}
+
+/// A session to store; only the token's hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub token_hash: [u8; 32],
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    pub user_agent: String,
+    pub client_addr: String,
+    /// An access token issued with the session, revoked when it ends.
+    pub access: Option<(Jti, DateTime<Utc>)>,
+}
+
+/// A session as listings show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DbTime,
+    pub last_seen_at: DbTime,
+    pub absolute_expires_at: DbTime,
+    pub user_agent: String,
+    pub client_addr: String,
+}
+
+/// A session found by its token, with what authentication needs of its user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionLookup {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub last_seen_at: DbTime,
+    pub absolute_expires_at: DbTime,
+    pub roles: String,
+    pub disabled: bool,
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionScope {
+    /// One session; with an owner, only if it is theirs.
+    One { id: Uuid, owner: Option<UserId> },
+    /// Every session of a user, but perhaps one.
+    AllOf { user: UserId, except: Option<Uuid> },
+}
+
+/// What ending sessions did: which ended, and which access tokens issued
+/// with them were put on the revocation list.
+#[derive(Debug, Clone, Default)]
+pub struct EndedSessions {
+    pub ids: Vec<Uuid>,
+    pub revoked: Vec<RevokedEntry>,
 }

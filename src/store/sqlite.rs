@@ -11,11 +11,12 @@ use uuid::Uuid;
 
 use super::portable::portable_store_impl;
 use super::{
-    DbTime, NewRefreshToken, NewRevocation, NewUser, RefreshTokenState, RevocationRecord,
-    RevokedEntry, Rotated, Rotation, SigningKeyRecord, StoreError, Subscription, UserRecord,
+    DbTime, EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, RefreshTokenState,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope,
+    SigningKeyRecord, StoreError, Subscription, UserRecord,
 };
 use crate::config::{DatabaseSettings, SqliteSync};
-use crate::domain::UserId;
+use crate::domain::{Jti, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -128,6 +129,14 @@ impl SqliteStore {
             scope,
             roles,
         }))
+    }
+
+    /// One process owns a SQLite database: nobody else to tell.
+    async fn notify_sessions_ended(
+        _tx: &mut Transaction<'static, Sqlite>,
+        _ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// One process owns a SQLite database, so there is nobody to hear from.

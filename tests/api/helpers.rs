@@ -165,6 +165,8 @@ impl TestDb {
         s.password.memory_kib = 1024;
         s.password.iterations = 1;
         s.bootstrap.admin_password = SecretString::from(ADMIN_PASSWORD);
+        // Plain HTTP on loopback: a Secure cookie would never come back.
+        s.sessions.cookie_secure = false;
         s
     }
 

@@ -2,11 +2,13 @@
 //! user with the `admin` role (anonymous callers get 401, others 403).
 
 mod revocations;
+mod sessions;
 mod users;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(revocations::configure)
+        .configure(sessions::configure)
         .configure(users::configure);
 }

@@ -26,10 +26,10 @@ struct RevokeBody {
     token: Option<String>,
 }
 
-#[tracing::instrument(skip_all, fields(admin = %admin.claims.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn revoke(
     state: web::Data<AppState>,
-    admin: Admin,
+    Admin(admin): Admin,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, Error> {
     let outcome = match body.into_inner() {

@@ -17,10 +17,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[tracing::instrument(skip_all, fields(admin = %admin.claims.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn revoke_all(
     state: web::Data<AppState>,
-    admin: Admin,
+    Admin(admin): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("no user with this id".into()))?;

@@ -59,6 +59,13 @@ async fn introspect(
             "exp": row.expires_at.0.timestamp(),
             "iat": row.issued_at.0.timestamp(),
         }),
+        Introspection::Session(session) => json!({
+            "active": true,
+            "token_type": "session",
+            "sub": session.user_id.to_string(),
+            "sid": session.id.to_string(),
+            "exp": session.expires_at.timestamp(),
+        }),
     };
     Ok(crate::http::ok_no_store().json(body))
 }

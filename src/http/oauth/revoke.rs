@@ -3,16 +3,14 @@
 //! was issued to (possession of the token is the proof, §2.1). Unknown,
 //! forged and expired tokens answer 200 as if revoked (§2.2).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::required;
 use crate::error::{Error, OAuthError};
-use crate::http::auth::bearer_token;
+use crate::http::auth::Authenticated;
 use crate::http::form::Form;
 use crate::service::revocation::{self, Revoker};
-use crate::service::tokens;
 use crate::state::{AppState, BUILTIN_CLIENT_ID};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,20 +37,21 @@ async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     let form = form.into_result()?;
     let token = required(form.token, "token")?;
-    let revoker = revoker(&state, &req, form.client_id.as_deref())?;
+    let revoker = revoker(&req, form.client_id.as_deref()).await?;
     revocation::revoke_presented(&state, &token, &revoker).await?;
     Ok(crate::http::ok_no_store().finish())
 }
 
-fn revoker(state: &AppState, req: &HttpRequest, client_id: Option<&str>) -> Result<Revoker, Error> {
+async fn revoker(req: &HttpRequest, client_id: Option<&str>) -> Result<Revoker, Error> {
     if req
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION)
     {
-        let claims = tokens::verify(state, bearer_token(req)?)?;
-        let user = Uuid::parse_str(&claims.sub)
+        let caller = Authenticated::extract(req).await?;
+        let user = caller
+            .user_id()
             .map_err(|_| Error::InvalidClient("client authentication is required".into()))?;
-        return Ok(Revoker::User(user));
+        return Ok(Revoker::User(user.0));
     }
     match client_id {
         Some(BUILTIN_CLIENT_ID) => Ok(Revoker::Client(BUILTIN_CLIENT_ID.to_owned())),

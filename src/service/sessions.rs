@@ -1,0 +1,227 @@
+//! Opaque sessions: a token of 256 random bits behind the prefix
+//! `cs_sess_`, stored only as its SHA-256, whose state lives in the
+//! database and nowhere on the client.
+//!
+//! A session ends after `sessions.idle_timeout` without use or
+//! `sessions.absolute_timeout` after it began. Use slides the idle limit,
+//! but `last_seen_at` is written at most once per `sessions.touch_interval`,
+//! not on every request; lookups go through a short cache (`crate::session_cache`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::crypto::jwt::TokenError;
+use crate::crypto::random;
+use crate::domain::{Roles, UserId};
+use crate::error::Error;
+use crate::service::login::Verified;
+use crate::service::tokens::{self, AccessToken, Subject};
+use crate::session_cache::CachedSession;
+use crate::state::AppState;
+use crate::store::{EndedSessions, NewSession, SessionRecord, SessionScope};
+
+pub const PREFIX: &str = "cs_sess_";
+
+/// Where a session was started from, as shown in session listings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    pub user_agent: String,
+    pub client_addr: String,
+}
+
+pub struct SessionGrant {
+    pub token: String,
+    pub id: Uuid,
+    /// Seconds until the absolute limit.
+    pub expires_in: u64,
+    pub idle_timeout: u64,
+    /// An access token bound to the session (`sid`), when asked for.
+    pub access: Option<AccessToken>,
+}
+
+/// A live session, as authentication found it.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub roles: Roles,
+    /// When it ends if not used again (or at its absolute limit, if sooner).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Starts a session for a user whose password checked out.
+pub async fn start(
+    state: &AppState,
+    verified: &Verified,
+    context: ClientContext,
+    with_jwt: bool,
+) -> Result<SessionGrant, Error> {
+    let token = random::token(PREFIX)?;
+    let id = Uuid::new_v4();
+    let now = state.clock.now();
+    let absolute = delta(state.settings.sessions.absolute_timeout.get());
+    let access = if with_jwt {
+        Some(tokens::issue(
+            state,
+            Subject {
+                sub: verified.user.id.to_string(),
+                roles: &verified.user.roles,
+                sid: Some(id),
+            },
+            verified.client_id,
+            verified.scope.clone(),
+        )?)
+    } else {
+        None
+    };
+    state
+        .store
+        .insert_session(&NewSession {
+            id,
+            token_hash: random::sha256(token.as_bytes()),
+            user_id: verified.user.id,
+            created_at: now,
+            absolute_expires_at: now + absolute,
+            user_agent: context.user_agent,
+            client_addr: context.client_addr,
+            access: access.as_ref().map(|a| (a.jti, a.expires_at)),
+        })
+        .await?;
+    Ok(SessionGrant {
+        token,
+        id,
+        expires_in: u64::try_from(absolute.num_seconds()).unwrap_or(0),
+        idle_timeout: state.settings.sessions.idle_timeout.get().as_secs(),
+        access,
+    })
+}
+
+/// Checks a session token and records the use (sliding the idle limit).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionAuth, Error> {
+    let hash = hash_of(token)?;
+    let now = state.clock.now();
+    let session = lookup(state, &hash).await?;
+    let auth = check(state, &session, now)?;
+    let persist =
+        now - session.last_persisted_at >= delta(state.settings.sessions.touch_interval.get());
+    let persisted = persist
+        && match state.store.touch_session(session.id, now).await {
+            Ok(()) => true,
+            Err(e) => {
+                // The session is still valid; the next use retries the write.
+                tracing::warn!(error = %e, "could not record a session's use");
+                false
+            }
+        };
+    state.sessions.touch(&hash, now, persisted);
+    Ok(SessionAuth {
+        expires_at: idle_expiry(state, now).min(session.absolute_expires_at),
+        ..auth
+    })
+}
+
+/// Checks a session token without recording a use (for introspection);
+/// `None` for anything that is not a live session.
+pub async fn inspect(state: &AppState, token: &str) -> Result<Option<SessionAuth>, Error> {
+    let Ok(hash) = hash_of(token) else {
+        return Ok(None);
+    };
+    match lookup(state, &hash).await {
+        Ok(session) => Ok(check(state, &session, state.clock.now()).ok()),
+        Err(Error::InvalidToken(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// Ends sessions, revokes the access tokens bound to them, and forgets
+/// them here at once (other replicas are told by the store).
+pub async fn end(
+    state: &AppState,
+    scope: SessionScope,
+    reason: &str,
+) -> Result<EndedSessions, Error> {
+    let ended = state
+        .store
+        .end_sessions(scope, reason, state.clock.now())
+        .await?;
+    state.sessions.remove(&ended.ids);
+    state.revocations.add(ended.revoked.iter().copied());
+    Ok(ended)
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(state: &AppState, user: UserId) -> Result<Vec<SessionRecord>, Error> {
+    let now = state.clock.now();
+    Ok(state
+        .store
+        .list_sessions(user, idle_cutoff(state, now), now)
+        .await?)
+}
+
+/// Sessions unseen in the database since this time have surely passed
+/// their idle limit (the stored `last_seen_at` lags by a touch interval).
+pub fn idle_cutoff(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - delta(state.settings.sessions.idle_timeout.get())
+        - delta(state.settings.sessions.touch_interval.get())
+}
+
+async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Error> {
+    if let Some(session) = state.sessions.get(hash) {
+        return Ok(session);
+    }
+    let row = state
+        .store
+        .session_by_hash(hash)
+        .await?
+        .filter(|row| !row.disabled)
+        .ok_or(Error::InvalidToken(TokenError::SessionUnknown))?;
+    let session = CachedSession {
+        id: row.id,
+        user_id: row.user_id,
+        roles: Roles::from_stored(&row.roles)?,
+        absolute_expires_at: row.absolute_expires_at.0,
+        last_seen_at: row.last_seen_at.0,
+        last_persisted_at: row.last_seen_at.0,
+    };
+    state.sessions.put(*hash, session.clone());
+    Ok(session)
+}
+
+fn check(
+    state: &AppState,
+    session: &CachedSession,
+    now: DateTime<Utc>,
+) -> Result<SessionAuth, Error> {
+    let idle_limit = session.last_seen_at + delta(state.settings.sessions.idle_timeout.get());
+    if now >= session.absolute_expires_at || now >= idle_limit {
+        return Err(Error::InvalidToken(TokenError::SessionExpired));
+    }
+    Ok(SessionAuth {
+        id: session.id,
+        user_id: session.user_id,
+        roles: session.roles.clone(),
+        expires_at: idle_limit.min(session.absolute_expires_at),
+    })
+}
+
+fn idle_expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + delta(state.settings.sessions.idle_timeout.get())
+}
+
+/// The SHA-256 of a well-formed session token; anything else is refused
+/// without touching the cache or the database.
+pub fn hash_of(token: &str) -> Result<[u8; 32], Error> {
+    token
+        .strip_prefix(PREFIX)
+        .filter(|b| b.len() == 43 && URL_SAFE_NO_PAD.decode(b).is_ok())
+        .ok_or(Error::InvalidToken(TokenError::Malformed(
+            "not a session token of this server",
+        )))?;
+    Ok(random::sha256(token.as_bytes()))
+}
+
+fn delta(duration: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
