@@ -20,4 +20,5 @@ mod refresh;
 mod replicas;
 mod revocation;
 mod serve;
+mod sessions;
 mod userinfo;
