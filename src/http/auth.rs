@@ -132,11 +132,20 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Error> {
 
 /// Refuses a cookie-authenticated change that a browser says came from
 /// another origin.
-fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Error> {
+pub(super) fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Error> {
     let refused =
         || Error::Forbidden("cross-origin requests may not use the session cookie".into());
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        return if origin.as_bytes() == state.origin().as_bytes() {
+        // The issuer's origin, or the host the request was sent to (the
+        // same server reached by another name, such as localhost).
+        let origin = origin.to_str().unwrap_or("");
+        let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        return if origin == state.origin() || (!host.is_empty() && authority == host) {
             Ok(())
         } else {
             Err(refused())

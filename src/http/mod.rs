@@ -14,6 +14,7 @@ mod jwks;
 mod login;
 mod logout;
 mod oauth;
+mod pages;
 mod revocations;
 mod sessions;
 pub mod trace;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(sessions::configure)
         .configure(userinfo::configure)
         .configure(admin::configure)
+        .configure(pages::configure)
         .default_service(web::to(not_found));
 }
 

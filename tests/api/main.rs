@@ -16,6 +16,7 @@ mod jwks;
 mod login;
 mod outage;
 mod overload;
+mod pages;
 mod refresh;
 mod replicas;
 mod revocation;

@@ -1,0 +1,338 @@
+//! The hosted pages: `GET/POST /login` (sign in, set the session cookie,
+//! return to where the person came from) and `GET /account` (the signed-in
+//! user's sessions, with a button to end each and one to log out). Plain
+//! HTML forms, no JavaScript; see `csrf` for how the forms are protected.
+
+mod csrf;
+mod views;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use maud::Markup;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::{cleared_session_cookie, same_origin, session_cookie, session_cookie_name};
+use super::form::Form;
+use super::login::client_context;
+use crate::error::Error;
+use crate::service::login::{self, PasswordLogin};
+use crate::service::sessions::{self, SessionAuth};
+use crate::service::users;
+use crate::state::{AppState, origin_of};
+use crate::store::SessionScope;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let form_limit = web::PayloadConfig::new(super::AUTH_BODY_LIMIT);
+    cfg.service(
+        super::resource("/login", "GET, HEAD, POST")
+            .app_data(form_limit.clone())
+            .route(super::get().to(login_page))
+            .route(web::post().to(login_submit)),
+    )
+    .service(super::resource("/account", "GET, HEAD").route(super::get().to(account_page)))
+    .service(
+        super::resource("/account/logout", "POST")
+            .app_data(form_limit.clone())
+            .route(web::post().to(account_logout)),
+    )
+    .service(
+        super::resource("/account/sessions/end-others", "POST")
+            .app_data(form_limit.clone())
+            .route(web::post().to(end_other_sessions)),
+    )
+    .service(
+        super::resource("/account/sessions/{id}/end", "POST")
+            .app_data(form_limit)
+            .route(web::post().to(end_session)),
+    )
+    .service(
+        super::resource("/assets/countersign.css", "GET, HEAD").route(super::get().to(stylesheet)),
+    );
+}
+
+/// An HTML response with the headers every page carries: no caching, no
+/// framing, no referrer, and a CSP that allows nothing but this origin's
+/// stylesheet and forms (and the configured origins to return to).
+fn html(state: &AppState, status: StatusCode, markup: &Markup) -> HttpResponse {
+    let mut form_action = String::from("'self'");
+    for origin in &state.settings.sessions.return_to_origins {
+        form_action.push(' ');
+        form_action.push_str(origin.trim_end_matches('/'));
+    }
+    page_headers(HttpResponse::build(status), &form_action)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.clone().into_string())
+}
+
+fn page_headers(mut builder: HttpResponseBuilder, form_action: &str) -> HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; style-src 'self'; form-action {form_action}; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            ),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    builder
+}
+
+fn see_other(location: &str) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::SeeOther();
+    builder
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    builder
+}
+
+/// Where to send someone after sign-in: a path on this server, or a URL on
+/// one of `sessions.return_to_origins`; anything else (an open redirect in
+/// waiting) becomes `/account`.
+fn safe_return_to(state: &AppState, raw: Option<&str>) -> String {
+    let Some(raw) =
+        raw.filter(|r| r.len() <= 1024 && !r.chars().any(|c| c.is_control() || c == '\\'))
+    else {
+        return "/account".into();
+    };
+    let local = raw.starts_with('/') && !raw.starts_with("//");
+    let allowed_origin = state
+        .settings
+        .sessions
+        .return_to_origins
+        .iter()
+        .any(|o| origin_of(raw) == o.trim_end_matches('/') && raw.contains("://"));
+    if local || allowed_origin {
+        raw.to_owned()
+    } else {
+        "/account".into()
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+async fn login_page(
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, Error> {
+    let return_to = safe_return_to(&state, query.return_to.as_deref());
+    let (token, cookie) = csrf::login_token(&state)?;
+    let mut response = html(
+        &state,
+        StatusCode::OK,
+        &views::login(&token, &return_to, "", None),
+    );
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Form<LoginForm>,
+) -> Result<HttpResponse, Error> {
+    let stale = || {
+        html(
+            &state,
+            StatusCode::FORBIDDEN,
+            &views::message(
+                "Please try again",
+                "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
+            ),
+        )
+    };
+    let Ok(form) = form.into_result() else {
+        return Ok(stale());
+    };
+    if same_origin(&req, &state).is_err()
+        || !csrf::login_token_matches(&req, &state, form.csrf.as_deref())
+    {
+        return Ok(stale());
+    }
+    let return_to = safe_return_to(&state, form.return_to.as_deref());
+    let username = form.username.unwrap_or_default();
+    let retry = |status: StatusCode, message: &str| {
+        let token = form.csrf.clone().unwrap_or_default();
+        html(
+            &state,
+            status,
+            &views::login(&token, &return_to, &username, Some(message)),
+        )
+    };
+    let verified = login::verify_password(
+        &state,
+        PasswordLogin {
+            username: username.clone(),
+            password: form.password.unwrap_or_default(),
+            scope: None,
+            client_id: None,
+        },
+    )
+    .await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        // Malformed input gets the same answer as a wrong password: the
+        // page says nothing about which accounts exist.
+        Err(Error::InvalidCredentials | Error::InvalidRequest(_) | Error::InvalidScope(_)) => {
+            return Ok(retry(
+                StatusCode::UNAUTHORIZED,
+                "The username or password is incorrect.",
+            ));
+        }
+        Err(Error::Overloaded { .. } | Error::Unavailable(_)) => {
+            return Ok(retry(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is briefly unavailable. Please try again in a moment.",
+            ));
+        }
+        Err(other) => return Err(other),
+    };
+    let grant = sessions::start(&state, &verified, client_context(&req), false).await?;
+    let mut done = see_other(&return_to);
+    done.cookie(session_cookie(&state, &grant.token, grant.expires_in));
+    let mut response = done.finish();
+    let (_, spent) = csrf::login_token(&state)?;
+    let mut spent = spent;
+    spent.make_removal();
+    response
+        .add_cookie(&spent)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+/// The session behind the page's cookie, or the way to the sign-in page.
+async fn page_session(req: &HttpRequest, state: &AppState) -> Result<SessionAuth, HttpResponse> {
+    let to_login = || see_other("/login?return_to=/account").finish();
+    let Some(cookie) = req.cookie(session_cookie_name(state)) else {
+        return Err(to_login());
+    };
+    match sessions::authenticate(state, cookie.value()).await {
+        Ok(session) => Ok(session),
+        Err(Error::InvalidToken(_)) => Err(to_login()),
+        Err(other) => Err(actix_web::ResponseError::error_response(&other)),
+    }
+}
+
+async fn account_page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let session = match page_session(&req, &state).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let user = users::token_owner(state.store.as_ref(), &session.user_id.to_string()).await?;
+    let listed = sessions::list(&state, user.id).await?;
+    let token = csrf::session_token(&state, session.id);
+    Ok(html(
+        &state,
+        StatusCode::OK,
+        &views::account(user.username.as_str(), &token, &listed, session.id),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: Option<String>,
+}
+
+/// The session behind a form post, once the post proved it came from our
+/// own page.
+async fn checked_action(
+    req: &HttpRequest,
+    state: &AppState,
+    form: Form<ActionForm>,
+) -> Result<SessionAuth, HttpResponse> {
+    let session = page_session(req, state).await?;
+    let genuine = form.into_result().is_ok_and(|form| {
+        same_origin(req, state).is_ok()
+            && csrf::session_token_matches(state, session.id, form.csrf.as_deref())
+    });
+    if !genuine {
+        return Err(html(
+            state,
+            StatusCode::FORBIDDEN,
+            &views::message(
+                "Please try again",
+                "This form did not come from this site, or has expired. Reload your account page.",
+            ),
+        ));
+    }
+    Ok(session)
+}
+
+async fn account_logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Form<ActionForm>,
+) -> Result<HttpResponse, Error> {
+    let session = match checked_action(&req, &state, form).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let scope = SessionScope::One {
+        id: session.id,
+        owner: None,
+    };
+    sessions::end(&state, scope, "logout").await?;
+    Ok(see_other("/login")
+        .cookie(cleared_session_cookie(&state))
+        .finish())
+}
+
+async fn end_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Form<ActionForm>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let session = match checked_action(&req, &state, form).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    if let Ok(id) = Uuid::parse_str(&id) {
+        let scope = SessionScope::One {
+            id,
+            owner: Some(crate::domain::UserId(session.user_id)),
+        };
+        sessions::end(&state, scope, "ended by its user").await?;
+    }
+    Ok(see_other("/account").finish())
+}
+
+async fn end_other_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Form<ActionForm>,
+) -> Result<HttpResponse, Error> {
+    let session = match checked_action(&req, &state, form).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let scope = SessionScope::AllOf {
+        user: crate::domain::UserId(session.user_id),
+        except: Some(session.id),
+    };
+    sessions::end(&state, scope, "ended by its user elsewhere").await?;
+    Ok(see_other("/account").finish())
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(views::STYLESHEET)
+}
