@@ -18,6 +18,29 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+ensure_browser() {
+    if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
+        if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            say "installing Chromium for the browser tests"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+                || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+        else
+            echo "The browser tests need Chromium: apt-get install chromium chromium-driver" >&2
+            exit 1
+        fi
+    fi
+    if ! command -v node >/dev/null 2>&1; then
+        echo "The browser tests need Node.js (and npm) to run playwright-core" >&2
+        exit 1
+    fi
+    if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+        say "installing playwright-core for the browser tests"
+        (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
+ensure_browser
 find_postgres
 say "PostgreSQL for the tests: ${COUNTERSIGN_TEST_DATABASE_URL%%@*}@${COUNTERSIGN_TEST_DATABASE_URL#*@}"
 

@@ -8,6 +8,7 @@ mod proxy;
 
 mod admin_revocations;
 mod bad_input;
+mod browser;
 mod cli;
 mod feed;
 mod health;

@@ -71,7 +71,7 @@ async fn signing_in_through_the_page(db: TestDb) {
     for (name, expected) in [
         ("x-frame-options", "DENY"),
         ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         assert_eq!(page.headers()[name], expected);
     }

@@ -52,8 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// An HTML response with the headers every page carries: no caching, no
-/// framing, no referrer, and a CSP that allows nothing but this origin's
-/// stylesheet and forms (and the configured origins to return to).
+/// framing, no referrer beyond this origin (`no-referrer` would make
+/// browsers send `Origin: null` on our own form posts), and a CSP that
+/// allows nothing but this origin's stylesheet and forms (and the
+/// configured origins to return to).
 fn html(state: &AppState, status: StatusCode, markup: &Markup) -> HttpResponse {
     let mut form_action = String::from("'self'");
     for origin in &state.settings.sessions.return_to_origins {
@@ -76,7 +78,7 @@ fn page_headers(mut builder: HttpResponseBuilder, form_action: &str) -> HttpResp
             ),
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+        .insert_header((header::REFERRER_POLICY, "same-origin"));
     builder
 }
 
