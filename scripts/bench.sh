@@ -24,7 +24,8 @@ say "revocation list with 1,000,000 entries"
 cargo bench --locked --bench revocation 2>&1 | tee "$out/revocation.txt" | grep -E 'revocation list|time:'
 for db in sqlite postgres; do
     say "load on $db, ${seconds} s per operation"
-    cargo bench --locked --bench load -- --database "$db" --seconds "$seconds" --markdown "$out/$db.md"
+    cargo bench --locked --bench load -- --database "$db" --seconds "$seconds" \
+        --sessions "${BENCH_SESSIONS:-1000000}" --markdown "$out/$db.md"
 done
 
 criterion_table() {

@@ -113,7 +113,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Error> {
         let session = sessions::authenticate(state, &token).await?;
         return Ok(Authenticated {
             sub: session.user_id.to_string(),
-            roles: session.roles.names(),
+            roles: session.roles.clone(),
             credential: Credential::Session(session),
         });
     }

@@ -46,7 +46,7 @@ pub struct SessionGrant {
 pub struct SessionAuth {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub roles: Roles,
+    pub roles: Vec<String>,
     /// When it ends if not used again (or at its absolute limit, if sooner).
     pub expires_at: DateTime<Utc>,
 }
@@ -180,7 +180,7 @@ async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Erro
     let session = CachedSession {
         id: row.id,
         user_id: row.user_id,
-        roles: Roles::from_stored(&row.roles)?,
+        roles: Roles::from_stored(&row.roles)?.names(),
         absolute_expires_at: row.absolute_expires_at.0,
         last_seen_at: row.last_seen_at.0,
         last_persisted_at: row.last_seen_at.0,

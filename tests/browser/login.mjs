@@ -43,6 +43,7 @@ try {
   const phone = await browser.newContext({ viewport: { width: 375, height: 740 } });
   const phonePage = await phone.newPage();
   await phonePage.goto(`${base}/login`);
+  await phonePage.waitForFunction(() => document.activeElement?.id === 'username');
   await phonePage.keyboard.type(username);
   await phonePage.keyboard.press('Tab');
   await phonePage.keyboard.type(password);

@@ -1,0 +1,246 @@
+//! The load benchmark: a release build of the server in its own process,
+//! driven over loopback HTTP by this one, with the raw costs each operation
+//! is compared with measured in the same run on the same cores.
+//!
+//! ```text
+//! cargo bench --bench load -- [--database sqlite|postgres] [--seconds N]
+//!                             [--concurrency N] [--only PREFIX]
+//!                             [--sessions N] [--markdown FILE]
+//! ```
+//! `scripts/bench.sh` runs it on both backends and writes BENCHMARKS.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod measure;
+mod raw;
+mod scenarios;
+mod server;
+mod sessions;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sqlx::Connection;
+
+use measure::Run;
+use raw::raw_costs;
+use scenarios::{propagation, run_load};
+use server::start_server;
+
+struct Options {
+    database: String,
+    seconds: u64,
+    concurrency: usize,
+    markdown: Option<PathBuf>,
+    /// Run only the operations whose name starts with this.
+    only: Option<String>,
+    /// Put this many sessions in the database and measure validations.
+    sessions: u64,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        database: "sqlite".into(),
+        seconds: 10,
+        concurrency: 32,
+        markdown: None,
+        only: None,
+        sessions: 0,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--database" => options.database = args.next().expect("--database sqlite|postgres"),
+            "--seconds" => {
+                options.seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--seconds N")
+            }
+            "--concurrency" => {
+                options.concurrency = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--concurrency N");
+            }
+            "--markdown" => options.markdown = Some(args.next().expect("--markdown FILE").into()),
+            "--only" => options.only = Some(args.next().expect("--only PREFIX")),
+            "--sessions" => {
+                options.sessions = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--sessions N");
+            }
+            // `cargo bench` passes `--bench`; anything else is a mistake.
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    options
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    eprintln!("measuring raw costs on all cores…");
+    let raw = raw_costs(3.0);
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, cleanup) = match options.database.as_str() {
+        "sqlite" => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+        "postgres" => {
+            let (url, drop) = runtime.block_on(postgres_database());
+            (url, Some(drop))
+        }
+        other => panic!("--database must be sqlite or postgres, not {other}"),
+    };
+    let server = start_server(&database_url);
+    eprintln!(
+        "server on {} ({}); {} s per operation at concurrency {}",
+        server.address, options.database, options.seconds, options.concurrency
+    );
+    let run = Run {
+        concurrency: options.concurrency,
+        seconds: options.seconds,
+        only: options.only.clone(),
+        server_pid: server.child.id(),
+    };
+    eprintln!("server process id {}", run.server_pid);
+    let mut results = runtime.block_on(run_load(&server.address, &run));
+    let scale = (options.sessions > 0).then(|| {
+        let mut scale = runtime.block_on(sessions::run(
+            &server.address,
+            &database_url,
+            &run,
+            options.sessions,
+        ));
+        results.extend(scale.cached.take());
+        results.extend(scale.uncached.take());
+        scale
+    });
+    let wants_propagation = options
+        .only
+        .as_ref()
+        .is_none_or(|p| "propagation".starts_with(p.as_str()));
+    let spread = (options.database == "postgres" && wants_propagation).then(|| {
+        let second = start_server(&database_url);
+        runtime.block_on(propagation(&server.address, &second.address, 200))
+    });
+    drop(server);
+    if let Some(drop) = cleanup {
+        runtime.block_on(drop());
+    }
+
+    let compared = |name: &str| -> (&'static str, f64) {
+        if name.starts_with("password login") {
+            ("Argon2id verify", raw.argon2)
+        } else if name.starts_with("refresh") {
+            ("RS256 sign", raw.sign)
+        } else if name.starts_with("JWKS") || name.starts_with("session") {
+            ("—", 0.0)
+        } else {
+            ("RS256 verify", raw.verify)
+        }
+    };
+    let mut table = format!(
+        "Backend: **{}**, {} s per operation, {} concurrent clients.\n\n\
+         | operation | per second | p50 | p99 | errors | compared with | raw per second | ratio | server cores | machine cores |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        options.database, options.seconds, options.concurrency
+    );
+    for s in &results {
+        let (what, raw_rate) = compared(s.name);
+        let ratio = if raw_rate > 0.0 {
+            format!("{:.0} %", 100.0 * s.per_second / raw_rate)
+        } else {
+            "—".into()
+        };
+        let raw_text = if raw_rate > 0.0 {
+            format!("{raw_rate:.0}")
+        } else {
+            "—".into()
+        };
+        table.push_str(&format!(
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} |\n",
+            s.name,
+            s.per_second,
+            ms(s.p50),
+            ms(s.p99),
+            s.errors,
+            what,
+            raw_text,
+            ratio,
+            s.server_cores,
+            s.machine_cores
+        ));
+    }
+    table.push_str(&format!(
+        "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, RS256 verify {:.0}/s, \
+         Argon2id verify {:.0}/s with its memory kept (as the server does), \
+         {:.0}/s through `verify_password` (allocating each time).\n",
+        raw.sign, raw.verify, raw.argon2, raw.argon2_allocating
+    ));
+    if let Some(scale) = &scale {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        table.push_str(&format!(
+            "\n{} sessions in the database: the table and its indexes take {:.0} MiB \
+             ({} bytes per session). Server memory: {:.0} MiB before they were inserted, \
+             {:.0} MiB after, {:.0} MiB after validating sessions at random among them \
+             (the cache holds at most `sessions.cache_capacity` of them).\n",
+            scale.rows,
+            scale.table_bytes as f64 / 1_048_576.0,
+            scale.table_bytes / scale.rows.max(1),
+            mib(scale.rss_before_kib),
+            mib(scale.rss_after_insert_kib),
+            mib(scale.rss_after_load_kib),
+        ));
+    }
+    if let Some((p50, p99, max)) = spread {
+        table.push_str(&format!(
+            "\nRevocation reaching a second replica (logout acknowledged on one, \
+             userinfo refused on the other; 200 rounds): p50 {}, p99 {}, max {}.\n",
+            ms(p50),
+            ms(p99),
+            ms(max)
+        ));
+    }
+    println!("{table}");
+    if let Some(path) = options.markdown {
+        std::fs::write(path, table).unwrap();
+    }
+}
+
+/// A PostgreSQL database for this run, dropped afterwards.
+async fn postgres_database() -> (
+    String,
+    impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+) {
+    let admin = std::env::var("COUNTERSIGN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("cs_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL for the benchmark");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    let drop = move || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(async move {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
+        })
+    };
+    (url.to_string(), drop)
+}
