@@ -34,6 +34,7 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub keys: KeySettings,
     pub sessions: SessionSettings,
+    pub throttle: ThrottleSettings,
     pub revocation: RevocationSettings,
     pub maintenance: MaintenanceSettings,
     pub log: LogSettings,
@@ -45,6 +46,10 @@ pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
     pub body_limit: usize,
+    #[serde(deserialize_with = "words")]
+    pub trusted_proxies: Vec<String>,
+    #[serde(deserialize_with = "words")]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +131,16 @@ pub struct RevocationSettings {
 pub struct MaintenanceSettings {
     pub purge_interval: Seconds,
     pub purge_batch: u32,
+    pub audit_retention: Seconds,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ThrottleSettings {
+    pub window: Seconds,
+    pub account_threshold: i64,
+    pub address_threshold: i64,
+    pub base_delay: Seconds,
+    pub max_delay: Seconds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -302,6 +317,20 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::key(
+                    "server.trusted_proxies",
+                    format_args!("holds `{proxy}`, which is not an IP address"),
+                ));
+            }
+        }
+        if self.throttle.account_threshold < 1 || self.throttle.address_threshold < 1 {
+            return Err(ConfigError::key(
+                "throttle",
+                "thresholds must be at least 1",
+            ));
         }
         if self.maintenance.purge_batch == 0 {
             return Err(ConfigError::key(

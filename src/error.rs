@@ -36,6 +36,8 @@ pub enum Error {
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidClient(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
     /// A bearer token was presented and refused.
     #[error(transparent)]
     InvalidToken(#[from] TokenError),
@@ -54,6 +56,8 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("too many failed attempts; try again later")]
+    Throttled { retry_after: Duration },
     #[error("the server is busy; try again shortly")]
     Overloaded { retry_after: Duration },
     /// The database cannot be reached; the cause is for the log only.
@@ -70,7 +74,8 @@ impl Error {
             Self::InvalidRequest(_)
             | Self::InvalidGrant(_)
             | Self::InvalidScope(_)
-            | Self::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
+            | Self::UnsupportedGrantType(_)
+            | Self::UnauthorizedClient(_) => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidClient(_)
             | Self::InvalidToken(_)
@@ -81,6 +86,7 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Overloaded { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +99,7 @@ impl Error {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidClient(_) => "invalid_client",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::InvalidToken(_) => "invalid_token",
             Self::Unauthenticated(_) | Self::Forbidden(_) => "access_denied",
             Self::Overloaded { .. } | Self::Unavailable(_) => "temporarily_unavailable",
@@ -114,7 +121,7 @@ impl Error {
     /// Status line plus the headers every shape shares.
     fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
         let mut builder = HttpResponse::build(status);
-        if let Self::Overloaded { retry_after } = self {
+        if let Self::Throttled { retry_after } | Self::Overloaded { retry_after } = self {
             builder.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
         }
         if let Self::Unavailable(_) = self {

@@ -5,7 +5,9 @@
 //! library holds everything; the binary (`src/main.rs`) only parses the
 //! command line.
 
+pub mod audit;
 pub mod cli;
+pub mod client_cache;
 pub mod clock;
 pub mod config;
 pub mod crypto;

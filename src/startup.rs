@@ -11,6 +11,8 @@ use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
+use crate::audit::AuditLog;
+use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::jwt::Expectations;
@@ -181,7 +183,10 @@ async fn assemble(
     let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
     let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
     let issuer_for_origin = issuer.clone();
+    let audit = Arc::new(AuditLog::new(Arc::clone(&store), clock.clone()));
     let state = AppState {
+        audit,
+        clients: ClientCache::default(),
         store,
         keys: KeyRing::new(keys),
         hasher,
@@ -206,6 +211,7 @@ async fn assemble(
 /// through `stop`.
 fn spawn_background_tasks(state: &Arc<AppState>, stop: &watch::Sender<bool>) {
     tokio::spawn(sync::run(Arc::clone(state), stop.subscribe()));
+    tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe()));
     tokio::spawn(service::maintenance::run(
         Arc::clone(state),
         stop.subscribe(),

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::audit::AuditLog;
+use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::jwt::Expectations;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub revocations: Arc<RevocationList>,
     pub sessions: SessionCache,
+    pub clients: ClientCache,
+    pub audit: Arc<AuditLog>,
     pub clock: Clock,
     /// Issuer, audience and leeway that access tokens are checked against.
     pub expect: Expectations,

@@ -34,6 +34,7 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
                 // The listener reconnected: anything sent meanwhile is lost.
                 Ok(None) => {
                     state.sessions.clear();
+                    state.clients.clear();
                     resync(&state, "after reconnecting").await;
                 }
                 Err(e) => {
@@ -52,6 +53,7 @@ fn apply(state: &AppState, notification: Notification) {
             state.revocations.set_watermark(user, valid_after);
         }
         Notification::SessionsEnded(ids) => state.sessions.remove(&ids),
+        Notification::ClientChanged(id) => state.clients.forget(&id),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Validated domain types. Each is built by `parse`, which returns a
 //! [`DomainError`] naming what is wrong; code past the edges never re-checks.
 
+mod client;
 mod jti;
 mod password;
 mod role;
@@ -8,6 +9,7 @@ mod scope;
 mod user;
 mod username;
 
+pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::Jti;
 pub use password::Password;
 pub use role::{ADMIN, Role, Roles};

@@ -11,6 +11,7 @@ use super::auth::session_cookie;
 use super::oauth::TokenResponse;
 use crate::config::LoginMode;
 use crate::error::{Error, OAuthError};
+use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions::{self, ClientContext};
 use crate::state::AppState;
@@ -62,7 +63,8 @@ async fn login(
             username: body.username,
             password: body.password,
             scope: body.scope,
-            client_id: None,
+            client: ClientIdentity::builtin(),
+            client_addr: super::client_addr(&req, &state),
         },
     )
     .await
@@ -73,7 +75,7 @@ async fn login(
             super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token)))
         );
     }
-    let grant = sessions::start(&state, &verified, client_context(&req), body.jwt).await?;
+    let grant = sessions::start(&state, &verified, client_context(&req, &state), body.jwt).await?;
     let mut response = super::ok_no_store();
     if body.cookie {
         response.cookie(session_cookie(&state, &grant.token, grant.expires_in));
@@ -92,8 +94,8 @@ async fn login(
 }
 
 /// Where a request comes from, as session listings show it: the user agent
-/// (trimmed to something printable and short) and the peer address.
-pub(super) fn client_context(req: &HttpRequest) -> ClientContext {
+/// (trimmed to something printable and short) and the client's address.
+pub(super) fn client_context(req: &HttpRequest, state: &AppState) -> ClientContext {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -103,10 +105,7 @@ pub(super) fn client_context(req: &HttpRequest) -> ClientContext {
         .filter(|c| !c.is_control())
         .take(256)
         .collect();
-    let client_addr = req
-        .peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_default();
+    let client_addr = super::client_addr(req, state);
     ClientContext {
         user_agent,
         client_addr,

@@ -107,6 +107,36 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     )))
 }
 
+/// The client's address: the peer, or, when the peer is a trusted proxy,
+/// the last address in `X-Forwarded-For` that is not one.
+pub(crate) fn client_addr(req: &HttpRequest, state: &crate::state::AppState) -> String {
+    let trusted = |ip: &std::net::IpAddr| {
+        state
+            .settings
+            .server
+            .trusted_proxies
+            .iter()
+            .any(|t| t.parse::<std::net::IpAddr>().is_ok_and(|t| t == *ip))
+    };
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    if !trusted(&peer) {
+        return peer.to_string();
+    }
+    req.headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .unwrap_or(peer)
+        .to_string()
+}
+
 /// A route answering GET and HEAD (RFC 9110 §9.3.2: HEAD wherever GET).
 pub(crate) fn get() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))

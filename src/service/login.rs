@@ -5,25 +5,30 @@
 //! verification and end in the same [`Error::InvalidCredentials`], so
 //! neither the answer nor its timing tells them apart.
 
+use crate::audit::Actor;
 use crate::crypto::password::Verdict;
-use crate::domain::{Password, Scope, User, Username};
+use crate::domain::{GrantType, Password, Scope, User, Username};
 use crate::error::Error;
+use crate::service::clients::ClientIdentity;
 use crate::service::refresh;
+use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Subject};
-use crate::state::{AppState, BUILTIN_CLIENT_ID};
+use crate::state::AppState;
 
 pub struct PasswordLogin {
     pub username: String,
     pub password: String,
     pub scope: Option<String>,
-    pub client_id: Option<String>,
+    pub client: ClientIdentity,
+    /// Where the attempt comes from: throttled and audited under it.
+    pub client_addr: String,
 }
 
 /// A user whose password checked out, and what a grant may carry.
 pub struct Verified {
     pub user: User,
     pub scope: Scope,
-    pub client_id: &'static str,
+    pub client_id: String,
 }
 
 /// What a JWT-mode login hands back.
@@ -32,18 +37,35 @@ pub struct LoginGrant {
     pub refresh_token: String,
 }
 
-/// Checks the credentials; the way a grant is then made (tokens or a
-/// session) is the caller's.
+/// Checks the credentials (after the throttle, before anything is
+/// granted); the way a grant is then made (tokens or a session) is the
+/// caller's.
 pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<Verified, Error> {
-    let client_id = match login.client_id.as_deref() {
-        None | Some(BUILTIN_CLIENT_ID) => BUILTIN_CLIENT_ID,
-        Some(_) => return Err(Error::InvalidClient("unknown client".into())),
-    };
+    login.client.may_use(GrantType::Password)?;
     let username = Username::parse(&login.username)?;
     let password = Password::candidate(login.password)?;
-    let scope = granted_scope(state, login.scope.as_deref())?;
-
-    let record = state.store.user_by_name(username.key()).await?;
+    let scope = granted_scope(state, &login.client, login.scope.as_deref())?;
+    let keys = throttle::Keys::new(username.key(), &login.client_addr);
+    let now = state.clock.now();
+    let lookup = state
+        .store
+        .login_lookup(username.key(), &keys.account, &keys.address, now)
+        .await?;
+    if let Err(throttled) = throttle::check(lookup.blocked_until.map(|t| t.0), now) {
+        let target = username.as_str();
+        state
+            .audit
+            .record(
+                Actor::Anonymous,
+                "login.throttled",
+                target,
+                &login.client_addr,
+                false,
+            )
+            .await;
+        return Err(throttled);
+    }
+    let record = lookup.user();
     let verdict = state
         .hasher
         .verify(&password, record.as_ref().map(|r| r.password_hash.as_str()))
@@ -53,15 +75,43 @@ pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<V
             let old_hash = rehash.then(|| record.password_hash.clone());
             (record.into_user()?, old_hash)
         }
-        _ => return Err(Error::InvalidCredentials),
+        _ => {
+            throttle::failed(state, &keys).await?;
+            let target = username.as_str();
+            state
+                .audit
+                .record(
+                    Actor::Anonymous,
+                    "login.failure",
+                    target,
+                    &login.client_addr,
+                    false,
+                )
+                .await;
+            return Err(Error::InvalidCredentials);
+        }
     };
+    if lookup.account_failures.is_some() {
+        throttle::succeeded(state, &keys).await?;
+    }
     if let Some(old_hash) = rehash {
         upgrade_hash(state, &user, &password, &old_hash).await;
     }
+    let actor = user.id.to_string();
+    state
+        .audit
+        .record(
+            Actor::User(&actor),
+            "login.success",
+            user.username.as_str(),
+            &login.client_addr,
+            true,
+        )
+        .await;
     Ok(Verified {
         user,
         scope,
-        client_id,
+        client_id: login.client.id,
     })
 }
 
@@ -74,13 +124,13 @@ pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGra
             roles: &verified.user.roles,
             sid: None,
         },
-        verified.client_id,
+        &verified.client_id,
         verified.scope.clone(),
     )?;
     let refresh_token = refresh::start_family(
         state,
         verified.user.id,
-        verified.client_id,
+        &verified.client_id,
         &access.scope,
         &access,
     )
@@ -119,17 +169,31 @@ async fn upgrade_hash(state: &AppState, user: &User, password: &Password, old_ha
     }
 }
 
-/// The scope asked for, if the user may have all of it; everything the user
-/// may have when nothing is asked for (RFC 6749 §3.3 default).
-fn granted_scope(state: &AppState, asked: Option<&str>) -> Result<Scope, Error> {
+/// The scope asked for, if the user (and the client) may have all of it;
+/// everything they may have when nothing is asked for (RFC 6749 §3.3).
+fn granted_scope(
+    state: &AppState,
+    client: &ClientIdentity,
+    asked: Option<&str>,
+) -> Result<Scope, Error> {
+    let allowed = match &client.scopes {
+        Some(client_scopes) => Scope::from_tokens(
+            state
+                .user_scopes
+                .iter()
+                .filter(|s| client_scopes.iter().any(|c| c == *s))
+                .map(str::to_owned),
+        ),
+        None => state.user_scopes.clone(),
+    };
     let asked = Scope::parse(asked.unwrap_or(""))?;
     if asked.is_empty() {
-        return Ok(state.user_scopes.clone());
+        return Ok(allowed);
     }
-    if !asked.is_subset(&state.user_scopes) {
+    if !asked.is_subset(&allowed) {
         return Err(Error::InvalidScope(format!(
             "scope not allowed: {}",
-            asked.outside(&state.user_scopes).join(" ")
+            asked.outside(&allowed).join(" ")
         )));
     }
     Ok(asked)

@@ -1,6 +1,7 @@
-//! The purge job: deletes revocations, refresh tokens, revoked families and
-//! sessions that can no longer matter (past their expiry), so the tables
-//! stay as small as the set of tokens and sessions that are still alive.
+//! The purge job: deletes what can no longer matter (revocations, refresh
+//! tokens and sessions past their expiry, tombstones of deleted users whose
+//! tokens have all expired, audit events past their retention, old login
+//! failures), so the tables stay as small as what is still alive.
 
 use std::sync::Arc;
 
@@ -9,19 +10,28 @@ use tokio::sync::watch;
 use crate::error::Error;
 use crate::service::{sessions, tokens};
 use crate::state::AppState;
+use crate::store::Purge;
+
+fn delta(duration: std::time::Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
+}
 
 /// One pass; returns the number of rows deleted.
 pub async fn purge(state: &AppState) -> Result<u64, Error> {
     let now = state.clock.now();
+    let lifetime = tokens::max_lifetime(&state.settings);
     let removed = state
         .store
-        .purge_expired(
+        .purge_expired(Purge {
             now,
-            sessions::idle_cutoff(state, now),
-            state.settings.maintenance.purge_batch,
-        )
+            idle_cutoff: sessions::idle_cutoff(state, now),
+            tombstone_cutoff: now - lifetime,
+            audit_cutoff: now - delta(state.settings.maintenance.audit_retention.get()),
+            throttle_cutoff: now - delta(state.settings.throttle.window.get()),
+            batch: state.settings.maintenance.purge_batch,
+        })
         .await?;
-    let horizon = now - tokens::max_lifetime(&state.settings);
+    let horizon = now - lifetime;
     state
         .revocations
         .prune(now.timestamp(), horizon.timestamp());

@@ -2,6 +2,7 @@
 //! rule is written twice. Services decide; the store persists; handlers only
 //! parse and answer.
 
+pub mod clients;
 pub mod discovery;
 pub mod feed;
 pub mod introspection;
@@ -11,5 +12,6 @@ pub mod maintenance;
 pub mod refresh;
 pub mod revocation;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -70,7 +70,7 @@ pub async fn start(
                 roles: &verified.user.roles,
                 sid: Some(id),
             },
-            verified.client_id,
+            &verified.client_id,
             verified.scope.clone(),
         )?)
     } else {

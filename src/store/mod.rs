@@ -4,6 +4,7 @@
 
 mod error;
 mod portable;
+mod portable_admin;
 mod postgres;
 mod records;
 mod sqlite;
@@ -18,9 +19,10 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, Notification,
-    RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup,
-    SessionRecord, SessionScope, SigningKeyRecord, UserRecord,
+    AuditEvent, AuditRecord, ClientRecord, EndedSessions, LoginLookup, NewClient, NewRefreshToken,
+    NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord,
+    RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope, SigningKeyRecord,
+    UserChange, UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -28,7 +30,7 @@ use crate::config::DatabaseSettings;
 use crate::domain::UserId;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AdminStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`, for logs.
     fn backend(&self) -> &'static str;
 
@@ -143,15 +145,10 @@ pub trait Store: Send + Sync + 'static {
         family_expiry: DateTime<Utc>,
     ) -> Result<Vec<RevokedEntry>, StoreError>;
 
-    /// Deletes expired revocations, refresh tokens, revoked families and
-    /// sessions (past their absolute expiry, or unseen since `idle_cutoff`),
-    /// in batches of `batch` rows; returns how many rows went.
-    async fn purge_expired(
-        &self,
-        now: DateTime<Utc>,
-        idle_cutoff: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64, StoreError>;
+    /// Deletes what can no longer matter: expired revocations, refresh
+    /// tokens, revoked families and sessions, old user tombstones, audit
+    /// events and login failures, in batches; returns how many rows went.
+    async fn purge_expired(&self, purge: Purge) -> Result<u64, StoreError>;
 
     async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
@@ -180,6 +177,89 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<EndedSessions, StoreError>;
+}
+
+/// Administration: users, clients, the audit trail, login throttling.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Users ordered by (username, id), after `after`, matching `query` as
+    /// a substring of the case-folded username.
+    async fn list_users(
+        &self,
+        after: Option<(String, Uuid)>,
+        query: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Applies `patch`, refusing to leave no enabled admin; a patch that
+    /// revokes (a new password, disabling) also sets the watermark, revokes
+    /// the refresh families and ends the sessions, in the same transaction.
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: &UserPatch,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<UserChange, StoreError>;
+
+    /// Deletes a user (a tombstone remains until their tokens expire, its
+    /// name freed), refusing to delete the last enabled admin.
+    async fn delete_user(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<UserChange, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the id is taken.
+    async fn insert_client(&self, client: &NewClient) -> Result<(), StoreError>;
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    async fn list_clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// Newest first, before event id `before`.
+    async fn list_audit(
+        &self,
+        before: Option<i64>,
+        actor: Option<&str>,
+        action: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The account named `username_key` and the throttle state of
+    /// `account_key` and `address_key`, in one read.
+    async fn login_lookup(
+        &self,
+        username_key: &str,
+        account_key: &str,
+        address_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LoginLookup, StoreError>;
+
+    /// Counts a failure against `key` (restarting the count when the last
+    /// one is older than `window_start`); returns the count.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    async fn block_until(&self, key: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// A stream of other replicas' changes.

@@ -8,7 +8,55 @@
 //! pool instead of sleeping in SQLite's busy handler).
 
 macro_rules! portable_store_impl {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $backend:literal, $db:ty) => {
+        impl $store {
+            /// Sets the watermark, revokes every refresh family and ends
+            /// every session of `user`, inside `tx`; returns the ended
+            /// sessions, or `None` if there is no such user.
+            async fn revoke_all_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                user: UserId,
+                reason: &str,
+                now: DateTime<Utc>,
+                family_expiry: DateTime<Utc>,
+            ) -> Result<Option<Vec<Uuid>>, StoreError> {
+                let found = sqlx::query(
+                    "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
+                     WHEN tokens_valid_after IS NULL OR tokens_valid_after < $2 THEN $2 \
+                     ELSE tokens_valid_after END WHERE id = $1",
+                )
+                .bind(user.0)
+                .bind(DbTime(now))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !found {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
+                     SELECT DISTINCT family_id, $2, $3, $4 FROM refresh_tokens WHERE user_id = $1 \
+                     ON CONFLICT (family_id) DO NOTHING",
+                )
+                .bind(user.0)
+                .bind(DbTime(now))
+                .bind(DbTime(family_expiry))
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+                // Access tokens issued with these sessions predate the
+                // watermark: no need to list them.
+                let ended: Vec<Uuid> =
+                    sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
+                        .bind(user.0)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                Self::notify_sessions_ended(tx, &ended).await?;
+                Ok(Some(ended))
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
@@ -91,7 +139,8 @@ macro_rules! portable_store_impl {
 
             async fn user_by_name(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError> {
                 Ok(sqlx::query_as::<_, UserRecord>(
-                    "SELECT id, username, password_hash, roles, disabled, created_at FROM users WHERE username_key = $1",
+                    "SELECT id, username, password_hash, roles, disabled, created_at FROM users \
+                     WHERE username_key = $1 AND deleted_at IS NULL",
                 )
                 .bind(username_key)
                 .fetch_optional(self.reader())
@@ -100,7 +149,8 @@ macro_rules! portable_store_impl {
 
             async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
                 Ok(sqlx::query_as::<_, UserRecord>(
-                    "SELECT id, username, password_hash, roles, disabled, created_at FROM users WHERE id = $1",
+                    "SELECT id, username, password_hash, roles, disabled, created_at FROM users \
+                     WHERE id = $1 AND deleted_at IS NULL",
                 )
                 .bind(id.0)
                 .fetch_optional(self.reader())
@@ -223,41 +273,9 @@ macro_rules! portable_store_impl {
                 family_expiry: DateTime<Utc>,
             ) -> Result<Option<Vec<Uuid>>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let found = sqlx::query(
-                    "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
-                     WHEN tokens_valid_after IS NULL OR tokens_valid_after < $2 THEN $2 \
-                     ELSE tokens_valid_after END WHERE id = $1",
-                )
-                .bind(user.0)
-                .bind(DbTime(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !found {
-                    return Ok(None);
-                }
-                sqlx::query(
-                    "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
-                     SELECT DISTINCT family_id, $2, $3, $4 FROM refresh_tokens WHERE user_id = $1 \
-                     ON CONFLICT (family_id) DO NOTHING",
-                )
-                .bind(user.0)
-                .bind(DbTime(now))
-                .bind(DbTime(family_expiry))
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?;
-                // Access tokens issued with these sessions predate the
-                // watermark: no need to list them.
-                let ended: Vec<Uuid> =
-                    sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
-                        .bind(user.0)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                Self::notify_sessions_ended(&mut tx, &ended).await?;
+                let ended = Self::revoke_all_in(&mut tx, user, reason, now, family_expiry).await?;
                 tx.commit().await?;
-                Ok(Some(ended))
+                Ok(ended)
             }
 
             async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
@@ -336,35 +354,39 @@ macro_rules! portable_store_impl {
                 revoked.iter().map(RevocationRecord::entry).collect()
             }
 
-            async fn purge_expired(
-                &self,
-                now: DateTime<Utc>,
-                idle_cutoff: DateTime<Utc>,
-                batch: u32,
-            ) -> Result<u64, StoreError> {
+            async fn purge_expired(&self, purge: Purge) -> Result<u64, StoreError> {
                 let mut removed = 0;
-                for sql in [
-                    "DELETE FROM revoked_tokens WHERE seq IN \
-                     (SELECT seq FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)",
-                    "DELETE FROM refresh_tokens WHERE token_hash IN \
-                     (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
-                    "DELETE FROM revoked_families WHERE family_id IN \
-                     (SELECT family_id FROM revoked_families WHERE expires_at <= $1 LIMIT $2)",
-                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-                     WHERE absolute_expires_at <= $1 OR last_seen_at <= $3 LIMIT $2)",
-                ] {
+                // $1 is the cut-off of each table, $2 the batch size.
+                let tables = [
+                    ("DELETE FROM revoked_tokens WHERE seq IN \
+                      (SELECT seq FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)", purge.now),
+                    ("DELETE FROM refresh_tokens WHERE token_hash IN \
+                      (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)", purge.now),
+                    ("DELETE FROM revoked_families WHERE family_id IN \
+                      (SELECT family_id FROM revoked_families WHERE expires_at <= $1 LIMIT $2)", purge.now),
+                    ("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                      WHERE absolute_expires_at <= $3 OR last_seen_at <= $1 LIMIT $2)", purge.idle_cutoff),
+                    ("DELETE FROM users WHERE id IN \
+                      (SELECT id FROM users WHERE deleted_at <= $1 LIMIT $2)", purge.tombstone_cutoff),
+                    ("DELETE FROM audit_events WHERE id IN \
+                      (SELECT id FROM audit_events WHERE at <= $1 LIMIT $2)", purge.audit_cutoff),
+                    ("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle \
+                      WHERE last_failure_at <= $1 AND (blocked_until IS NULL OR blocked_until <= $3) LIMIT $2)",
+                     purge.throttle_cutoff),
+                ];
+                for (sql, cutoff) in tables {
                     // Small batches keep each delete short, so writers are
                     // never blocked for long.
                     loop {
                         let done = sqlx::query(sql)
-                            .bind(DbTime(now))
-                            .bind(i64::from(batch))
-                            .bind(DbTime(idle_cutoff))
+                            .bind(DbTime(cutoff))
+                            .bind(i64::from(purge.batch))
+                            .bind(DbTime(purge.now))
                             .execute(self.writer())
                             .await?
                             .rows_affected();
                         removed += done;
-                        if done < u64::from(batch) {
+                        if done < u64::from(purge.batch) {
                             break;
                         }
                     }

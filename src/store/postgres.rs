@@ -11,10 +11,12 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::portable::portable_store_impl;
+use super::portable_admin::portable_admin_impl;
 use super::{
-    DbTime, EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, Notification,
-    RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup,
-    SessionRecord, SessionScope, SigningKeyRecord, StoreError, Subscription, UserRecord,
+    AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
+    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope,
+    SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::{Jti, UserId};
@@ -102,6 +104,18 @@ impl PgStore {
         .await?)
     }
 
+    /// Locks the rows of the enabled admins, so two demotions racing on
+    /// two replicas cannot both see "another admin is left".
+    async fn lock_admins(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+        sqlx::query(
+            "SELECT id FROM users WHERE deleted_at IS NULL AND NOT disabled \
+             AND (' ' || roles || ' ') LIKE '% admin %' FOR UPDATE",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Tells the other replicas, on commit, to drop these sessions from
     /// their caches (in chunks, well under NOTIFY's 8000-byte payload limit).
     async fn notify_sessions_ended(
@@ -137,6 +151,7 @@ enum Payload {
     Revoked { jti: String, exp: i64, seq: i64 },
     Watermark { sub: Uuid, valid_after: i64 },
     SessionsEnded { sids: Vec<Uuid> },
+    ClientChanged { client_id: String },
 }
 
 #[async_trait]
@@ -162,10 +177,14 @@ impl Subscription for PgSubscription {
                 Ok(Payload::SessionsEnded { sids }) => {
                     return Ok(Some(Notification::SessionsEnded(sids)));
                 }
+                Ok(Payload::ClientChanged { client_id }) => {
+                    return Ok(Some(Notification::ClientChanged(client_id)));
+                }
                 Err(e) => tracing::warn!(error = %e, "ignoring an unreadable notification"),
             }
         }
     }
 }
 
-portable_store_impl!(PgStore, "postgres");
+portable_store_impl!(PgStore, "postgres", Postgres);
+portable_admin_impl!(PgStore, Postgres);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{DbTime, StoreError};
-use crate::domain::{Jti, Roles, User, UserId, Username};
+use crate::domain::{Client, ClientId, GrantTypes, Jti, Roles, Scope, User, UserId, Username};
 
 /// A user to insert; the password is already hashed.
 #[derive(Debug, Clone)]
@@ -100,6 +100,7 @@ pub enum Notification {
     Revoked(RevokedEntry),
     Watermark { user: Uuid, valid_after: i64 },
     SessionsEnded(Vec<Uuid>),
+    ClientChanged(String),
 }
 
 /// A refresh token to store; only its hash is kept.
@@ -206,4 +207,139 @@ pub enum SessionScope {
 pub struct EndedSessions {
     pub ids: Vec<Uuid>,
     pub revoked: Vec<RevokedEntry>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub password_hash: Option<String>,
+    pub disabled: Option<bool>,
+    pub roles: Option<Roles>,
+}
+
+impl UserPatch {
+    /// Whether the change must end everything the user holds.
+    pub fn revokes(&self) -> bool {
+        self.password_hash.is_some() || self.disabled == Some(true)
+    }
+}
+
+/// What a guarded change to a user did.
+#[derive(Debug)]
+pub enum UserChange {
+    /// Done; the sessions it ended, if it ended any.
+    Done {
+        user: Option<UserRecord>,
+        ended_sessions: Vec<Uuid>,
+    },
+    NotFound,
+    /// Refused: it would leave no enabled administrator.
+    LastAdmin,
+}
+
+/// Cut-off times for one pass of the purge job.
+#[derive(Debug, Clone, Copy)]
+pub struct Purge {
+    pub now: DateTime<Utc>,
+    /// Sessions unseen since then have passed their idle limit.
+    pub idle_cutoff: DateTime<Utc>,
+    /// Users deleted before then held no token that is still valid.
+    pub tombstone_cutoff: DateTime<Utc>,
+    /// Audit events older than this go.
+    pub audit_cutoff: DateTime<Utc>,
+    /// Login failures older than this no longer count.
+    pub throttle_cutoff: DateTime<Utc>,
+    pub batch: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub client_id: ClientId,
+    pub name: String,
+    pub secret_hash: Option<[u8; 32]>,
+    pub grant_types: GrantTypes,
+    pub scopes: Scope,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<Vec<u8>>,
+    pub grant_types: String,
+    pub scopes: String,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+impl ClientRecord {
+    pub fn into_client(self) -> Result<Client, StoreError> {
+        let corrupt = |e: crate::domain::DomainError| {
+            StoreError::Corrupt(format!("client {}: {e}", self.client_id))
+        };
+        let secret_hash = match &self.secret_hash {
+            None => None,
+            Some(hash) => Some(<[u8; 32]>::try_from(hash.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!("client {}: secret hash", self.client_id))
+            })?),
+        };
+        Ok(Client {
+            id: ClientId::parse(&self.client_id).map_err(corrupt)?,
+            name: self.name.clone(),
+            secret_hash,
+            grant_types: GrantTypes::parse(self.grant_types.split_whitespace()).map_err(corrupt)?,
+            scopes: Scope::parse(&self.scopes).map_err(corrupt)?,
+            created_at: self.created_at.0,
+        })
+    }
+}
+
+/// An audit event to record; never carries a secret.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub client_addr: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DbTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub client_addr: String,
+    pub outcome: String,
+}
+
+/// Everything a login needs from the database, in one read: the account
+/// (if any) and whether the account or the address is being throttled.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoginLookup {
+    pub blocked_until: Option<DbTime>,
+    pub account_failures: Option<i64>,
+    pub id: Option<Uuid>,
+    pub username: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: Option<String>,
+    pub disabled: Option<bool>,
+    pub created_at: Option<DbTime>,
+}
+
+impl LoginLookup {
+    pub fn user(&self) -> Option<UserRecord> {
+        Some(UserRecord {
+            id: self.id?,
+            username: self.username.clone()?,
+            password_hash: self.password_hash.clone()?,
+            roles: self.roles.clone()?,
+            disabled: self.disabled?,
+            created_at: self.created_at?,
+        })
+    }
 }

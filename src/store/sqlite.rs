@@ -10,10 +10,12 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::portable::portable_store_impl;
+use super::portable_admin::portable_admin_impl;
 use super::{
-    DbTime, EndedSessions, NewRefreshToken, NewRevocation, NewSession, NewUser, RefreshTokenState,
+    AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
+    NewRefreshToken, NewRevocation, NewSession, NewUser, Purge, RefreshTokenState,
     RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope,
-    SigningKeyRecord, StoreError, Subscription, UserRecord,
+    SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
 };
 use crate::config::{DatabaseSettings, SqliteSync};
 use crate::domain::{Jti, UserId};
@@ -131,6 +133,11 @@ impl SqliteStore {
         }))
     }
 
+    /// `BEGIN IMMEDIATE` already holds the only write lock.
+    async fn lock_admins(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// One process owns a SQLite database: nobody else to tell.
     async fn notify_sessions_ended(
         _tx: &mut Transaction<'static, Sqlite>,
@@ -145,4 +152,5 @@ impl SqliteStore {
     }
 }
 
-portable_store_impl!(SqliteStore, "sqlite");
+portable_store_impl!(SqliteStore, "sqlite", Sqlite);
+portable_admin_impl!(SqliteStore, Sqlite);

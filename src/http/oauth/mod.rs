@@ -2,6 +2,7 @@
 //! introspection (RFC 7662). All take form bodies and answer errors in the
 //! RFC 6749 §5.2 shape.
 
+pub(crate) mod client_auth;
 mod introspect;
 mod revoke;
 mod token;

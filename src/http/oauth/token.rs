@@ -1,15 +1,17 @@
-//! `POST /oauth2/token` (RFC 6749 §3.2): the password grant (§4.3) and the
-//! refresh grant (§6), for the built-in public client or no client at all.
+//! `POST /oauth2/token` (RFC 6749 §3.2): the password grant (§4.3), the
+//! refresh grant (§6) and the client-credentials grant (§4.4).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::client_auth;
 use super::{TokenResponse, required};
+use crate::domain::GrantType;
 use crate::error::{Error, OAuthError};
 use crate::http::form::Form;
 use crate::service::login::{self, PasswordLogin};
-use crate::service::refresh;
-use crate::state::{AppState, BUILTIN_CLIENT_ID};
+use crate::service::{clients, refresh};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,37 +30,22 @@ struct TokenForm {
     refresh_token: Option<String>,
     scope: Option<String>,
     client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 #[tracing::instrument(skip_all, fields(grant_type))]
 async fn token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: Form<TokenForm>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = form.into_result()?;
     let grant_type = required(form.grant_type, "grant_type")?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
-    let response = match grant_type.as_str() {
-        "password" => {
-            let grant = login::password_login(
-                &state,
-                PasswordLogin {
-                    username: required(form.username, "username")?,
-                    password: required(form.password, "password")?,
-                    scope: form.scope,
-                    client_id: form.client_id,
-                },
-            )
-            .await?;
-            TokenResponse::new(grant.access, Some(grant.refresh_token))
-        }
-        "refresh_token" => {
-            let presented = required(form.refresh_token, "refresh_token")?;
-            let client_id = public_client(form.client_id.as_deref())?;
-            let grant =
-                refresh::redeem(&state, &presented, form.scope.as_deref(), client_id).await?;
-            TokenResponse::new(grant.access, Some(grant.refresh_token))
-        }
+    let grant = match grant_type.as_str() {
+        "password" => GrantType::Password,
+        "refresh_token" => GrantType::RefreshToken,
+        "client_credentials" => GrantType::ClientCredentials,
         other => {
             return Err(Error::UnsupportedGrantType(format!(
                 "grant type `{}` is not supported",
@@ -67,14 +54,44 @@ async fn token(
             .into());
         }
     };
+    let presented = client_auth::presented(
+        &req,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let response = match grant {
+        GrantType::Password => {
+            let client = client_auth::identify(&state, presented).await?;
+            let verified = login::verify_password(
+                &state,
+                PasswordLogin {
+                    username: required(form.username, "username")?,
+                    password: required(form.password, "password")?,
+                    scope: form.scope,
+                    client,
+                    client_addr: crate::http::client_addr(&req, &state),
+                },
+            )
+            .await?;
+            let grant = login::jwt_grant(&state, &verified).await?;
+            TokenResponse::new(grant.access, Some(grant.refresh_token))
+        }
+        GrantType::RefreshToken => {
+            let presented_token = required(form.refresh_token, "refresh_token")?;
+            let client = client_auth::identify(&state, presented).await?;
+            client.may_use(GrantType::RefreshToken)?;
+            let grant =
+                refresh::redeem(&state, &presented_token, form.scope.as_deref(), &client.id)
+                    .await?;
+            TokenResponse::new(grant.access, Some(grant.refresh_token))
+        }
+        GrantType::ClientCredentials => {
+            let client = client_auth::confidential(&state, presented).await?;
+            client.may_use(GrantType::ClientCredentials)?;
+            let access =
+                clients::client_credentials(&state, &client, form.scope.as_deref()).await?;
+            TokenResponse::new(access, None)
+        }
+    };
     Ok(crate::http::ok_no_store().json(response))
-}
-
-/// The built-in public client, named or implied; any other client id is
-/// unknown.
-fn public_client(client_id: Option<&str>) -> Result<&'static str, Error> {
-    match client_id {
-        None | Some(BUILTIN_CLIENT_ID) => Ok(BUILTIN_CLIENT_ID),
-        Some(_) => Err(Error::InvalidClient("unknown client".into())),
-    }
 }

@@ -16,6 +16,7 @@ use super::auth::{cleared_session_cookie, same_origin, session_cookie, session_c
 use super::form::Form;
 use super::login::client_context;
 use crate::error::Error;
+use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions::{self, SessionAuth};
 use crate::service::users;
@@ -183,7 +184,8 @@ async fn login_submit(
             username: username.clone(),
             password: form.password.unwrap_or_default(),
             scope: None,
-            client_id: None,
+            client: ClientIdentity::builtin(),
+            client_addr: super::client_addr(&req, &state),
         },
     )
     .await;
@@ -205,7 +207,7 @@ async fn login_submit(
         }
         Err(other) => return Err(other),
     };
-    let grant = sessions::start(&state, &verified, client_context(&req), false).await?;
+    let grant = sessions::start(&state, &verified, client_context(&req, &state), false).await?;
     let mut done = see_other(&return_to);
     done.cookie(session_cookie(&state, &grant.token, grant.expires_in));
     let mut response = done.finish();
