@@ -12,10 +12,11 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::password::PasswordHasher;
-use crate::domain::{Jti, Password, Roles, Username};
+use crate::domain::{ClientId, GrantTypes, Jti, Password, Roles, Scope, Username};
 use crate::revocation::RevocationList;
+use crate::service::clients::Registration;
 use crate::startup::Application;
-use crate::store::{self, Store};
+use crate::store::{self, AuditEvent, Store};
 use crate::{service, telemetry};
 
 #[derive(Parser)]
@@ -47,6 +48,50 @@ enum Command {
     /// Revoke tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Tune password hashing.
+    #[command(subcommand)]
+    Password(PasswordCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its secret once.
+    Add {
+        /// The client id (1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~').
+        client_id: String,
+        /// A grant the client may use; repeat for several.
+        #[arg(
+            long = "grant",
+            value_name = "GRANT",
+            default_value = "client_credentials"
+        )]
+        grants: Vec<String>,
+        /// A scope the client may ask for; repeat for several.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// A display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Register a public client (no secret; not for client_credentials).
+        #[arg(long)]
+        public: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PasswordCommand {
+    /// Measure this machine and suggest Argon2id parameters for a target time.
+    Calibrate {
+        /// How long one hash should take, e.g. 50ms.
+        #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+        target: std::time::Duration,
+        /// Argon2 lanes.
+        #[arg(long, default_value_t = 1)]
+        parallelism: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +164,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         }) => add_user(settings, &name, &roles, password_stdin).await,
         Command::Keys(KeysCommand::List) => list_keys(settings).await,
         Command::Token(TokenCommand::Revoke { jti }) => revoke_token(settings, &jti).await,
+        Command::Client(ClientCommand::Add {
+            client_id,
+            grants,
+            scopes,
+            name,
+            public,
+        }) => add_client(settings, &client_id, &grants, &scopes, name, public).await,
+        Command::Password(PasswordCommand::Calibrate {
+            target,
+            parallelism,
+        }) => calibrate(target, parallelism).await,
     }
 }
 
@@ -194,6 +250,7 @@ async fn add_user(
     )
     .await
     .map_err(|e| e.to_string())?;
+    audit(store.as_ref(), "user.create", &user.id.to_string()).await;
     println!("created user {} ({})", user.username, user.id);
     Ok(())
 }
@@ -230,12 +287,82 @@ async fn revoke_token(settings: Settings, jti: &str) -> Result<(), String> {
     let added = service::revocation::record(store.as_ref(), &RevocationList::new(), &revocation)
         .await
         .map_err(|e| e.to_string())?;
+    audit(store.as_ref(), "token.revoke", &jti.to_string()).await;
     if added {
         println!("revoked {jti} until {}", revocation.expires_at.to_rfc3339());
     } else {
         println!("{jti} was already revoked");
     }
     Ok(())
+}
+
+async fn add_client(
+    settings: Settings,
+    client_id: &str,
+    grants: &[String],
+    scopes: &[String],
+    name: Option<String>,
+    public: bool,
+) -> Result<(), String> {
+    let client_id = ClientId::parse(client_id).map_err(|e| e.to_string())?;
+    let registration = Registration {
+        name: name.unwrap_or_else(|| client_id.to_string()),
+        client_id: Some(client_id),
+        grant_types: GrantTypes::parse(grants.iter().map(String::as_str))
+            .map_err(|e| e.to_string())?,
+        scopes: Scope::parse(&scopes.join(" ")).map_err(|e| e.to_string())?,
+        confidential: !public,
+    };
+    let store = open_store(&settings, settings.database.migrate_on_start).await?;
+    let (client, secret) =
+        service::clients::register(store.as_ref(), &Clock::system(), registration)
+            .await
+            .map_err(|e| e.to_string())?;
+    audit(store.as_ref(), "client.create", client.id.as_str()).await;
+    println!("created client {}", client.id);
+    if let Some(secret) = secret {
+        println!("client secret (shown only this once): {secret}");
+    }
+    Ok(())
+}
+
+async fn calibrate(target: std::time::Duration, parallelism: u32) -> Result<(), String> {
+    let found = tokio::task::spawn_blocking(move || {
+        crate::crypto::password::calibrate(target, parallelism)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let millis = found.measured.as_secs_f64() * 1000.0;
+    println!(
+        "Argon2id at memory_kib = {}, iterations = {}, parallelism = {} takes {millis:.1} ms here\n\
+         (about {:.0} logins per second per core). Put in your configuration:\n\n\
+         [password]\nmemory_kib = {}\niterations = {}\nparallelism = {}\n\n\
+         Existing hashes are upgraded to these parameters as their users log in.",
+        found.memory_kib,
+        found.iterations,
+        found.parallelism,
+        1000.0 / millis.max(0.001),
+        found.memory_kib,
+        found.iterations,
+        found.parallelism,
+    );
+    Ok(())
+}
+
+/// Records a command-line action in the audit trail (actor `cli`).
+async fn audit(store: &dyn Store, action: &str, target: &str) {
+    let event = AuditEvent {
+        at: Clock::system().now(),
+        actor: "cli".into(),
+        action: action.into(),
+        target: target.into(),
+        client_addr: String::new(),
+        outcome: "success".into(),
+    };
+    if let Err(e) = store.insert_audit(&[event]).await {
+        eprintln!("warning: the audit event was not recorded: {e}");
+    }
 }
 
 async fn list_keys(settings: Settings) -> Result<(), String> {

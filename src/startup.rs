@@ -5,8 +5,10 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
@@ -218,15 +220,34 @@ fn spawn_background_tasks(state: &Arc<AppState>, stop: &watch::Sender<bool>) {
     ));
 }
 
+/// Cross-origin access for the configured origins only (none by default):
+/// browsers elsewhere may not call the API, and never with credentials
+/// other than a bearer token.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(3600)
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
     let body_limit = state.settings.server.body_limit;
+    let cors_origins = state.settings.server.cors_origins.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .wrap(from_fn(http::trace::trace_request))
             .configure(|cfg| http::configure(cfg, body_limit))
     })

@@ -190,6 +190,51 @@ impl Worker {
     }
 }
 
+/// Parameters that make one hash take about `target` on this machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Calibration {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub measured: Duration,
+}
+
+/// Finds the memory cost (at two passes, OWASP's shape) that makes a hash
+/// take about `target` here, by measuring and scaling a few times. Blocks
+/// for a second or two.
+pub fn calibrate(target: Duration, parallelism: u32) -> Result<Calibration, HashError> {
+    let iterations = 2;
+    let mut memory_kib: u32 = 19_456;
+    let mut rounds = 0;
+    let measured = loop {
+        let params = Params::new(memory_kib, iterations, parallelism, None)
+            .map_err(|e| HashError::Failed(e.to_string()))?;
+        let mut samples: Vec<Duration> = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                hash(&params, b"calibration password").map(|_| started.elapsed())
+            })
+            .collect::<Result<_, _>>()?;
+        samples.sort_unstable();
+        let measured = samples[1];
+        let scale = target.as_secs_f64() / measured.as_secs_f64().max(1e-6);
+        rounds += 1;
+        // Rounded to whole MiB, which is how people write it down.
+        let next =
+            ((f64::from(memory_kib) * scale).clamp(8192.0, 1_048_576.0) as u32 / 1024) * 1024;
+        if (scale - 1.0).abs() < 0.1 || rounds == 4 || next == memory_kib {
+            break measured;
+        }
+        memory_kib = next;
+    };
+    Ok(Calibration {
+        memory_kib,
+        iterations,
+        parallelism,
+        measured,
+    })
+}
+
 fn hash(params: &Params, password: &[u8]) -> Result<String, HashError> {
     let salt = random::bytes::<16>().map_err(|e| HashError::Failed(e.to_string()))?;
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())

@@ -20,7 +20,7 @@ use crate::crypto::jwt::AccessClaims;
 use crate::domain::{ADMIN, UserId};
 use crate::error::Error;
 use crate::service::sessions::{self, SessionAuth};
-use crate::service::tokens;
+use crate::service::{tokens, users};
 use crate::state::AppState;
 
 /// The session cookie's name: with the `__Host-` prefix when Secure, so a
@@ -75,7 +75,8 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// A caller with the `admin` role.
+/// A user whose current roles (as the database says now, not as an older
+/// token claims) include `admin`.
 pub struct Admin(pub Authenticated);
 
 impl FromRequest for Admin {
@@ -86,7 +87,17 @@ impl FromRequest for Admin {
         let req = req.clone();
         Box::pin(async move {
             let caller = authenticate(&req).await?;
-            if caller.roles.iter().any(|r| r == ADMIN) {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| Error::Internal("application state is missing".into()))?;
+            let is_admin = match &caller.credential {
+                // A session's roles were read from the database moments ago.
+                Credential::Session(session) => session.roles.iter().any(|r| r == ADMIN),
+                Credential::AccessToken(_) => users::token_owner(state.store.as_ref(), &caller.sub)
+                    .await
+                    .is_ok_and(|user| user.roles.is_admin()),
+            };
+            if is_admin {
                 Ok(Admin(caller))
             } else {
                 Err(Error::Forbidden("this needs the admin role".into()))

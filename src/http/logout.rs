@@ -7,6 +7,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::{Authenticated, Credential, cleared_session_cookie};
+use crate::audit::Actor;
 use crate::error::Error;
 use crate::service::revocation::{self, Revoker};
 use crate::service::sessions;
@@ -33,9 +34,12 @@ async fn logout(
     let body = optional_json::<LogoutBody>(&req, &body)?;
     let mut response = HttpResponse::NoContent();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
+    let actor = Actor::User(&auth.sub);
     match &auth.credential {
         Credential::AccessToken(claims) => {
             revocation::revoke_access(&state, claims, "logout").await?;
+            let target = format!("access token {}", claims.jti);
+            crate::http::audit(&state, &req, Actor::User(&auth.sub), "logout", &target).await;
         }
         Credential::Session(session) => {
             let scope = SessionScope::One {
@@ -44,11 +48,17 @@ async fn logout(
             };
             sessions::end(&state, scope, "logout").await?;
             response.cookie(cleared_session_cookie(&state));
+            let target = format!("session {}", session.id);
+            crate::http::audit(&state, &req, Actor::User(&auth.sub), "logout", &target).await;
         }
     }
     if let Some(refresh_token) = body.and_then(|b| b.refresh_token) {
         let user = auth.user_id()?;
-        revocation::revoke_presented(&state, &refresh_token, &Revoker::User(user.0)).await?;
+        let revoked =
+            revocation::revoke_presented(&state, &refresh_token, &Revoker::User(user.0)).await?;
+        if let Some(target) = revoked {
+            crate::http::audit(&state, &req, actor, "token.revoke", &target).await;
+        }
     }
     Ok(response.finish())
 }

@@ -137,6 +137,18 @@ pub(crate) fn client_addr(req: &HttpRequest, state: &crate::state::AppState) -> 
         .to_string()
 }
 
+/// Records a successful action in the audit trail, with the caller's address.
+pub(crate) async fn audit(
+    state: &crate::state::AppState,
+    req: &HttpRequest,
+    actor: crate::audit::Actor<'_>,
+    action: &str,
+    target: &str,
+) {
+    let addr = client_addr(req, state);
+    state.audit.record(actor, action, target, &addr, true).await;
+}
+
 /// A route answering GET and HEAD (RFC 9110 §9.3.2: HEAD wherever GET).
 pub(crate) fn get() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))

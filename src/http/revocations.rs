@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use crate::crypto::random;
 use crate::error::Error;
-use crate::http::auth::Admin;
 use crate::service::feed;
 use crate::state::AppState;
 
@@ -29,11 +28,10 @@ struct FeedQuery {
 async fn revocations(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Result<Admin, Error>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, Error> {
     if !state.settings.revocation.feed_public {
-        caller?;
+        super::oauth::client_auth::resource_server(&req, &state, None, None).await?;
     }
     let since = match query.into_inner().since {
         None => None,

@@ -2,11 +2,12 @@
 //! /v1/sessions/{id}` ends one, `DELETE /v1/sessions` ends all but the
 //! current one ("log out everywhere else").
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::Authenticated;
+use crate::audit::Actor;
 use crate::error::Error;
 use crate::service::sessions;
 use crate::state::AppState;
@@ -46,6 +47,7 @@ async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpRes
 async fn end_one(
     state: web::Data<AppState>,
     auth: Authenticated,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let not_found = || Error::NotFound("no session of yours with this id".into());
@@ -58,6 +60,8 @@ async fn end_one(
     if ended.ids.is_empty() {
         return Err(not_found());
     }
+    let target = format!("session {id}");
+    super::audit(&state, &req, Actor::User(&auth.sub), "session.end", &target).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -65,11 +69,14 @@ async fn end_one(
 async fn end_others(
     state: web::Data<AppState>,
     auth: Authenticated,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let scope = SessionScope::AllOf {
         user: auth.user_id()?,
         except: auth.session_id(),
     };
     let ended = sessions::end(&state, scope, "ended by its user elsewhere").await?;
+    let target = format!("{} other sessions", ended.ids.len());
+    super::audit(&state, &req, Actor::User(&auth.sub), "session.end", &target).await;
     Ok(HttpResponse::Ok().json(json!({ "ended": ended.ids.len() })))
 }

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use crate::audit::Actor;
+use crate::clock::Clock;
 use crate::crypto::random;
 use crate::domain::{Client, ClientId, GrantType, GrantTypes, Roles, Scope};
 use crate::error::Error;
 use crate::service::tokens::{self, AccessToken, Subject};
 use crate::state::{AppState, BUILTIN_CLIENT_ID};
-use crate::store::{NewClient, StoreError};
+use crate::store::{NewClient, Store, StoreError};
 
 /// The prefix of client secrets, so a leaked one is easy to scan for.
 pub const SECRET_PREFIX: &str = "cs_secret_";
@@ -70,7 +71,8 @@ pub struct Registration {
 /// Registers a client; returns it and, for a confidential one, its secret
 /// (the only time it exists in the clear).
 pub async fn register(
-    state: &AppState,
+    store: &dyn Store,
+    clock: &Clock,
     registration: Registration,
 ) -> Result<(Client, Option<String>), Error> {
     let Registration {
@@ -120,10 +122,9 @@ pub async fn register(
         secret_hash: secret.as_ref().map(|s| random::sha256(s.as_bytes())),
         grant_types,
         scopes,
-        created_at: state.clock.now(),
+        created_at: clock.now(),
     };
-    state
-        .store
+    store
         .insert_client(&NewClient {
             client_id: client.id.clone(),
             name: client.name.clone(),

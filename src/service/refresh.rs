@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use crate::audit::Actor;
 use crate::crypto::random;
 use crate::domain::{Roles, Scope, UserId};
 use crate::error::Error;
@@ -184,6 +185,18 @@ async fn retry_or_reuse(
     }
     revocation::revoke_family(state, row.family_id, row.user_id, "refresh token reuse").await?;
     tracing::warn!(family = %row.family_id, "refresh token reused; family revoked");
+    let target = format!("refresh family {}", row.family_id);
+    let user = row.user_id.to_string();
+    state
+        .audit
+        .record(
+            Actor::User(&user),
+            "token.reuse_detected",
+            &target,
+            "",
+            false,
+        )
+        .await;
     Err(Error::InvalidGrant(
         "refresh token was already used; every token of its family is now revoked".into(),
     ))

@@ -169,13 +169,15 @@ pub enum Revoker {
     Client(String),
 }
 
-/// Revokes `token` (an access or a refresh token) if `revoker` may. Unknown,
-/// forged and expired tokens are quietly accepted, as RFC 7009 §2.2 asks.
+/// Revokes `token` (an access, refresh or session token) if `revoker` may;
+/// returns what was revoked, for the audit trail (never the token itself).
+/// Unknown, forged and expired tokens are quietly accepted, as RFC 7009
+/// §2.2 asks.
 pub async fn revoke_presented(
     state: &AppState,
     token: &str,
     revoker: &Revoker,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let refused = || Error::Forbidden("the token was not issued to the caller".into());
     if token.starts_with(sessions::PREFIX) {
         // Possession of a session token is enough to end it.
@@ -189,12 +191,13 @@ pub async fn revoke_presented(
                 owner,
             };
             sessions::end(state, scope, "revoked by its holder").await?;
+            return Ok(Some(format!("session {}", session.id)));
         }
-        return Ok(());
+        return Ok(None);
     }
     if token.starts_with(refresh::PREFIX) {
         let Some(owner) = refresh_owner(state, token).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let allowed = match revoker {
             Revoker::User(user) => owner.user == *user,
@@ -203,10 +206,11 @@ pub async fn revoke_presented(
         if !allowed {
             return Err(refused());
         }
-        return revoke_family(state, owner.family, owner.user, "revoked by its holder").await;
+        revoke_family(state, owner.family, owner.user, "revoked by its holder").await?;
+        return Ok(Some(format!("refresh family {}", owner.family)));
     }
     let Ok(Some(claims)) = claims_for_revocation(state, token) else {
-        return Ok(());
+        return Ok(None);
     };
     let allowed = match revoker {
         Revoker::User(user) => claims.sub == user.to_string(),
@@ -215,7 +219,8 @@ pub async fn revoke_presented(
     if !allowed {
         return Err(refused());
     }
-    revoke_access(state, &claims, "revoked by its holder").await
+    revoke_access(state, &claims, "revoked by its holder").await?;
+    Ok(Some(format!("access token {}", claims.jti)))
 }
 
 /// What an administrator's revocation did.

@@ -72,7 +72,8 @@ macro_rules! portable_admin_impl {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let ended_sessions = if delete || patch.revokes() {
+                let revoked = delete || patch.revokes();
+                let ended_sessions = if revoked {
                     let reason = if delete { "user deleted" } else { "user changed" };
                     Self::revoke_all_in(&mut tx, id, reason, now, family_expiry)
                         .await?
@@ -94,6 +95,7 @@ macro_rules! portable_admin_impl {
                 tx.commit().await?;
                 Ok(UserChange::Done {
                     user,
+                    revoked,
                     ended_sessions,
                 })
             }

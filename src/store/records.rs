@@ -227,9 +227,11 @@ impl UserPatch {
 /// What a guarded change to a user did.
 #[derive(Debug)]
 pub enum UserChange {
-    /// Done; the sessions it ended, if it ended any.
+    /// Done. `revoked`: the user's tokens were revoked (watermark set,
+    /// families revoked, `ended_sessions` ended).
     Done {
         user: Option<UserRecord>,
+        revoked: bool,
         ended_sessions: Vec<Uuid>,
     },
     NotFound,

@@ -30,6 +30,7 @@ struct RevokeBody {
 async fn revoke(
     state: web::Data<AppState>,
     Admin(admin): Admin,
+    req: actix_web::HttpRequest,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, Error> {
     let outcome = match body.into_inner() {
@@ -47,6 +48,11 @@ async fn revoke(
             ));
         }
     };
+    let target = outcome
+        .jti
+        .clone()
+        .unwrap_or_else(|| outcome.token_type.to_owned());
+    super::users::audit(&state, &admin.sub, "token.revoke", &target, &req).await;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -57,8 +63,6 @@ struct Page {
     cursor: Option<String>,
 }
 
-const MAX_PAGE: u32 = 1000;
-
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -66,7 +70,7 @@ async fn list(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, Error> {
     let page = page.into_inner();
-    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page.limit.unwrap_or(100).clamp(1, super::MAX_PAGE);
     let after = match page.cursor {
         None => 0,
         Some(c) => c

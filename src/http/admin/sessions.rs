@@ -46,6 +46,7 @@ async fn list(
 async fn end(
     state: web::Data<AppState>,
     Admin(admin): Admin,
+    req: actix_web::HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let scope = SessionScope::One {
@@ -56,5 +57,13 @@ async fn end(
     if ended.ids.is_empty() {
         return Err(Error::NotFound("no session with this id".into()));
     }
+    super::users::audit(
+        &state,
+        &admin.sub,
+        "session.end",
+        &format!("session {id}"),
+        &req,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,12 +2,13 @@
 //! user and password are themselves form-urlencoded, or `client_id` and
 //! `client_secret` in the form body. One method per request.
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::Error;
+use crate::http::auth::Admin;
 use crate::service::clients::{self, ClientIdentity};
 use crate::state::AppState;
 
@@ -64,6 +65,28 @@ pub async fn confidential(
         .filter(|p| p.secret.is_some())
         .ok_or_else(|| Error::InvalidClient("client authentication is required".into()))?;
     clients::authenticate(state, &presented.id, presented.secret.as_deref()).await
+}
+
+/// Admits the callers of the endpoints meant for resource servers
+/// (introspection, the revocation feed): a confidential client, or an
+/// administrator's bearer token or session.
+pub async fn resource_server(
+    req: &HttpRequest,
+    state: &AppState,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<(), Error> {
+    let presented = presented(req, form_id, form_secret)?;
+    if presented.as_ref().is_some_and(|p| p.secret.is_some()) {
+        let client = confidential(state, presented).await?;
+        if !client.confidential {
+            return Err(Error::InvalidClient(
+                "a confidential client is required".into(),
+            ));
+        }
+        return Ok(());
+    }
+    Admin::extract(req).await.map(|_| ())
 }
 
 fn basic_credentials(req: &HttpRequest) -> Result<Option<Presented>, Error> {

@@ -1,14 +1,13 @@
-//! `POST /oauth2/introspect` (RFC 7662), for an administrator's bearer
-//! token. Revoked, expired, reused-family, unknown and forged tokens all
+//! `POST /oauth2/introspect` (RFC 7662), for confidential clients (the
+//! resource servers) and administrators. Revoked, expired, reused-family, unknown and forged tokens all
 //! answer `{"active": false}` and nothing more (§2.2).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::required;
-use crate::error::{Error, OAuthError};
-use crate::http::auth::Admin;
+use super::{client_auth, required};
+use crate::error::OAuthError;
 use crate::http::form::Form;
 use crate::service::introspection::{self, Introspection};
 use crate::state::AppState;
@@ -24,16 +23,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct IntrospectForm {
     token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
 async fn introspect(
     state: web::Data<AppState>,
-    caller: Result<Admin, Error>,
+    req: HttpRequest,
     form: Form<IntrospectForm>,
 ) -> Result<HttpResponse, OAuthError> {
-    caller?;
-    let token = required(form.into_result()?.token, "token")?;
+    let form = form.into_result()?;
+    client_auth::resource_server(
+        &req,
+        &state,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .await?;
+    let token = required(form.token, "token")?;
     let body = match introspection::introspect(&state, &token).await? {
         Introspection::Inactive => json!({ "active": false }),
         Introspection::Access(claims) => json!({

@@ -1,17 +1,20 @@
 //! `POST /oauth2/revoke` (RFC 7009). The caller proves its right by a
-//! bearer token of the same user, or by naming the public client the token
-//! was issued to (possession of the token is the proof, §2.1). Unknown,
-//! forged and expired tokens answer 200 as if revoked (§2.2).
+//! bearer token of the same user, or as the client the token was issued to
+//! (a confidential client with its secret; a public client by naming
+//! itself, holding the token being the proof, §2.1). Unknown, forged and
+//! expired tokens answer 200 as if revoked (§2.2).
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::required;
+use super::{client_auth, required};
+use crate::audit::Actor;
 use crate::error::{Error, OAuthError};
 use crate::http::auth::Authenticated;
 use crate::http::form::Form;
+use crate::service::clients;
 use crate::service::revocation::{self, Revoker};
-use crate::state::{AppState, BUILTIN_CLIENT_ID};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct RevokeForm {
     token: Option<String>,
     client_id: Option<String>,
+    client_secret: Option<String>,
     // `token_type_hint` is accepted and not needed: the two kinds of token
     // cannot be confused.
 }
@@ -37,27 +41,51 @@ async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     let form = form.into_result()?;
     let token = required(form.token, "token")?;
-    let revoker = revoker(&req, form.client_id.as_deref()).await?;
-    revocation::revoke_presented(&state, &token, &revoker).await?;
+    let revoker = revoker(
+        &state,
+        &req,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .await?;
+    if let Some(target) = revocation::revoke_presented(&state, &token, &revoker).await? {
+        let actor = match &revoker {
+            Revoker::User(user) => user.to_string(),
+            Revoker::Client(client) => format!("client:{client}"),
+        };
+        crate::http::audit(&state, &req, Actor::User(&actor), "token.revoke", &target).await;
+    }
     Ok(crate::http::ok_no_store().finish())
 }
 
-async fn revoker(req: &HttpRequest, client_id: Option<&str>) -> Result<Revoker, Error> {
-    if req
+async fn revoker(
+    state: &AppState,
+    req: &HttpRequest,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<Revoker, Error> {
+    let bearer = req
         .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION)
-    {
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+    if bearer {
         let caller = Authenticated::extract(req).await?;
         let user = caller
             .user_id()
             .map_err(|_| Error::InvalidClient("client authentication is required".into()))?;
         return Ok(Revoker::User(user.0));
     }
-    match client_id {
-        Some(BUILTIN_CLIENT_ID) => Ok(Revoker::Client(BUILTIN_CLIENT_ID.to_owned())),
-        Some(_) => Err(Error::InvalidClient("unknown client".into())),
+    // A client: confidential ones prove it with their secret; for a public
+    // one, holding the token it names is the proof (RFC 7009 §2.1).
+    match client_auth::presented(req, client_id, client_secret)? {
+        Some(presented) => {
+            let client =
+                clients::authenticate(state, &presented.id, presented.secret.as_deref()).await?;
+            Ok(Revoker::Client(client.id))
+        }
         None => Err(Error::InvalidClient(
-            "authenticate with a bearer token or name the client the token was issued to".into(),
+            "authenticate with a bearer token or as the client the token was issued to".into(),
         )),
     }
 }
