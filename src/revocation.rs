@@ -18,9 +18,9 @@ use crate::crypto::jwt::{AccessClaims, TokenError};
 use crate::domain::Jti;
 use crate::store::{RevokedEntry, Store, StoreError};
 
-/// How far behind the newest sequence number a resync looks again: rows
-/// commit slightly out of sequence order when revocations race, and a
-/// re-read is harmless.
+/// How far behind a feed cursor the next poll looks again: rows commit
+/// slightly out of sequence order when revocations race, and a re-read is
+/// harmless.
 pub const SEQ_LOOKBACK: i64 = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +112,13 @@ impl RevocationList {
         *slot = (*slot).max(valid_after);
     }
 
-    /// Drops entries that can no longer matter: revoked tokens past their
-    /// `exp`, and watermarks older than the longest-lived access token.
-    pub fn prune(&self, now: i64, watermark_horizon: i64) -> usize {
+    /// Drops entries that can no longer matter: revoked tokens that expired
+    /// before `expired_before` (now less the verification leeway), and
+    /// watermarks older than the longest-lived access token.
+    pub fn prune(&self, expired_before: i64, watermark_horizon: i64) -> usize {
         let mut inner = self.write();
         let before = inner.jtis.len() + inner.watermarks.len();
-        inner.jtis.retain(|_, entry| entry.exp > now);
+        inner.jtis.retain(|_, entry| entry.exp > expired_before);
         inner.watermarks.retain(|_, at| *at > watermark_horizon);
         before - inner.jtis.len() - inner.watermarks.len()
     }
@@ -156,25 +157,29 @@ impl RevocationList {
     }
 }
 
-/// Loads everything newer than the list's cursor (minus the lookback) and
-/// every live watermark. Used at start-up, periodically, and after the
-/// notification listener reconnects.
+/// Loads every live revocation and watermark and drops what no longer
+/// matters. Used at start-up and periodically: it reads the whole live list
+/// (small by design: entries leave once their token has expired), so a
+/// notification lost at any time is made good at the next pass.
 pub async fn resync(
     list: &RevocationList,
     store: &dyn Store,
     clock: &Clock,
     window: i64,
+    leeway: i64,
 ) -> Result<usize, StoreError> {
     let now = clock.now();
-    let after = (list.max_seq() - SEQ_LOOKBACK).max(0);
-    let entries = store.revoked_since(after, now).await?;
+    // A token is accepted until exp + leeway, so its revocation must last
+    // as long.
+    let live_after = now - chrono::TimeDelta::seconds(leeway);
+    let entries = store.revoked_since(0, live_after).await?;
     let loaded = entries.len();
     list.add(entries);
     let horizon = now - chrono::TimeDelta::seconds(window);
     for (user, valid_after) in store.live_watermarks(horizon).await? {
         list.set_watermark(user, valid_after);
     }
-    list.prune(now.timestamp(), horizon.timestamp());
+    list.prune(live_after.timestamp(), horizon.timestamp());
     Ok(loaded)
 }
 

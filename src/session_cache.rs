@@ -36,6 +36,9 @@ struct Entry {
 struct Inner {
     by_hash: HashMap<[u8; 32], Entry>,
     by_id: HashMap<Uuid, [u8; 32]>,
+    /// Bumped by every removal, so a lookup that raced one does not put a
+    /// session back after it ended.
+    generation: u64,
 }
 
 pub struct SessionCache {
@@ -67,13 +70,24 @@ impl SessionCache {
             .map(|e| e.session.clone())
     }
 
-    /// Caches a session just read from the database. When full, stale
-    /// entries go first; if that frees nothing, the session is not cached.
-    pub fn put(&self, token_hash: [u8; 32], session: CachedSession) {
+    /// The current generation: read it before a database lookup, hand it
+    /// to [`SessionCache::put`] after.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Caches a session read from the database when the cache was at
+    /// `generation`; if a removal happened since, the read may be stale and
+    /// is not kept. When full, stale entries go first; if that frees
+    /// nothing, the session is not cached.
+    pub fn put(&self, token_hash: [u8; 32], session: CachedSession, generation: u64) {
         let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
         if inner.by_hash.len() >= self.capacity && !inner.by_hash.contains_key(&token_hash) {
             let ttl = self.ttl;
-            let Inner { by_hash, by_id } = &mut *inner;
+            let Inner { by_hash, by_id, .. } = &mut *inner;
             by_hash.retain(|_, e| {
                 let keep = e.fetched.elapsed() < ttl;
                 if !keep {
@@ -107,6 +121,7 @@ impl SessionCache {
 
     pub fn remove(&self, ids: &[Uuid]) {
         let mut inner = self.lock();
+        inner.generation += 1;
         for id in ids {
             if let Some(hash) = inner.by_id.remove(id) {
                 inner.by_hash.remove(&hash);
@@ -118,6 +133,7 @@ impl SessionCache {
     /// be trusted.
     pub fn clear(&self) {
         let mut inner = self.lock();
+        inner.generation += 1;
         inner.by_hash.clear();
         inner.by_id.clear();
     }
@@ -150,9 +166,9 @@ mod tests {
     #[test]
     fn bounded_and_removable_by_id() {
         let cache = SessionCache::new(Duration::from_secs(60), 2);
-        cache.put([1; 32], session(1));
-        cache.put([2; 32], session(2));
-        cache.put([3; 32], session(3));
+        cache.put([1; 32], session(1), 0);
+        cache.put([2; 32], session(2), 0);
+        cache.put([3; 32], session(3), 0);
         assert_eq!(cache.len(), 2, "full: the third is not cached");
         assert!(cache.get(&[3; 32]).is_none());
         cache.remove(&[Uuid::from_u128(1)]);
@@ -163,7 +179,16 @@ mod tests {
     #[test]
     fn entries_expire_with_the_ttl() {
         let cache = SessionCache::new(Duration::ZERO, 10);
-        cache.put([1; 32], session(1));
+        cache.put([1; 32], session(1), 0);
+        assert!(cache.get(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_removal_is_not_kept() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        let before = cache.generation();
+        cache.remove(&[Uuid::from_u128(1)]);
+        cache.put([1; 32], session(1), before);
         assert!(cache.get(&[1; 32]).is_none());
     }
 }

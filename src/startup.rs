@@ -26,6 +26,7 @@ use crate::revocation::{self, RevocationList};
 use crate::service::users::Bootstrap;
 use crate::session_cache::SessionCache;
 use crate::state::{AppState, Prebuilt, origin_of};
+use crate::store::Subscription;
 use crate::{http, service, store, sync};
 
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +80,9 @@ impl Application {
             bind: settings.server.bind.clone(),
             source,
         })?;
-        let (state, bootstrap) = assemble(settings, clock, address).await?;
+        let (state, bootstrap, changes) = assemble(settings, clock, address).await?;
         let (stop_tasks, _) = watch::channel(false);
-        spawn_background_tasks(&state, &stop_tasks);
+        spawn_background_tasks(&state, changes, &stop_tasks);
         let server = serve(listener, web::Data::from(Arc::clone(&state)))?;
         tracing::info!(
             %address,
@@ -136,7 +137,7 @@ async fn assemble(
     settings: Settings,
     clock: Clock,
     address: SocketAddr,
-) -> Result<(Arc<AppState>, Bootstrap), StartupError> {
+) -> Result<(Arc<AppState>, Bootstrap, Option<Box<dyn Subscription>>), StartupError> {
     let store = store::connect(&settings.database).await?;
     if settings.database.migrate_on_start {
         store.migrate().await?;
@@ -165,9 +166,12 @@ async fn assemble(
         .map_err(Error::from)?;
     let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
     let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
+    // Listen first, load second: nothing committed in between is missed.
+    let changes = sync::subscribe(store.as_ref()).await;
     let revocations = Arc::new(RevocationList::new());
     let window = service::tokens::max_lifetime(&settings).num_seconds();
-    revocation::resync(&revocations, store.as_ref(), &clock, window).await?;
+    let leeway = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
+    revocation::resync(&revocations, store.as_ref(), &clock, window, leeway).await?;
     let sessions = SessionCache::new(
         settings.sessions.cache_ttl.get(),
         settings.sessions.cache_capacity,
@@ -206,13 +210,17 @@ async fn assemble(
         refresh_secret,
         settings,
     };
-    Ok((Arc::new(state), bootstrap))
+    Ok((Arc::new(state), bootstrap, changes))
 }
 
 /// The change listener with its resync, and the purge job, stopped
 /// through `stop`.
-fn spawn_background_tasks(state: &Arc<AppState>, stop: &watch::Sender<bool>) {
-    tokio::spawn(sync::run(Arc::clone(state), stop.subscribe()));
+fn spawn_background_tasks(
+    state: &Arc<AppState>,
+    changes: Option<Box<dyn Subscription>>,
+    stop: &watch::Sender<bool>,
+) {
+    tokio::spawn(sync::run(Arc::clone(state), changes, stop.subscribe()));
     tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe()));
     tokio::spawn(service::maintenance::run(
         Arc::clone(state),

@@ -14,30 +14,55 @@ use crate::revocation;
 use crate::state::AppState;
 use crate::store::{Notification, StoreError, Subscription};
 
-/// Runs until `shutdown` fires.
-pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let mut listener = match state.store.subscribe().await {
+/// Listens for other replicas' changes; call before the first load.
+pub async fn subscribe(store: &dyn crate::store::Store) -> Option<Box<dyn Subscription>> {
+    match store.subscribe().await {
         Ok(listener) => listener,
         Err(e) => {
             tracing::warn!(error = %e, "cannot listen for changes; relying on periodic resync");
             None
         }
-    };
+    }
+}
+
+/// Runs until `shutdown` fires. `listener` was subscribed before the list
+/// was first loaded, so nothing committed in between is missed.
+pub async fn run(
+    state: Arc<AppState>,
+    mut listener: Option<Box<dyn Subscription>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(state.settings.revocation.resync_interval.get());
     ticker.tick().await;
+    // Set when notifications may have been lost, until a resync succeeds.
+    let mut stale = false;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = ticker.tick() => resync(&state, "periodic").await,
-            event = next(&mut listener) => match event {
-                Ok(Some(notification)) => apply(&state, notification),
-                // The listener reconnected: anything sent meanwhile is lost.
-                Ok(None) => {
+            _ = ticker.tick() => {
+                if stale {
                     state.sessions.clear();
                     state.clients.clear();
-                    resync(&state, "after reconnecting").await;
+                }
+                if resync(&state, "periodic").await {
+                    stale = false;
+                }
+            }
+            event = next(&mut listener) => match event {
+                Ok(notification) => {
+                    // `None`: the listener reconnected; anything sent
+                    // meanwhile is lost. Likewise after an error.
+                    if notification.is_none() || stale {
+                        state.sessions.clear();
+                        state.clients.clear();
+                        stale = !resync(&state, "after reconnecting").await;
+                    }
+                    if let Some(notification) = notification {
+                        apply(&state, notification);
+                    }
                 }
                 Err(e) => {
+                    stale = true;
                     tracing::warn!(error = %e, "change listener failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -57,17 +82,17 @@ fn apply(state: &AppState, notification: Notification) {
     }
 }
 
-async fn resync(state: &AppState, why: &str) {
+/// Reloads the revocation list; `true` when it worked.
+async fn resync(state: &AppState, why: &str) -> bool {
     let window = watermark_window(state);
-    if let Err(e) = revocation::resync(
-        &state.revocations,
-        state.store.as_ref(),
-        &state.clock,
-        window,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, why, "revocation resync failed; will retry");
+    let leeway = state.expect.leeway_secs;
+    let store = state.store.as_ref();
+    match revocation::resync(&state.revocations, store, &state.clock, window, leeway).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, why, "revocation resync failed; will retry");
+            false
+        }
     }
 }
 

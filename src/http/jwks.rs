@@ -48,5 +48,5 @@ pub(super) fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .filter_map(|v: &HeaderValue| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/"))
 }

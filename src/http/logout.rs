@@ -40,6 +40,14 @@ async fn logout(
             revocation::revoke_access(&state, claims, "logout").await?;
             let target = format!("access token {}", claims.jti);
             crate::http::audit(&state, &req, Actor::User(&auth.sub), "logout", &target).await;
+            // A token bound to a session logs that session out too.
+            if let Some(sid) = auth.session_id() {
+                let scope = SessionScope::One {
+                    id: sid,
+                    owner: Some(auth.user_id()?),
+                };
+                sessions::end(&state, scope, "logout").await?;
+            }
         }
         Credential::Session(session) => {
             let scope = SessionScope::One {

@@ -55,9 +55,12 @@ struct SignedFeed<'a> {
 /// The feed for a poll with cursor `since` (everything when `None`).
 pub fn build(state: &AppState, since: Option<i64>) -> Feed {
     let now = state.now_secs();
-    let after = since.map_or(0, |s| (s - SEQ_LOOKBACK).max(0));
+    let after = since.map_or(0, |s| s.saturating_sub(SEQ_LOOKBACK).max(0));
+    // Revocations stay listed while the token could still pass a check
+    // with leeway.
+    let live_after = now.saturating_sub(state.expect.leeway_secs);
     let horizon = now - tokens::max_lifetime(&state.settings).num_seconds();
-    let (revoked, watermarks) = state.revocations.snapshot(after, now);
+    let (revoked, watermarks) = state.revocations.snapshot(after, live_after);
     Feed {
         revoked: revoked
             .into_iter()

@@ -24,6 +24,7 @@ pub async fn purge(state: &AppState) -> Result<u64, Error> {
         .store
         .purge_expired(Purge {
             now,
+            revoked_cutoff: now - chrono::TimeDelta::seconds(state.expect.leeway_secs),
             idle_cutoff: sessions::idle_cutoff(state, now),
             tombstone_cutoff: now - lifetime,
             audit_cutoff: now - delta(state.settings.maintenance.audit_retention.get()),
@@ -32,9 +33,9 @@ pub async fn purge(state: &AppState) -> Result<u64, Error> {
         })
         .await?;
     let horizon = now - lifetime;
-    state
-        .revocations
-        .prune(now.timestamp(), horizon.timestamp());
+    // A revoked token is accepted until exp + leeway; its entry stays as long.
+    let expired_before = now.timestamp() - state.expect.leeway_secs;
+    state.revocations.prune(expired_before, horizon.timestamp());
     Ok(removed)
 }
 

@@ -166,10 +166,19 @@ async fn retry_or_reuse(
                 } else {
                     asked.clone()
                 };
-                let access = tokens::issue(
+                // The access token carries the id recorded with the
+                // successor, so revoking the family revokes it too; its
+                // expiry stays within the recorded one.
+                let sub = next.user_id.to_string();
+                let jti = crate::domain::Jti::parse(&next.access_jti)?;
+                let leeway = TimeDelta::seconds(state.expect.leeway_secs);
+                let pending = tokens::pending(state, &sub, jti)
+                    .expiring_by(next.access_expires_at.0 - leeway);
+                let access = tokens::sign(
                     state,
+                    pending,
                     Subject {
-                        sub: next.user_id.to_string(),
+                        sub,
                         roles: &roles,
                         sid: None,
                     },

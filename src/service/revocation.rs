@@ -25,9 +25,8 @@ pub async fn record(
     list: &RevocationList,
     revocation: &NewRevocation,
 ) -> Result<bool, Error> {
-    let entry = store.revoke_token(revocation).await?;
-    let added = entry.is_some();
-    list.add(entry);
+    let (entry, added) = store.revoke_token(revocation).await?;
+    list.add([entry]);
     Ok(added)
 }
 
@@ -249,13 +248,28 @@ pub async fn revoke_by_admin_jti(state: &AppState, jti: Jti) -> Result<AdminRevo
     })
 }
 
-/// Revokes an access token (until its expiry) or a refresh token (its whole
-/// family), given the token itself.
+/// Revokes an access token (until its expiry), a refresh token (its whole
+/// family) or a session, given the token itself.
 pub async fn revoke_by_admin_token(
     state: &AppState,
     token: &str,
 ) -> Result<AdminRevocation, Error> {
     let reason = "revoked by an administrator";
+    if token.starts_with(sessions::PREFIX) {
+        let session = sessions::inspect(state, token)
+            .await?
+            .ok_or_else(|| Error::NotFound("no live session with this token".into()))?;
+        let scope = SessionScope::One {
+            id: session.id,
+            owner: None,
+        };
+        sessions::end(state, scope, reason).await?;
+        return Ok(AdminRevocation {
+            token_type: "session",
+            jti: None,
+            revoked: true,
+        });
+    }
     if token.starts_with(refresh::PREFIX) {
         let owner = refresh_owner(state, token)
             .await?

@@ -171,6 +171,7 @@ async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Erro
     if let Some(session) = state.sessions.get(hash) {
         return Ok(session);
     }
+    let generation = state.sessions.generation();
     let row = state
         .store
         .session_by_hash(hash)
@@ -185,7 +186,7 @@ async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Erro
         last_seen_at: row.last_seen_at.0,
         last_persisted_at: row.last_seen_at.0,
     };
-    state.sessions.put(*hash, session.clone());
+    state.sessions.put(*hash, session.clone(), generation);
     Ok(session)
 }
 

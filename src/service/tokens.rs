@@ -58,6 +58,15 @@ pub fn pending(state: &AppState, sub: &str, jti: Jti) -> Pending {
     }
 }
 
+impl Pending {
+    /// Ends the token no later than `limit`: a token whose id was recorded
+    /// with an expiry must not outlive it (its revocation lasts that long).
+    pub fn expiring_by(mut self, limit: DateTime<Utc>) -> Self {
+        self.expires_at = self.expires_at.min(limit);
+        self
+    }
+}
+
 /// Signs the pending token.
 pub fn sign(
     state: &AppState,

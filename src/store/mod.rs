@@ -79,11 +79,12 @@ pub trait Store: AdminStore + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, StoreError>;
 
-    /// Puts a token id on the revocation list; `None` if it already was.
+    /// Puts a token id on the revocation list; returns its entry, and
+    /// whether it is new (`false`: it was listed already).
     async fn revoke_token(
         &self,
         revocation: &NewRevocation,
-    ) -> Result<Option<RevokedEntry>, StoreError>;
+    ) -> Result<(RevokedEntry, bool), StoreError>;
 
     /// Revoked ids with `seq` above `after` whose tokens have not expired.
     async fn revoked_since(
@@ -135,7 +136,7 @@ pub trait Store: AdminStore + Send + Sync + 'static {
     ) -> Result<Option<RefreshTokenState>, StoreError>;
 
     /// Revokes a refresh family and the live access tokens issued with it;
-    /// returns the access-token revocations to apply.
+    /// returns every access-token revocation of the family, to apply.
     async fn revoke_family(
         &self,
         family: Uuid,

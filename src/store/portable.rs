@@ -205,8 +205,8 @@ macro_rules! portable_store_impl {
                     .await?)
             }
 
-            async fn revoke_token(&self, r: &NewRevocation) -> Result<Option<RevokedEntry>, StoreError> {
-                let seq: Option<i64> = sqlx::query_scalar(
+            async fn revoke_token(&self, r: &NewRevocation) -> Result<(RevokedEntry, bool), StoreError> {
+                let inserted: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING RETURNING seq",
                 )
@@ -217,11 +217,19 @@ macro_rules! portable_store_impl {
                 .bind(&r.reason)
                 .fetch_optional(self.writer())
                 .await?;
-                Ok(seq.map(|seq| RevokedEntry {
-                    jti: r.jti,
-                    exp: r.expires_at.timestamp(),
-                    seq,
-                }))
+                if let Some(seq) = inserted {
+                    let entry = RevokedEntry { jti: r.jti, exp: r.expires_at.timestamp(), seq };
+                    return Ok((entry, true));
+                }
+                // Already listed: hand back the entry as stored, so a
+                // replica that missed it can still apply it.
+                let existing = sqlx::query_as::<_, RevocationRecord>(
+                    "SELECT seq, jti, subject, expires_at, revoked_at, reason FROM revoked_tokens WHERE jti = $1",
+                )
+                .bind(r.jti.to_string())
+                .fetch_one(self.writer())
+                .await?;
+                Ok((existing.entry()?, false))
             }
 
             async fn revoked_since(&self, after: i64, now: DateTime<Utc>) -> Result<Vec<RevokedEntry>, StoreError> {
@@ -309,6 +317,7 @@ macro_rules! portable_store_impl {
             async fn refresh_token(&self, token_hash: &[u8; 32]) -> Result<Option<RefreshTokenState>, StoreError> {
                 Ok(sqlx::query_as::<_, RefreshTokenState>(
                     "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.issued_at, t.expires_at, t.used_at, \
+                     t.access_jti, t.access_expires_at, \
                      EXISTS (SELECT 1 FROM revoked_families r WHERE r.family_id = t.family_id) AS family_revoked, \
                      COALESCE((SELECT u.disabled FROM users u WHERE u.id = t.user_id), TRUE) AS user_disabled \
                      FROM refresh_tokens t WHERE t.token_hash = $1",
@@ -327,6 +336,16 @@ macro_rules! portable_store_impl {
                 family_expiry: DateTime<Utc>,
             ) -> Result<Vec<RevokedEntry>, StoreError> {
                 let mut tx = self.begin_write().await?;
+                // Marking every token of the family used takes their row
+                // locks: a rotation racing this either committed first (its
+                // successor is then seen below) or finds its token used.
+                sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = COALESCE(used_at, $2) WHERE family_id = $1",
+                )
+                .bind(family)
+                .bind(DbTime(now))
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(
                     "INSERT INTO revoked_families (family_id, revoked_at, expires_at, reason) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (family_id) DO NOTHING",
@@ -337,17 +356,26 @@ macro_rules! portable_store_impl {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
-                let revoked = sqlx::query_as::<_, RevocationRecord>(
+                sqlx::query(
                     "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
                      SELECT access_jti, $2, access_expires_at, $3, $4 FROM refresh_tokens \
                      WHERE family_id = $1 AND access_expires_at > $3 \
-                     ON CONFLICT (jti) DO NOTHING \
-                     RETURNING seq, jti, subject, expires_at, revoked_at, reason",
+                     ON CONFLICT (jti) DO NOTHING",
                 )
                 .bind(family)
                 .bind(subject)
                 .bind(DbTime(now))
                 .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+                // All of the family's revocations, new or not, so a replica
+                // that missed one learns it now.
+                let revoked = sqlx::query_as::<_, RevocationRecord>(
+                    "SELECT r.seq, r.jti, r.subject, r.expires_at, r.revoked_at, r.reason \
+                     FROM revoked_tokens r JOIN refresh_tokens t ON t.access_jti = r.jti \
+                     WHERE t.family_id = $1",
+                )
+                .bind(family)
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -359,7 +387,7 @@ macro_rules! portable_store_impl {
                 // $1 is the cut-off of each table, $2 the batch size.
                 let tables = [
                     ("DELETE FROM revoked_tokens WHERE seq IN \
-                      (SELECT seq FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)", purge.now),
+                      (SELECT seq FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)", purge.revoked_cutoff),
                     ("DELETE FROM refresh_tokens WHERE token_hash IN \
                       (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)", purge.now),
                     ("DELETE FROM revoked_families WHERE family_id IN \

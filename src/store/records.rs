@@ -151,6 +151,8 @@ pub struct RefreshTokenState {
     pub issued_at: DbTime,
     pub expires_at: DbTime,
     pub used_at: Option<DbTime>,
+    pub access_jti: String,
+    pub access_expires_at: DbTime,
     pub family_revoked: bool,
     pub user_disabled: bool,
 }
@@ -243,6 +245,8 @@ pub enum UserChange {
 #[derive(Debug, Clone, Copy)]
 pub struct Purge {
     pub now: DateTime<Utc>,
+    /// Revocations of tokens that expired (leeway included) before then.
+    pub revoked_cutoff: DateTime<Utc>,
     /// Sessions unseen since then have passed their idle limit.
     pub idle_cutoff: DateTime<Utc>,
     /// Users deleted before then held no token that is still valid.

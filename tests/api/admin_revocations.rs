@@ -30,6 +30,32 @@ async fn admins_revoke_by_jti_and_by_token(db: TestDb) {
     assert_eq!(by_token.status(), StatusCode::OK);
     assert_eq!(app.userinfo_status(&other).await, StatusCode::UNAUTHORIZED);
 
+    let session: Value = app
+        .post_json(
+            "/v1/login",
+            &json!({"username": ADMIN, "password": ADMIN_PASSWORD, "mode": "session"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = session["session_token"].as_str().unwrap().to_owned();
+    let by_session = app
+        .post_json_as(
+            "/v1/admin/revocations",
+            &admin,
+            &json!({ "token": session }),
+        )
+        .await;
+    assert_eq!(
+        by_session.json::<Value>().await.unwrap()["token_type"],
+        "session"
+    );
+    assert_eq!(
+        app.userinfo_status(&session).await,
+        StatusCode::UNAUTHORIZED
+    );
+
     let by_refresh = app
         .post_json_as(
             "/v1/admin/revocations",

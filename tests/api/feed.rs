@@ -138,6 +138,34 @@ async fn the_signed_feed_verifies_with_the_jwks(db: TestDb) {
 }
 both_backends!(the_signed_feed_verifies_with_the_jwks);
 
+async fn the_signed_feed_revalidates_too(db: TestDb) {
+    let app = db.spawn().await;
+    let admin = app.admin_token().await;
+    let jwt = |etag: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/v1/revocations"))
+            .bearer_auth(&admin)
+            .header("accept", "application/jwt");
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let first = jwt(None).await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/"), "{etag}");
+    assert_eq!(
+        jwt(Some(etag)).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
+    let extreme = app
+        .get_with_token("/v1/revocations?since=-9223372036854775808", &admin)
+        .await;
+    assert_eq!(extreme.status(), StatusCode::OK);
+}
+both_backends!(the_signed_feed_revalidates_too);
+
 async fn the_feed_revalidates_and_needs_a_caller(db: TestDb) {
     let app = db.spawn().await;
     let admin = app.admin_token().await;

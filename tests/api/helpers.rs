@@ -72,6 +72,20 @@ macro_rules! postgres_only {
     };
 }
 
+/// Runs the test function `$name(db: TestDb)` on SQLite only, as
+/// `$name::sqlite`.
+#[macro_export]
+macro_rules! sqlite_only {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_on($crate::helpers::Backend::Sqlite, super::$name).await;
+            }
+        }
+    };
+}
+
 /// A database for one test.
 #[derive(Clone)]
 pub struct TestDb {

@@ -262,8 +262,25 @@ async fn forms_refuse_cross_site_posts(db: TestDb) {
         .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
 
-    // Account forms need the session's own token.
+    // Account forms need the session's own token, and this origin.
     let signed = signed_in(&app).await;
+    let html = signed
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_of(&html);
+    let foreign = signed
+        .post(app.url("/account/logout"))
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
     let no_token = signed
         .post(app.url("/account/logout"))
         .form(&[("csrf", "nope")])

@@ -77,7 +77,8 @@ async fn a_retry_within_the_grace_window_gets_the_same_successor(db: TestDb) {
     assert_eq!(r2_again, r2, "the same successor, not a fork");
     assert_eq!(app.userinfo_status(&a2_retry).await, StatusCode::OK);
 
-    // Past the window the same retry is reuse, and the family dies.
+    // Past the window the same retry is reuse, and the family dies, with
+    // every access token issued from it, the retry's included.
     app.clock.advance(Duration::from_secs(11));
     let late = app.refresh(&r1).await;
     oauth_error(late, StatusCode::BAD_REQUEST, "invalid_grant").await;
@@ -87,6 +88,10 @@ async fn a_retry_within_the_grace_window_gets_the_same_successor(db: TestDb) {
         "invalid_grant",
     )
     .await;
+    assert_eq!(
+        app.userinfo_status(&a2_retry).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 both_backends!(a_retry_within_the_grace_window_gets_the_same_successor);
 

@@ -213,3 +213,86 @@ async fn a_revocation_on_one_replica_is_refused_by_another_within_2s(db: TestDb)
     refused_within(&a, &older, Duration::from_secs(2)).await;
 }
 postgres_only!(a_revocation_on_one_replica_is_refused_by_another_within_2s);
+
+async fn a_revoked_token_stays_refused_through_its_leeway(db: TestDb) {
+    let app = db.spawn().await;
+    let (token, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(logout(&app, &token, None).await, StatusCode::NO_CONTENT);
+    // Past exp but within the 30 s leeway a check would still pass; the
+    // revocation must outlast it, through a purge too.
+    app.clock.advance(Duration::from_secs(15 * 60 + 10));
+    countersign::service::maintenance::purge(&app.state)
+        .await
+        .unwrap();
+    let refused = app.get_with_token("/v1/userinfo", &token).await;
+    let status = refused.status();
+    let body = refused.text().await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("revoked"), "{body}");
+}
+both_backends!(a_revoked_token_stays_refused_through_its_leeway);
+
+async fn logging_out_with_a_session_bound_token_ends_the_session(db: TestDb) {
+    let app = db.spawn().await;
+    let body: serde_json::Value = app
+        .post_json(
+            "/v1/login",
+            &json!({"username": ADMIN, "password": ADMIN_PASSWORD, "mode": "session", "jwt": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = body["session_token"].as_str().unwrap();
+    let jwt = body["access_token"].as_str().unwrap();
+    assert_eq!(logout(&app, jwt, None).await, StatusCode::NO_CONTENT);
+    assert_eq!(app.userinfo_status(session).await, StatusCode::UNAUTHORIZED);
+}
+both_backends!(logging_out_with_a_session_bound_token_ends_the_session);
+
+async fn a_missed_notification_is_made_good_by_the_periodic_resync(db: TestDb) {
+    // Two servers on one SQLite file hear nothing of each other: only the
+    // resync can carry a revocation across.
+    let fast = |s: &mut countersign::config::Settings| {
+        s.tokens.issuer = "https://id.countersign.test".into();
+        s.revocation.resync_interval = countersign::config::Seconds(Duration::from_secs(1));
+    };
+    let a = db.spawn_with(fast).await;
+    let b = db.spawn_with(fast).await;
+    let (token, _) = a.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(b.userinfo_status(&token).await, StatusCode::OK);
+    assert_eq!(logout(&a, &token, None).await, StatusCode::NO_CONTENT);
+    refused_within(&b, &token, Duration::from_secs(5)).await;
+}
+crate::sqlite_only!(a_missed_notification_is_made_good_by_the_periodic_resync);
+
+async fn a_dropped_listener_reconnects_and_resyncs(db: TestDb) {
+    let issuer = "https://id.countersign.test";
+    let a = db.spawn_with(|s| s.tokens.issuer = issuer.into()).await;
+    let b = db.spawn_with(|s| s.tokens.issuer = issuer.into()).await;
+    let (token, _) = a.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(b.userinfo_status(&token).await, StatusCode::OK);
+    // Cut every LISTEN connection on this database (both replicas'), then
+    // revoke while they are down.
+    let admin_url = crate::helpers::postgres_admin_url();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    let database = url::Url::parse(&db.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&database)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty(), "the listeners were found");
+    assert_eq!(logout(&a, &token, None).await, StatusCode::NO_CONTENT);
+    refused_within(&b, &token, Duration::from_secs(5)).await;
+}
+postgres_only!(a_dropped_listener_reconnects_and_resyncs);
