@@ -18,8 +18,11 @@ impl Clock {
         Self::default()
     }
 
+    /// Now, to the microsecond: the precision both databases keep, so a
+    /// time read back equals the time written.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + TimeDelta::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        let now = Utc::now() + TimeDelta::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
     }
 
     /// Moves this clock (and every clone of it) forward.

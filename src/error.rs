@@ -102,7 +102,9 @@ impl Error {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::InvalidToken(_) => "invalid_token",
             Self::Unauthenticated(_) | Self::Forbidden(_) => "access_denied",
-            Self::Overloaded { .. } | Self::Unavailable(_) => "temporarily_unavailable",
+            Self::Throttled { .. } | Self::Overloaded { .. } | Self::Unavailable(_) => {
+                "temporarily_unavailable"
+            }
             Self::Internal(_) => "server_error",
             _ => "invalid_request",
         }

@@ -18,6 +18,8 @@ fn delta(duration: std::time::Duration) -> chrono::TimeDelta {
 
 /// One pass; returns the number of rows deleted.
 pub async fn purge(state: &AppState) -> Result<u64, Error> {
+    // Buffered audit events go in first, so the retention applies to them too.
+    state.audit.flush().await?;
     let now = state.clock.now();
     let lifetime = tokens::max_lifetime(&state.settings);
     let removed = state

@@ -127,7 +127,7 @@ pub async fn refresh_owner(state: &AppState, token: &str) -> Result<Option<Refre
 /// revokes all their refresh families and ends all their sessions; `false`
 /// if there is no such user.
 pub async fn revoke_user(state: &AppState, user: UserId, reason: &str) -> Result<bool, Error> {
-    let now = state.clock.now();
+    let now = watermark_time(state, user);
     let ended = state
         .store
         .revoke_user_tokens(user, reason, now, family_expiry(state, now))
@@ -138,6 +138,20 @@ pub async fn revoke_user(state: &AppState, user: UserId, reason: &str) -> Result
     state.revocations.set_watermark(user.0, now.timestamp());
     state.sessions.remove(&ended);
     Ok(true)
+}
+
+/// The time a new watermark for `user` should carry: now, or just past the
+/// current one when that is this very second. Tokens issued right after a
+/// watermark carry an `iat` one second past it (see `tokens::pending`), and
+/// a second revocation in the same second must cover them too.
+pub fn watermark_time(state: &AppState, user: UserId) -> DateTime<Utc> {
+    let now = state.clock.now();
+    match state.revocations.watermark(user.0) {
+        Some(current) if current >= now.timestamp() => {
+            DateTime::<Utc>::from_timestamp(current + 1, 0).unwrap_or(now)
+        }
+        _ => now,
+    }
 }
 
 /// Reads an access token for revocation: it must be one of ours (signature

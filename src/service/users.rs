@@ -10,6 +10,7 @@ use crate::crypto::password::PasswordHasher;
 use crate::crypto::random;
 use crate::domain::{Password, Role, Roles, User, UserId, Username};
 use crate::error::Error;
+use crate::service::revocation;
 use crate::state::AppState;
 use crate::store::{NewUser, Store, StoreError, UserChange, UserPatch, UserRecord};
 
@@ -170,7 +171,7 @@ pub async fn update(state: &AppState, id: UserId, update: UserUpdate) -> Result<
         disabled: update.disabled,
         roles: update.roles,
     };
-    let now = state.clock.now();
+    let now = revocation::watermark_time(state, id);
     let change = state
         .store
         .update_user(id, &patch, now, family_expiry(state, now))
@@ -184,7 +185,7 @@ pub async fn update(state: &AppState, id: UserId, update: UserUpdate) -> Result<
 /// Deletes a user and ends everything they hold; the last enabled admin
 /// cannot be deleted.
 pub async fn delete(state: &AppState, id: UserId) -> Result<(), Error> {
-    let now = state.clock.now();
+    let now = revocation::watermark_time(state, id);
     let change = state
         .store
         .delete_user(id, now, family_expiry(state, now))

@@ -365,6 +365,38 @@ impl TestApp {
         response.json().await.expect("introspection")
     }
 
+    /// Creates a user through the admin API; returns its id.
+    pub async fn create_user(&self, username: &str, password: &str, roles: &[&str]) -> String {
+        let admin = self.admin_token().await;
+        let response = self
+            .post_json_as(
+                "/v1/admin/users",
+                &admin,
+                &json!({"username": username, "password": password, "roles": roles}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
+        let body: Value = response.json().await.expect("user");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
     pub async fn userinfo_status(&self, token: &str) -> StatusCode {
         self.get_with_token("/v1/userinfo", token).await.status()
     }

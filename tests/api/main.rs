@@ -6,11 +6,15 @@
 mod helpers;
 mod proxy;
 
+mod admin_clients;
 mod admin_revocations;
+mod admin_users;
+mod audit;
 mod bad_input;
 mod browser;
 mod cli;
 mod feed;
+mod hardening;
 mod health;
 mod introspection;
 mod jwks;
