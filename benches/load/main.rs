@@ -113,6 +113,31 @@ fn main() {
     };
     eprintln!("server process id {}", run.server_pid);
     let mut results = runtime.block_on(run_load(&server.address, &run));
+    let wants_overload = options
+        .only
+        .as_ref()
+        .is_none_or(|p| "overload".starts_with(p.as_str()));
+    let overloads: Vec<scenarios::Overload> = if wants_overload {
+        // The sustainable rate is what the closed-loop run achieved.
+        let sustainable = results
+            .iter()
+            .find(|s| s.name.starts_with("password login"))
+            .map_or(raw.argon2 * 0.9, |s| s.per_second);
+        [1.0, 2.0, 10.0]
+            .into_iter()
+            .map(|multiple| {
+                eprintln!("offering {multiple}x the sustainable login rate…");
+                runtime.block_on(scenarios::overload(
+                    &server.address,
+                    sustainable,
+                    multiple,
+                    options.seconds,
+                ))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let scale = (options.sessions > 0).then(|| {
         let mut scale = runtime.block_on(sessions::run(
             &server.address,
@@ -140,7 +165,7 @@ fn main() {
     let compared = |name: &str| -> (&'static str, f64) {
         if name.starts_with("password login") {
             ("Argon2id verify", raw.argon2)
-        } else if name.starts_with("refresh") {
+        } else if name.starts_with("refresh") || name.starts_with("client_credentials") {
             ("RS256 sign", raw.sign)
         } else if name.starts_with("JWKS") || name.starts_with("session") {
             ("—", 0.0)
@@ -186,6 +211,25 @@ fn main() {
          {:.0}/s through `verify_password` (allocating each time).\n",
         raw.sign, raw.verify, raw.argon2, raw.argon2_allocating
     ));
+    if !overloads.is_empty() {
+        table.push_str(
+            "\nLogins offered at a fixed rate (open loop), against the rate sustained above:\n\n\
+             | offered | per second | admitted per second | refused (503) | admitted p50 | admitted p99 | /healthz p99 |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        for o in &overloads {
+            table.push_str(&format!(
+                "| {:.0}x | {:.0} | {:.0} | {:.0} % | {} | {} | {} |\n",
+                o.multiple,
+                o.offered,
+                o.admitted,
+                100.0 * o.refused_share,
+                ms(o.p50),
+                ms(o.p99),
+                ms(o.healthz_p99)
+            ));
+        }
+    }
     if let Some(scale) = &scale {
         let mib = |kib: u64| kib as f64 / 1024.0;
         table.push_str(&format!(
