@@ -87,7 +87,11 @@ pub async fn run_load(base: &str, run: &Run) -> Vec<Stats> {
     results.extend(stats.await);
 
     let secret = register_client(&client, base, &admin).await;
-    let (cl, url, cc_secret) = (client.clone(), format!("{base}/oauth2/token"), secret.clone());
+    let (cl, url, cc_secret) = (
+        client.clone(),
+        format!("{base}/oauth2/token"),
+        secret.clone(),
+    );
     let stats = measure(
         run,
         "client_credentials grant (POST /oauth2/token)",
@@ -201,7 +205,11 @@ pub async fn overload(base: &str, sustainable: f64, multiple: f64, seconds: u64)
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let ok = client.get(&url).send().await.is_ok_and(|r| r.status().is_success());
+                let ok = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
                 latencies.push(if ok { started.elapsed() } else { Duration::MAX });
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -217,7 +225,11 @@ pub async fn overload(base: &str, sustainable: f64, multiple: f64, seconds: u64)
             .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}));
         attempts.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            let status = request.send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+            let status = request
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
             (status, t0.elapsed())
         }));
     }
@@ -232,7 +244,11 @@ pub async fn overload(base: &str, sustainable: f64, multiple: f64, seconds: u64)
         }
     }
     admitted.sort_unstable();
-    let at = |v: &[Duration], q: f64| v.get(((v.len().max(1) - 1) as f64 * q) as usize).copied().unwrap_or_default();
+    let at = |v: &[Duration], q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     let mut healthz = probe.await.unwrap();
     healthz.sort_unstable();
     Overload {

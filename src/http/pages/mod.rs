@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::auth::{cleared_session_cookie, same_origin, session_cookie, session_cookie_name};
 use super::form::Form;
 use super::login::client_context;
+use crate::audit::Actor;
 use crate::error::Error;
 use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
@@ -278,23 +279,19 @@ async fn checked_action(
     Ok(session)
 }
 
+/// What the account page's buttons do.
+enum AccountAction {
+    Logout,
+    End(String),
+    EndOthers,
+}
+
 async fn account_logout(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: Form<ActionForm>,
 ) -> Result<HttpResponse, Error> {
-    let session = match checked_action(&req, &state, form).await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
-    let scope = SessionScope::One {
-        id: session.id,
-        owner: None,
-    };
-    sessions::end(&state, scope, "logout").await?;
-    Ok(see_other("/login")
-        .cookie(cleared_session_cookie(&state))
-        .finish())
+    act(&state, &req, form, AccountAction::Logout).await
 }
 
 async fn end_session(
@@ -303,18 +300,7 @@ async fn end_session(
     form: Form<ActionForm>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let session = match checked_action(&req, &state, form).await {
-        Ok(session) => session,
-        Err(response) => return Ok(response),
-    };
-    if let Ok(id) = Uuid::parse_str(&id) {
-        let scope = SessionScope::One {
-            id,
-            owner: Some(crate::domain::UserId(session.user_id)),
-        };
-        sessions::end(&state, scope, "ended by its user").await?;
-    }
-    Ok(see_other("/account").finish())
+    act(&state, &req, form, AccountAction::End(id.into_inner())).await
 }
 
 async fn end_other_sessions(
@@ -322,16 +308,62 @@ async fn end_other_sessions(
     req: HttpRequest,
     form: Form<ActionForm>,
 ) -> Result<HttpResponse, Error> {
-    let session = match checked_action(&req, &state, form).await {
+    act(&state, &req, form, AccountAction::EndOthers).await
+}
+
+/// Carries out a checked form post from the account page, audits it, and
+/// sends the browser on.
+async fn act(
+    state: &AppState,
+    req: &HttpRequest,
+    form: Form<ActionForm>,
+    action: AccountAction,
+) -> Result<HttpResponse, Error> {
+    let session = match checked_action(req, state, form).await {
         Ok(session) => session,
         Err(response) => return Ok(response),
     };
-    let scope = SessionScope::AllOf {
-        user: crate::domain::UserId(session.user_id),
-        except: Some(session.id),
+    let user = crate::domain::UserId(session.user_id);
+    let (scope, reason, next) = match &action {
+        AccountAction::Logout => (
+            SessionScope::One {
+                id: session.id,
+                owner: None,
+            },
+            "logout",
+            "/login",
+        ),
+        AccountAction::End(id) => match Uuid::parse_str(id) {
+            Ok(id) => (
+                SessionScope::One {
+                    id,
+                    owner: Some(user),
+                },
+                "ended by its user",
+                "/account",
+            ),
+            Err(_) => return Ok(see_other("/account").finish()),
+        },
+        AccountAction::EndOthers => (
+            SessionScope::AllOf {
+                user,
+                except: Some(session.id),
+            },
+            "ended by its user elsewhere",
+            "/account",
+        ),
     };
-    sessions::end(&state, scope, "ended by its user elsewhere").await?;
-    Ok(see_other("/account").finish())
+    let ended = sessions::end(state, scope, reason).await?;
+    let actor = session.user_id.to_string();
+    for id in &ended.ids {
+        let target = format!("session {id}");
+        super::audit(state, req, Actor::User(&actor), "session.end", &target).await;
+    }
+    let mut response = see_other(next);
+    if let AccountAction::Logout = action {
+        response.cookie(cleared_session_cookie(state));
+    }
+    Ok(response.finish())
 }
 
 async fn stylesheet() -> HttpResponse {
