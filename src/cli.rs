@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::crypto::master_key::MasterKey;
 use crate::crypto::password::PasswordHasher;
 use crate::domain::{ClientId, GrantTypes, Jti, Password, Roles, Scope, Username};
 use crate::revocation::RevocationList;
@@ -124,6 +125,21 @@ enum UserCommand {
 enum KeysCommand {
     /// List signing keys (never their private parts).
     List,
+    /// Add a signing key: published now, signing after keys.prepublish.
+    Rotate {
+        /// Sign with it at once (an emergency: caches that have not
+        /// refetched the JWKS refuse its tokens until they do).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Re-encrypt every signing key under a new master key (from the
+    /// environment variable COUNTERSIGN_NEW_MASTER_KEY or --new-key-file);
+    /// the current one comes from the configuration, or none if the keys
+    /// are stored in the clear.
+    Rewrap {
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -163,6 +179,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             password_stdin,
         }) => add_user(settings, &name, &roles, password_stdin).await,
         Command::Keys(KeysCommand::List) => list_keys(settings).await,
+        Command::Keys(KeysCommand::Rotate { now }) => rotate_keys(settings, now).await,
+        Command::Keys(KeysCommand::Rewrap { new_key_file }) => {
+            rewrap_keys(settings, new_key_file).await
+        }
         Command::Token(TokenCommand::Revoke { jti }) => revoke_token(settings, &jti).await,
         Command::Client(ClientCommand::Add {
             client_id,
@@ -363,6 +383,66 @@ async fn audit(store: &dyn Store, action: &str, target: &str) {
     if let Err(e) = store.insert_audit(&[event]).await {
         eprintln!("warning: the audit event was not recorded: {e}");
     }
+}
+
+async fn rotate_keys(settings: Settings, emergency: bool) -> Result<(), String> {
+    let store = open_store(&settings, settings.database.migrate_on_start).await?;
+    let master = service::keys::master_key(&settings.keys).map_err(|e| e.to_string())?;
+    let rotation = service::keys::add_key(
+        store.as_ref(),
+        &settings.keys,
+        master.as_deref(),
+        Clock::system().now(),
+        emergency,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    audit(
+        store.as_ref(),
+        if emergency {
+            "keys.rotate_now"
+        } else {
+            "keys.rotate"
+        },
+        &rotation.kid,
+    )
+    .await;
+    println!(
+        "added key {}, signing from {}",
+        rotation.kid,
+        rotation.activates_at.to_rfc3339()
+    );
+    if emergency {
+        println!(
+            "warning: it signs at once; caches that fetched the JWKS in the last {} s refuse its \
+             tokens until they refetch",
+            settings.keys.jwks_max_age().as_secs()
+        );
+    }
+    Ok(())
+}
+
+async fn rewrap_keys(settings: Settings, new_key_file: Option<PathBuf>) -> Result<(), String> {
+    let encoded = match new_key_file {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => std::env::var("COUNTERSIGN_NEW_MASTER_KEY").map_err(
+            |_| "give the new master key in COUNTERSIGN_NEW_MASTER_KEY or --new-key-file",
+        )?,
+    };
+    let new = MasterKey::from_base64(&encoded).map_err(|e| format!("new master key: {e}"))?;
+    let old = service::keys::master_key(&settings.keys).map_err(|e| e.to_string())?;
+    let store = open_store(&settings, settings.database.migrate_on_start).await?;
+    let count = service::keys::rewrap(store.as_ref(), old.as_deref(), &new)
+        .await
+        .map_err(|e| e.to_string())?;
+    audit(store.as_ref(), "keys.rewrap", new.id()).await;
+    println!(
+        "re-encrypted {count} signing keys under master key {}; configure it (and restart every \
+         replica) before removing the old one",
+        new.id()
+    );
+    Ok(())
 }
 
 async fn list_keys(settings: Settings) -> Result<(), String> {

@@ -98,6 +98,20 @@ pub struct PasswordSettings {
 pub struct KeySettings {
     pub rsa_bits: u32,
     pub jwks_max_age: Seconds,
+    pub rotation_interval: Seconds,
+    pub prepublish: Seconds,
+    pub master_key: SecretString,
+    pub master_key_file: String,
+    pub require_encryption: bool,
+}
+
+impl KeySettings {
+    /// The JWKS cache lifetime actually sent: never more than half the
+    /// pre-publication time, so every cache refetches a key's JWKS before
+    /// the key signs (the other half covers replicas picking it up).
+    pub fn jwks_max_age(&self) -> Duration {
+        self.jwks_max_age.get().min(self.prepublish.get() / 2)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -360,6 +374,19 @@ impl Settings {
             return Err(ConfigError::key(
                 "password",
                 "has Argon2 parameters out of range (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
+            ));
+        }
+        if self.keys.prepublish.get().is_zero() {
+            return Err(ConfigError::key(
+                "keys.prepublish",
+                "must be longer than zero",
+            ));
+        }
+        let interval = self.keys.rotation_interval.get();
+        if !interval.is_zero() && interval <= self.keys.prepublish.get() {
+            return Err(ConfigError::key(
+                "keys.rotation_interval",
+                "must be longer than keys.prepublish (or 0s, to turn rotation off)",
             ));
         }
         if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {

@@ -164,7 +164,19 @@ async fn assemble(
         .await
         .map_err(|e| StartupError::Setup(e.to_string()))?
         .map_err(Error::from)?;
-    let keys = service::keys::load_or_create(store.as_ref(), &settings.keys, &clock).await?;
+    let master_key = service::keys::master_key(&settings.keys)?;
+    let loaded = service::keys::load_or_create(
+        store.as_ref(),
+        &settings.keys,
+        master_key.as_deref(),
+        &clock,
+    )
+    .await?;
+    let keys = service::keys::key_set(
+        &loaded,
+        clock.now(),
+        service::tokens::max_lifetime(&settings),
+    )?;
     let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
     // Listen first, load second: nothing committed in between is missed.
     let changes = sync::subscribe(store.as_ref()).await;
@@ -194,7 +206,8 @@ async fn assemble(
         audit,
         clients: ClientCache::default(),
         store,
-        keys: KeyRing::new(keys),
+        keys: KeyRing::new(keys, loaded),
+        master_key,
         hasher,
         revocations,
         sessions,
@@ -222,6 +235,7 @@ fn spawn_background_tasks(
 ) {
     tokio::spawn(sync::run(Arc::clone(state), changes, stop.subscribe()));
     tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe()));
+    tokio::spawn(service::keys::run(Arc::clone(state), stop.subscribe()));
     tokio::spawn(service::maintenance::run(
         Arc::clone(state),
         stop.subscribe(),

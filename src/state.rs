@@ -27,6 +27,8 @@ pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
+    /// Encrypts private keys at rest, when configured.
+    pub master_key: Option<Arc<crate::crypto::master_key::MasterKey>>,
     pub hasher: PasswordHasher,
     pub revocations: Arc<RevocationList>,
     pub sessions: SessionCache,

@@ -58,7 +58,7 @@ pub async fn run(
                         stale = !resync(&state, "after reconnecting").await;
                     }
                     if let Some(notification) = notification {
-                        apply(&state, notification);
+                        apply(&state, notification).await;
                     }
                 }
                 Err(e) => {
@@ -71,7 +71,7 @@ pub async fn run(
     }
 }
 
-fn apply(state: &AppState, notification: Notification) {
+async fn apply(state: &AppState, notification: Notification) {
     match notification {
         Notification::Revoked(entry) => state.revocations.add([entry]),
         Notification::Watermark { user, valid_after } => {
@@ -79,11 +79,19 @@ fn apply(state: &AppState, notification: Notification) {
         }
         Notification::SessionsEnded(ids) => state.sessions.remove(&ids),
         Notification::ClientChanged(id) => state.clients.forget(&id),
+        Notification::KeysChanged => reload_keys(state).await,
     }
 }
 
-/// Reloads the revocation list; `true` when it worked.
+async fn reload_keys(state: &AppState) {
+    if let Err(e) = crate::service::keys::reload(state).await {
+        tracing::warn!(error = %e, "could not reload the signing keys; will retry at the next resync");
+    }
+}
+
+/// Reloads the revocation list (and the signing keys); `true` when it worked.
 async fn resync(state: &AppState, why: &str) -> bool {
+    reload_keys(state).await;
     let window = watermark_window(state);
     let leeway = state.expect.leeway_secs;
     let store = state.store.as_ref();

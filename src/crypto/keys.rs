@@ -15,6 +15,7 @@ use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
     RSAKeyParameters, RSAKeyType, ThumbprintHash,
@@ -24,6 +25,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use super::{CryptoError, random};
 
 /// An RSA private key and its key id.
+#[derive(Clone)]
 pub struct KeyMaterial {
     kid: String,
     pair: Arc<KeyPair>,
@@ -178,6 +180,13 @@ impl KeySet {
         &self.signer
     }
 
+    /// The ids of the published keys, in order.
+    pub fn published(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.verifiers.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        kids
+    }
+
     pub fn verifier(&self, kid: &str) -> Option<&DecodingKey> {
         self.verifiers.get(kid)
     }
@@ -197,15 +206,73 @@ impl KeySet {
     }
 }
 
-/// The live key set, shared by all requests and replaced as a whole.
+/// A stored key, decrypted and parsed, with when it starts signing.
+#[derive(Clone)]
+pub struct LoadedKey {
+    pub material: KeyMaterial,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+}
+
+/// Which keys sign and which are published at `now`, given keys sorted by
+/// activation: the newest activated key signs; a key is published from the
+/// moment it is stored until `lifetime` (the longest a token lives) after
+/// its successor took over. Returns (signing, published) indices.
+pub fn schedule(
+    keys: &[LoadedKey],
+    now: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> (usize, Vec<usize>) {
+    let signing = keys
+        .iter()
+        .rposition(|k| k.activates_at <= now)
+        .unwrap_or(0);
+    let published = (0..keys.len())
+        .filter(|&i| {
+            i >= signing
+                || keys
+                    .get(i + 1)
+                    .is_some_and(|successor| successor.activates_at + lifetime > now)
+        })
+        .collect();
+    (signing, published)
+}
+
+/// The live key set, shared by all requests and replaced as a whole, and
+/// the loaded keys it is chosen from.
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
+    loaded: RwLock<Arc<Vec<LoadedKey>>>,
 }
 
 impl KeyRing {
-    pub fn new(keys: KeySet) -> Self {
+    pub fn new(keys: KeySet, loaded: Vec<LoadedKey>) -> Self {
         Self {
             current: RwLock::new(Arc::new(keys)),
+            loaded: RwLock::new(Arc::new(loaded)),
+        }
+    }
+
+    pub fn loaded(&self) -> Arc<Vec<LoadedKey>> {
+        match self.loaded.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn set_loaded(&self, loaded: Vec<LoadedKey>) {
+        let loaded = Arc::new(loaded);
+        match self.loaded.write() {
+            Ok(mut guard) => *guard = loaded,
+            Err(poisoned) => *poisoned.into_inner() = loaded,
+        }
+    }
+
+    pub fn replace(&self, keys: KeySet) {
+        let keys = Arc::new(keys);
+        match self.current.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
         }
     }
 
@@ -243,6 +310,35 @@ mod tests {
         assert_eq!(jwk["e"], "AQAB");
         assert!(jwk.get("d").is_none() && jwk.get("p").is_none());
         assert!(set.etag().starts_with('"') && set.etag().ends_with('"'));
+    }
+
+    #[test]
+    fn the_schedule_publishes_before_signing_and_after_retiring() {
+        let key = KeyMaterial::generate(2048).unwrap();
+        let at = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+        let loaded = |created: i64, active: i64| LoadedKey {
+            material: key.clone(),
+            created_at: at(created),
+            activates_at: at(active),
+        };
+        let keys = [loaded(0, 0), loaded(100, 200)];
+        let lifetime = TimeDelta::seconds(50);
+        assert_eq!(
+            schedule(&keys, at(150), lifetime),
+            (0, vec![0, 1]),
+            "next is published early"
+        );
+        assert_eq!(
+            schedule(&keys, at(200), lifetime),
+            (1, vec![0, 1]),
+            "previous still published"
+        );
+        assert_eq!(schedule(&keys, at(249), lifetime), (1, vec![0, 1]));
+        assert_eq!(
+            schedule(&keys, at(250), lifetime),
+            (1, vec![1]),
+            "gone once its tokens are"
+        );
     }
 
     #[test]

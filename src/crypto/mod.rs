@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod keys;
+pub mod master_key;
 pub mod password;
 pub mod random;
 

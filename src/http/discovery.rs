@@ -15,7 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn metadata(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let max_age = state.settings.keys.jwks_max_age.get().as_secs();
+    let max_age = state.settings.keys.jwks_max_age().as_secs();
     super::jwks::cached(
         &req,
         &state.discovery.etag,

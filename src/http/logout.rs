@@ -3,7 +3,7 @@
 //! its family); a session is ended and its cookie cleared. 204.
 
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::{Authenticated, Credential, cleared_session_cookie};
@@ -31,7 +31,7 @@ async fn logout(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let body = optional_json::<LogoutBody>(&req, &body)?;
+    let body = super::optional_json::<LogoutBody>(&req, &body)?;
     let mut response = HttpResponse::NoContent();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     let actor = Actor::User(&auth.sub);
@@ -69,22 +69,4 @@ async fn logout(
         }
     }
     Ok(response.finish())
-}
-
-/// The body is optional; when present it must be JSON.
-fn optional_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<Option<T>, Error> {
-    if body.is_empty() {
-        return Ok(None);
-    }
-    if req.content_type() != "application/json" {
-        return Err(Error::UnsupportedMediaType(
-            "content type must be application/json".into(),
-        ));
-    }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")))
 }

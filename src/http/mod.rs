@@ -137,6 +137,24 @@ pub(crate) fn client_addr(req: &HttpRequest, state: &crate::state::AppState) -> 
         .to_string()
 }
 
+/// A body that may be empty; when present it must be JSON of type `T`.
+pub(crate) fn optional_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Option<T>, Error> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    if actix_web::HttpMessage::content_type(req) != "application/json" {
+        return Err(Error::UnsupportedMediaType(
+            "content type must be application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")))
+}
+
 /// Records a successful action in the audit trail, with the caller's address.
 pub(crate) async fn audit(
     state: &crate::state::AppState,

@@ -38,7 +38,8 @@ pub async fn purge(state: &AppState) -> Result<u64, Error> {
     // A revoked token is accepted until exp + leeway; its entry stays as long.
     let expired_before = now.timestamp() - state.expect.leeway_secs;
     state.revocations.prune(expired_before, horizon.timestamp());
-    Ok(removed)
+    let keys = super::keys::purge(state).await?;
+    Ok(removed + keys)
 }
 
 /// Purges every `maintenance.purge_interval` until `shutdown` fires.

@@ -70,6 +70,27 @@ pub trait Store: AdminStore + Send + Sync + 'static {
     /// (another replica won the race, and its key is the one to load).
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError>;
 
+    /// Adds a signing key, recording the retirement of the keys it
+    /// succeeds. With `newest_activated_by`, only if no key activates after
+    /// that time: the check and the insert are one step under a lock, so of
+    /// replicas racing to rotate, exactly one does.
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        newest_activated_by: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the stored form of the given keys (encrypting or
+    /// re-encrypting them), all or none.
+    async fn rewrap_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), StoreError>;
+
+    /// Removes keys that stopped signing before `cutoff` (their tokens have
+    /// all expired).
+    async fn delete_signing_keys_retired_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// The value of the shared secret `name`, storing `candidate` if there
     /// is none yet (the first replica's candidate wins).
     async fn server_secret(

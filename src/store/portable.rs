@@ -159,7 +159,7 @@ macro_rules! portable_store_impl {
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
                 Ok(sqlx::query_as::<_, SigningKeyRecord>(
-                    "SELECT kid, algorithm, private_key, created_at, activates_at, retires_at \
+                    "SELECT kid, algorithm, private_key, created_at, activates_at, retires_at, key_encryption \
                      FROM signing_keys ORDER BY activates_at, kid",
                 )
                 .fetch_all(self.reader())
@@ -169,8 +169,8 @@ macro_rules! portable_store_impl {
             async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
                 let mut tx = self.begin_key_lock().await?;
                 let inserted = sqlx::query(
-                    "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at) \
-                     SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+                    "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, key_encryption) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
                 )
                 .bind(&key.kid)
                 .bind(&key.algorithm)
@@ -178,10 +178,71 @@ macro_rules! portable_store_impl {
                 .bind(key.created_at)
                 .bind(key.activates_at)
                 .bind(key.retires_at)
+                .bind(key.key_encryption.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn add_signing_key(
+                &self,
+                key: &SigningKeyRecord,
+                newest_activated_by: Option<DateTime<Utc>>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_key_lock().await?;
+                if let Some(cutoff) = newest_activated_by {
+                    let newest: Option<DbTime> =
+                        sqlx::query_scalar("SELECT max(activates_at) FROM signing_keys")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if newest.is_some_and(|newest| newest.0 > cutoff) {
+                        return Ok(false);
+                    }
+                }
+                sqlx::query(
+                    "UPDATE signing_keys SET retires_at = $1 \
+                     WHERE activates_at < $1 AND (retires_at IS NULL OR retires_at > $1)",
+                )
+                .bind(key.activates_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, key_encryption) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.private_key)
+                .bind(key.created_at)
+                .bind(key.activates_at)
+                .bind(key.key_encryption.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn rewrap_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), StoreError> {
+                let mut tx = self.begin_key_lock().await?;
+                for key in keys {
+                    sqlx::query("UPDATE signing_keys SET private_key = $2, key_encryption = $3 WHERE kid = $1")
+                        .bind(&key.kid)
+                        .bind(&key.private_key)
+                        .bind(key.key_encryption.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_signing_keys_retired_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+                Ok(sqlx::query("DELETE FROM signing_keys WHERE retires_at <= $1")
+                    .bind(DbTime(cutoff))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected())
             }
 
             async fn server_secret(

@@ -152,6 +152,7 @@ enum Payload {
     Watermark { sub: Uuid, valid_after: i64 },
     SessionsEnded { sids: Vec<Uuid> },
     ClientChanged { client_id: String },
+    KeysChanged,
 }
 
 #[async_trait]
@@ -180,6 +181,7 @@ impl Subscription for PgSubscription {
                 Ok(Payload::ClientChanged { client_id }) => {
                     return Ok(Some(Notification::ClientChanged(client_id)));
                 }
+                Ok(Payload::KeysChanged) => return Ok(Some(Notification::KeysChanged)),
                 Err(e) => tracing::warn!(error = %e, "ignoring an unreadable notification"),
             }
         }

@@ -41,17 +41,20 @@ impl UserRecord {
     }
 }
 
-/// A signing key. `private_key` is PKCS#8 DER.
+/// A signing key. `private_key` is PKCS#8 DER, or, when `key_encryption`
+/// names a master key, that DER sealed with it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub algorithm: String,
     pub private_key: Vec<u8>,
     pub created_at: DbTime,
-    /// When the key starts signing.
+    /// When the key starts signing (and the one before it stops).
     pub activates_at: DbTime,
-    /// When the key stops signing; `None` while it is the newest.
+    /// When the key stopped signing, recorded when a successor is added.
     pub retires_at: Option<DbTime>,
+    /// The id of the master key that encrypts `private_key`.
+    pub key_encryption: Option<String>,
 }
 
 /// A revoked token id as the in-memory list holds it.
@@ -101,6 +104,7 @@ pub enum Notification {
     Watermark { user: Uuid, valid_after: i64 },
     SessionsEnded(Vec<Uuid>),
     ClientChanged(String),
+    KeysChanged,
 }
 
 /// A refresh token to store; only its hash is kept.
