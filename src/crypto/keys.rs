@@ -139,6 +139,7 @@ pub struct KeySet {
     validation: Validation,
     jwks: Bytes,
     etag: String,
+    valid_until: Option<DateTime<Utc>>,
 }
 
 impl KeySet {
@@ -173,7 +174,21 @@ impl KeySet {
             validation,
             jwks,
             etag,
+            valid_until: None,
         })
+    }
+
+    /// Marks the moment this set stops being the right one (the next key
+    /// change of the schedule).
+    pub fn valid_until(mut self, until: Option<DateTime<Utc>>) -> Self {
+        self.valid_until = until;
+        self
+    }
+
+    /// Whether the schedule has moved on at `now` and the set must be
+    /// rebuilt.
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_until.is_some_and(|until| now >= until)
     }
 
     pub fn signer(&self) -> &Signer {
@@ -214,28 +229,42 @@ pub struct LoadedKey {
     pub activates_at: DateTime<Utc>,
 }
 
-/// Which keys sign and which are published at `now`, given keys sorted by
-/// activation: the newest activated key signs; a key is published from the
-/// moment it is stored until `lifetime` (the longest a token lives) after
-/// its successor took over. Returns (signing, published) indices.
-pub fn schedule(
-    keys: &[LoadedKey],
-    now: DateTime<Utc>,
-    lifetime: TimeDelta,
-) -> (usize, Vec<usize>) {
+/// Which keys sign and which are published at a moment, and until when
+/// that holds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// Index of the key that signs.
+    pub signing: usize,
+    /// Indices of the keys the JWKS lists.
+    pub published: Vec<usize>,
+    /// The next moment either changes (a key starts signing, or leaves).
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The schedule at `now`, given keys sorted by activation: the newest
+/// activated key signs; a key is published from the moment it is stored
+/// until `lifetime` (the longest a token lives) after its successor took
+/// over.
+pub fn schedule(keys: &[LoadedKey], now: DateTime<Utc>, lifetime: TimeDelta) -> Schedule {
     let signing = keys
         .iter()
         .rposition(|k| k.activates_at <= now)
         .unwrap_or(0);
+    // When key i's successor took over plus the lifetime: key i leaves then.
+    let leaves = |i: usize| keys.get(i + 1).map(|next| next.activates_at + lifetime);
     let published = (0..keys.len())
-        .filter(|&i| {
-            i >= signing
-                || keys
-                    .get(i + 1)
-                    .is_some_and(|successor| successor.activates_at + lifetime > now)
-        })
+        .filter(|&i| i >= signing || leaves(i).is_some_and(|t| t > now))
         .collect();
-    (signing, published)
+    let until = (0..keys.len())
+        .flat_map(|i| [Some(keys[i].activates_at), leaves(i)])
+        .flatten()
+        .filter(|&t| t > now)
+        .min();
+    Schedule {
+        signing,
+        published,
+        until,
+    }
 }
 
 /// The live key set, shared by all requests and replaced as a whole, and
@@ -323,20 +352,28 @@ mod tests {
         };
         let keys = [loaded(0, 0), loaded(100, 200)];
         let lifetime = TimeDelta::seconds(50);
+        let expect = |signing, published: &[usize], until: Option<i64>| Schedule {
+            signing,
+            published: published.to_vec(),
+            until: until.map(at),
+        };
         assert_eq!(
             schedule(&keys, at(150), lifetime),
-            (0, vec![0, 1]),
+            expect(0, &[0, 1], Some(200)),
             "next is published early"
         );
         assert_eq!(
             schedule(&keys, at(200), lifetime),
-            (1, vec![0, 1]),
+            expect(1, &[0, 1], Some(250)),
             "previous still published"
         );
-        assert_eq!(schedule(&keys, at(249), lifetime), (1, vec![0, 1]));
+        assert_eq!(
+            schedule(&keys, at(249), lifetime),
+            expect(1, &[0, 1], Some(250))
+        );
         assert_eq!(
             schedule(&keys, at(250), lifetime),
-            (1, vec![1]),
+            expect(1, &[1], None),
             "gone once its tokens are"
         );
     }

@@ -13,7 +13,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let keys = state.keys.current();
+    let keys = crate::service::keys::current(&state);
     let max_age = state.settings.keys.jwks_max_age().as_secs();
     cached(&req, keys.etag(), max_age, keys.jwks())
 }

@@ -93,6 +93,6 @@ pub fn sign(state: &AppState, feed: &Feed) -> Result<String, Error> {
         exp: iat.saturating_add(lifetime),
         feed,
     };
-    let keys = state.keys.current();
+    let keys = crate::service::keys::current(state);
     Ok(jwt::sign(keys.signer(), FEED_TOKEN_TYPE, &claims)?)
 }

@@ -204,9 +204,28 @@ pub fn key_set(
     if loaded.is_empty() {
         return Err(Error::Internal("no signing key is loaded".into()));
     }
-    let (signing, published) = keys::schedule(loaded, now, lifetime);
-    let published: Vec<&KeyMaterial> = published.iter().map(|&i| &loaded[i].material).collect();
-    Ok(KeySet::new(&loaded[signing].material, &published)?)
+    let schedule = keys::schedule(loaded, now, lifetime);
+    let published: Vec<&KeyMaterial> = schedule
+        .published
+        .iter()
+        .map(|&i| &loaded[i].material)
+        .collect();
+    Ok(KeySet::new(&loaded[schedule.signing].material, &published)?.valid_until(schedule.until))
+}
+
+/// The key set in force now. The schedule is a function of time, so a set
+/// whose moment has passed is rebuilt on the spot: every replica switches
+/// signing keys, and drops retired ones, at the same instant rather than
+/// at its next tick.
+pub fn current(state: &AppState) -> Arc<KeySet> {
+    let keys = state.keys.current();
+    if !keys.expired_at(state.clock.now()) {
+        return keys;
+    }
+    if let Err(e) = refresh_schedule(state) {
+        tracing::warn!(error = %e, "could not refresh the key schedule");
+    }
+    state.keys.current()
 }
 
 /// Swaps in the key set for the current time if it differs from the live
@@ -225,8 +244,8 @@ pub fn refresh_schedule(state: &AppState) -> Result<(), Error> {
             published = next.published().len(),
             "signing keys changed"
         );
-        state.keys.replace(next);
     }
+    state.keys.replace(next);
     Ok(())
 }
 
@@ -353,18 +372,15 @@ pub async fn rewrap(
     Ok(sealed.len())
 }
 
-/// The key schedule, every second: swap key sets at activation and
-/// retirement times, and rotate when due (the check is in memory; the
-/// database is touched only when a rotation is due).
+/// Scheduled rotation, checked every second (in memory; the database is
+/// touched only when a rotation is due). Key sets switch by themselves, in
+/// [`current`].
 pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticker.tick() => {}
-        }
-        if let Err(e) = refresh_schedule(&state) {
-            tracing::warn!(error = %e, "could not refresh the key schedule");
         }
         if let Err(e) = rotate_if_due(&state).await {
             tracing::warn!(error = %e, "scheduled key rotation failed; will retry");

@@ -160,7 +160,7 @@ pub fn claims_for_revocation(
     state: &AppState,
     token: &str,
 ) -> Result<Option<AccessClaims>, TokenError> {
-    let keys = state.keys.current();
+    let keys = crate::service::keys::current(state);
     let claims: AccessClaims = jwt::verify_signature(token, ACCESS_TOKEN_TYPE, &keys)?;
     if claims.iss != state.expect.issuer {
         return Err(TokenError::Issuer);

@@ -89,7 +89,7 @@ pub fn sign(
         sid: subject.sid.map(|id| id.to_string()),
         roles: subject.roles.names(),
     };
-    let keys = state.keys.current();
+    let keys = crate::service::keys::current(state);
     let token = jwt::sign(keys.signer(), ACCESS_TOKEN_TYPE, &claims)?;
     Ok(AccessToken {
         token,
@@ -113,7 +113,7 @@ pub fn issue(
 
 /// The full check of an access token, used by every endpoint that takes one.
 pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
-    let keys = state.keys.current();
+    let keys = crate::service::keys::current(state);
     let claims = jwt::verify_access(token, &keys, &state.expect, state.now_secs())?;
     state.revocations.check(&claims)?;
     Ok(claims)

@@ -43,7 +43,7 @@ impl UserRecord {
 
 /// A signing key. `private_key` is PKCS#8 DER, or, when `key_encryption`
 /// names a master key, that DER sealed with it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub algorithm: String,

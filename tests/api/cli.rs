@@ -2,8 +2,12 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
+use base64::Engine;
+use countersign::config::Seconds;
 use reqwest::StatusCode;
+use secrecy::SecretString;
 
 use crate::both_backends;
 use crate::helpers::TestDb;
@@ -169,3 +173,82 @@ async fn migrate_and_keys_list(db: TestDb) {
     assert!(!listing.contains("PRIVATE"));
 }
 both_backends!(migrate_and_keys_list);
+
+fn jwks_kids(jwks: &serde_json::Value) -> usize {
+    jwks["keys"].as_array().unwrap().len()
+}
+
+async fn keys_rotate_is_staged_once_and_now_signs_at_once(db: TestDb) {
+    let app = db
+        .spawn_with(|s| s.revocation.resync_interval = Seconds(Duration::from_secs(1)))
+        .await;
+    let out = countersign(&db, &["keys", "rotate"], &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signing from"));
+    let out = countersign(&db, &["keys", "rotate"], &[], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already waiting"), "{}", stderr(&out));
+
+    let out = countersign(&db, &["keys", "rotate", "--now"], &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("warning"), "{stdout}");
+    // The running server learns of both keys (by notification on
+    // PostgreSQL, by its periodic resync on SQLite) and signs with the
+    // emergency one.
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = jwks_kids(&app.jwks().await);
+        if seen == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 3, "the server did not pick up the new keys");
+    let token = app.admin_token().await;
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    assert!(stdout.contains(&kid), "{stdout} does not name {kid}");
+}
+both_backends!(keys_rotate_is_staged_once_and_now_signs_at_once);
+
+async fn keys_rewrap_moves_the_keys_to_a_new_master_key(db: TestDb) {
+    let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let (old, new) = (encode(1), encode(2));
+    let tweak = |key: String| {
+        move |s: &mut countersign::config::Settings| {
+            s.tokens.issuer = "https://id.countersign.test".into();
+            s.keys.master_key = SecretString::from(key);
+        }
+    };
+    let app = db.spawn_with(tweak(old.clone())).await;
+    let token = app.admin_token().await;
+    app.stop().await;
+
+    let without_new = countersign(
+        &db,
+        &["keys", "rewrap"],
+        &[("COUNTERSIGN_KEYS__MASTER_KEY", &old)],
+        None,
+    );
+    assert!(!without_new.status.success());
+    assert!(stderr(&without_new).contains("COUNTERSIGN_NEW_MASTER_KEY"));
+    let out = countersign(
+        &db,
+        &["keys", "rewrap"],
+        &[
+            ("COUNTERSIGN_KEYS__MASTER_KEY", &old),
+            ("COUNTERSIGN_NEW_MASTER_KEY", &new),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 1 signing keys"));
+
+    let mut settings = app.settings.clone();
+    settings.keys.master_key = SecretString::from(old);
+    let refused = countersign::Application::build(settings).await;
+    assert!(refused.is_err(), "the old master key still opens the keys");
+    let app = db.spawn_with(tweak(new)).await;
+    assert_eq!(app.userinfo_status(&token).await, StatusCode::OK);
+}
+both_backends!(keys_rewrap_moves_the_keys_to_a_new_master_key);

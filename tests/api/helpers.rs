@@ -189,9 +189,19 @@ impl TestDb {
     }
 
     pub async fn spawn_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        self.spawn_on_clock(&Clock::system(), tweak).await
+    }
+
+    /// A server whose time is `clock` (replicas sharing one clock see the
+    /// same moment, as real ones with synchronised clocks do).
+    pub async fn spawn_on_clock(
+        &self,
+        clock: &Clock,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut settings = self.settings();
         tweak(&mut settings);
-        TestApp::start(self.clone(), settings).await
+        TestApp::start(self.clone(), settings, clock.clone()).await
     }
 }
 
@@ -207,8 +217,7 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    async fn start(db: TestDb, settings: Settings) -> Self {
-        let clock = Clock::system();
+    async fn start(db: TestDb, settings: Settings, clock: Clock) -> Self {
         let app = Application::build_with_clock(settings.clone(), clock.clone())
             .await
             .expect("server starts");
@@ -235,7 +244,7 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
         self.stop().await;
-        TestApp::start(self.db.clone(), self.settings.clone()).await
+        TestApp::start(self.db.clone(), self.settings.clone(), self.clock.clone()).await
     }
 
     pub async fn stop(&self) {

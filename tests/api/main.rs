@@ -18,6 +18,7 @@ mod hardening;
 mod health;
 mod introspection;
 mod jwks;
+mod keys;
 mod login;
 mod outage;
 mod overload;

@@ -22,16 +22,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, Error> {
     let now = state.clock.now();
     let loaded = state.keys.loaded();
-    let (signing, published) = schedule(&loaded, now, tokens::max_lifetime(&state.settings));
+    let schedule = schedule(&loaded, now, tokens::max_lifetime(&state.settings));
     let items: Vec<_> = loaded
         .iter()
         .enumerate()
         .map(|(i, key)| {
-            let status = if i == signing {
+            let status = if i == schedule.signing {
                 "current"
             } else if key.activates_at > now {
                 "next"
-            } else if published.contains(&i) {
+            } else if schedule.published.contains(&i) {
                 "previous"
             } else {
                 "retired"
