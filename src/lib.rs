@@ -4,23 +4,50 @@
 //! access tokens that any service verifies offline against the JWKS. The
 //! library holds everything; the binary (`src/main.rs`) only parses the
 //! command line.
+//!
+//! Features: `server` (default) is the server; `verifier` is
+//! [`verifier`], the module a downstream service embeds to verify tokens
+//! offline (build it with `default-features = false` to leave the server
+//! out); `verifier-actix` adds its actix-web extractor.
 
-pub mod audit;
-pub mod cli;
-pub mod client_cache;
-pub mod clock;
-pub mod config;
+#[cfg(not(any(feature = "server", feature = "verifier")))]
+compile_error!("enable the `server` feature, the `verifier` feature, or both");
+
 pub mod crypto;
 pub mod domain;
+#[cfg(feature = "verifier")]
+pub mod verifier;
+
+#[cfg(feature = "server")]
+pub mod audit;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod client_cache;
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod revocation;
+#[cfg(feature = "server")]
 pub mod service;
+#[cfg(feature = "server")]
 pub mod session_cache;
+#[cfg(feature = "server")]
 pub mod startup;
+#[cfg(feature = "server")]
 pub mod state;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod sync;
+#[cfg(feature = "server")]
 pub mod telemetry;
 
+#[cfg(feature = "server")]
 pub use startup::Application;

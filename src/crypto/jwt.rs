@@ -1,108 +1,19 @@
 //! JWT issue and verification (RFC 7519, access tokens per RFC 9068).
 //!
-//! Signing uses the pre-parsed key of the [`KeySet`]; verification pins the
-//! algorithm to RS256, requires a known `kid` and the expected `typ`, then
-//! checks `iss`, `aud`, `exp` and `nbf` against the caller's clock. Every
-//! failure names the rule that failed.
+//! Signing uses the pre-parsed key of the [`KeySet`]; verification applies
+//! the rules of [`super::rules`] with the keys of the set.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::CryptoError;
 use super::keys::{KeySet, Signer};
-
-/// `typ` of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-
-/// Tokens longer than this are refused before any parsing.
-pub const MAX_TOKEN_BYTES: usize = 8192;
-
-/// The claims of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub nbf: i64,
-    pub jti: String,
-    pub client_id: String,
-    #[serde(default)]
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
-}
-
-/// What a valid token must say, and how much clock skew is tolerated.
-#[derive(Debug, Clone)]
-pub struct Expectations {
-    pub issuer: String,
-    pub audience: String,
-    pub leeway_secs: i64,
-}
-
-/// Why a token was refused. The message is safe to return to the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("token is malformed: {0}")]
-    Malformed(&'static str),
-    #[error("token algorithm `{0}` is not accepted; only RS256 is")]
-    Algorithm(String),
-    #[error("token type must be `{expected}`")]
-    Type { expected: &'static str },
-    #[error("token has no key id (kid)")]
-    MissingKid,
-    #[error("token key id is not a known signing key")]
-    UnknownKid,
-    #[error("token signature does not verify")]
-    Signature,
-    #[error("token issuer is not this server")]
-    Issuer,
-    #[error("token audience is not accepted here")]
-    Audience,
-    #[error("token has expired")]
-    Expired,
-    #[error("token is not valid yet")]
-    NotYetValid,
-    #[error("token has been revoked")]
-    Revoked,
-    #[error("session is unknown or has ended")]
-    SessionUnknown,
-    #[error("session has expired")]
-    SessionExpired,
-}
-
-impl TokenError {
-    /// A fixed description for the `WWW-Authenticate` challenge, which must
-    /// never carry caller-supplied text.
-    pub fn challenge(&self) -> &'static str {
-        match self {
-            Self::Malformed(_) => "token is malformed",
-            Self::Algorithm(_) => "token algorithm is not accepted",
-            Self::Type { .. } => "token type is not accepted",
-            Self::MissingKid | Self::UnknownKid => "token key is not known",
-            Self::Signature => "token signature does not verify",
-            Self::Issuer | Self::Audience => "token is not for this server",
-            Self::Expired => "token has expired",
-            Self::NotYetValid => "token is not valid yet",
-            Self::Revoked => "token has been revoked",
-            Self::SessionUnknown => "session is unknown or has ended",
-            Self::SessionExpired => "session has expired",
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-}
+use super::rules;
+pub use super::rules::{
+    ACCESS_TOKEN_TYPE, AccessClaims, Expectations, MAX_TOKEN_BYTES, TokenError,
+};
 
 /// Signs `claims` as a compact JWS with header `{alg: RS256, kid, typ}`.
 pub fn sign<C: Serialize>(signer: &Signer, typ: &str, claims: &C) -> Result<String, CryptoError> {
@@ -126,47 +37,9 @@ pub fn verify_signature<C: DeserializeOwned>(
     typ: &'static str,
     keys: &KeySet,
 ) -> Result<C, TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Malformed("longer than 8192 bytes"));
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed("not three dot-separated parts"));
-    };
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| TokenError::Malformed("header is not base64url"))?;
-    let header: RawHeader = serde_json::from_slice(&header)
-        .map_err(|_| TokenError::Malformed("header is not a JWS header"))?;
-    if header.alg != "RS256" {
-        // Echo at most a short, printable prefix of what the caller sent.
-        let alg = header
-            .alg
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(16)
-            .collect();
-        return Err(TokenError::Algorithm(alg));
-    }
-    if header.typ.as_deref() != Some(typ) {
-        return Err(TokenError::Type { expected: typ });
-    }
-    let kid = header.kid.ok_or(TokenError::MissingKid)?;
+    let kid = rules::header_kid(token, typ)?;
     let key = keys.verifier(&kid).ok_or(TokenError::UnknownKid)?;
-    jsonwebtoken::decode::<C>(token, key, keys.validation())
-        .map(|data| data.claims)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
-            jsonwebtoken::errors::ErrorKind::Base64(_) => {
-                TokenError::Malformed("payload or signature is not base64url")
-            }
-            jsonwebtoken::errors::ErrorKind::Json(_) | jsonwebtoken::errors::ErrorKind::Utf8(_) => {
-                TokenError::Malformed("claims are missing or of the wrong type")
-            }
-            _ => TokenError::Signature,
-        })
+    rules::decode_claims(token, key, keys.validation())
 }
 
 /// The one verification of access tokens, used by every endpoint that
@@ -178,18 +51,7 @@ pub fn verify_access(
     now: i64,
 ) -> Result<AccessClaims, TokenError> {
     let claims: AccessClaims = verify_signature(token, ACCESS_TOKEN_TYPE, keys)?;
-    if claims.iss != expect.issuer {
-        return Err(TokenError::Issuer);
-    }
-    if claims.aud != expect.audience {
-        return Err(TokenError::Audience);
-    }
-    if now >= claims.exp.saturating_add(expect.leeway_secs) {
-        return Err(TokenError::Expired);
-    }
-    if now < claims.nbf.saturating_sub(expect.leeway_secs) {
-        return Err(TokenError::NotYetValid);
-    }
+    rules::check_claims(&claims, expect, now)?;
     Ok(claims)
 }
 

@@ -20,7 +20,7 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
     RSAKeyParameters, RSAKeyType, ThumbprintHash,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 
 use super::{CryptoError, random};
 
@@ -161,13 +161,7 @@ impl KeySet {
         }
         let jwks = Bytes::from(serde_json::to_vec(&jwks).map_err(|e| CryptoError(e.to_string()))?);
         let etag = random::etag(&jwks);
-        // Signature and algorithm only: the claims are checked by the caller
-        // against the server's clock, with precise reasons.
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
+        let validation = super::rules::signature_validation();
         Ok(Self {
             signer: signing.signer(),
             verifiers,

@@ -1,19 +1,25 @@
 //! Validated domain types. Each is built by `parse`, which returns a
 //! [`DomainError`] naming what is wrong; code past the edges never re-checks.
 
+#[cfg(feature = "server")]
 mod client;
 mod jti;
+#[cfg(feature = "server")]
 mod password;
 mod role;
 mod scope;
+#[cfg(feature = "server")]
 mod user;
 mod username;
 
+#[cfg(feature = "server")]
 pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::Jti;
+#[cfg(feature = "server")]
 pub use password::Password;
 pub use role::{ADMIN, Role, Roles};
 pub use scope::Scope;
+#[cfg(feature = "server")]
 pub use user::{User, UserId};
 pub use username::Username;
 

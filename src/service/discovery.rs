@@ -11,10 +11,19 @@ pub fn metadata(issuer: &str, scopes: &Scope) -> serde_json::Value {
     json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "userinfo_endpoint": format!("{issuer}/v1/userinfo"),
-        "grant_types_supported": ["password"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        // Countersign's own: where downstream verifiers poll for revocations.
+        "revocation_feed_uri": format!("{issuer}/v1/revocations"),
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported":
+            ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported":
+            ["none", "client_secret_basic", "client_secret_post"],
         // No authorization endpoint: tokens come from the token endpoint only.
         "response_types_supported": [],
         "scopes_supported": scopes,

@@ -52,6 +52,16 @@ async fn discovery_lists_the_endpoints_under_both_names(db: TestDb) {
         assert_eq!(meta["issuer"], app.address);
         assert_eq!(meta["jwks_uri"], app.url("/.well-known/jwks.json"));
         assert_eq!(meta["token_endpoint"], app.url("/oauth2/token"));
+        assert_eq!(
+            meta["introspection_endpoint"],
+            app.url("/oauth2/introspect")
+        );
+        assert_eq!(meta["revocation_endpoint"], app.url("/oauth2/revoke"));
+        assert_eq!(meta["revocation_feed_uri"], app.url("/v1/revocations"));
+        assert_eq!(
+            meta["grant_types_supported"],
+            serde_json::json!(["password", "refresh_token", "client_credentials"])
+        );
         assert!(
             meta["grant_types_supported"]
                 .as_array()

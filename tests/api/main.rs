@@ -29,3 +29,5 @@ mod revocation;
 mod serve;
 mod sessions;
 mod userinfo;
+#[cfg(feature = "verifier")]
+mod verifier;

@@ -1,0 +1,48 @@
+//! A tiny downstream service protected by the verifier: `GET /whoami`
+//! answers with the caller's subject and scopes, or 401.
+//!
+//! ```sh
+//! countersign serve &                      # the issuer, on 127.0.0.1:8080
+//! countersign client add orders --grant client_credentials
+//! COUNTERSIGN_CLIENT_SECRET=cs_secret_… \
+//!     cargo run --example downstream --no-default-features --features verifier-actix
+//! curl -H "authorization: Bearer $TOKEN" http://127.0.0.1:8081/whoami
+//! ```
+//!
+//! Settings come from the environment: `COUNTERSIGN_ISSUER` (default
+//! `http://127.0.0.1:8080`), `COUNTERSIGN_CLIENT_ID` (default `orders`) and
+//! `COUNTERSIGN_CLIENT_SECRET` (to read the revocation feed), `BIND`
+//! (default `127.0.0.1:8081`).
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use countersign::verifier::Verifier;
+use countersign::verifier::actix::Authenticated;
+
+async fn whoami(Authenticated(claims): Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "sub": claims.sub,
+        "scope": claims.scope,
+        "roles": claims.roles,
+    }))
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let issuer = env("COUNTERSIGN_ISSUER", "http://127.0.0.1:8080");
+    let mut builder = Verifier::builder(&issuer);
+    if let Ok(secret) = std::env::var("COUNTERSIGN_CLIENT_SECRET") {
+        builder = builder.client_credentials(env("COUNTERSIGN_CLIENT_ID", "orders"), secret);
+    }
+    let verifier = builder.build().await.map_err(std::io::Error::other)?;
+    let bind = env("BIND", "127.0.0.1:8081");
+    println!("verifying tokens of {issuer}; listening on http://{bind}/whoami");
+    HttpServer::new(move || {
+        App::new()
+            .app_data(verifier.clone())
+            .route("/whoami", web::get().to(whoami))
+    })
+    .bind(bind)?
+    .run()
+    .await
+}

@@ -1,0 +1,219 @@
+//! The verifier's JWKS cache: fresh for the `max-age` the issuer sends,
+//! revalidated with `If-None-Match`, and refetched at once (single-flight,
+//! rate-limited) when a token names a key it does not hold.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, ETAG, HeaderMap, IF_NONE_MATCH};
+
+use crate::crypto::rules::TokenError;
+
+/// The keys of one JWKS document, by `kid`.
+pub(super) struct Keys {
+    by_kid: HashMap<String, DecodingKey>,
+    etag: Option<String>,
+    fresh_until: Instant,
+}
+
+impl Keys {
+    pub(super) fn get(&self, kid: &str) -> Option<&DecodingKey> {
+        self.by_kid.get(kid)
+    }
+}
+
+pub(super) struct KeyCache {
+    http: reqwest::Client,
+    uri: String,
+    current: RwLock<Arc<Keys>>,
+    /// Held while fetching, so concurrent misses make one request; holds
+    /// when the last fetch started.
+    fetching: tokio::sync::Mutex<Option<Instant>>,
+    min_refetch_interval: Duration,
+    default_max_age: Duration,
+    fetches: AtomicU64,
+}
+
+impl KeyCache {
+    pub(super) fn new(
+        http: reqwest::Client,
+        uri: String,
+        min_refetch_interval: Duration,
+        default_max_age: Duration,
+    ) -> Self {
+        Self {
+            http,
+            uri,
+            current: RwLock::new(Arc::new(Keys {
+                by_kid: HashMap::new(),
+                etag: None,
+                fresh_until: Instant::now(),
+            })),
+            fetching: tokio::sync::Mutex::new(None),
+            min_refetch_interval,
+            default_max_age,
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    fn current(&self) -> Arc<Keys> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The cached keys if they hold `kid`; otherwise the keys after one
+    /// refetch, unless another fetch started less than the minimum
+    /// interval ago (a forged `kid` must not become a request per token).
+    pub(super) async fn with_kid(&self, kid: &str) -> Result<Arc<Keys>, TokenError> {
+        let keys = self.current();
+        if keys.by_kid.contains_key(kid) {
+            return Ok(keys);
+        }
+        let mut last = self.fetching.lock().await;
+        // Whoever held the lock may have fetched the key meanwhile.
+        let keys = self.current();
+        if keys.by_kid.contains_key(kid) {
+            return Ok(keys);
+        }
+        if last.is_some_and(|at| at.elapsed() < self.min_refetch_interval) {
+            return Err(TokenError::UnknownKid);
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.fetch(&keys).await {
+            tracing::warn!(error = %e, "could not refetch the JWKS for an unknown kid");
+        }
+        let keys = self.current();
+        if keys.by_kid.contains_key(kid) {
+            Ok(keys)
+        } else {
+            Err(TokenError::UnknownKid)
+        }
+    }
+
+    /// Re-reads the JWKS (a revalidation when it has an ETag).
+    pub(super) async fn refresh(&self) -> Result<(), String> {
+        let mut last = self.fetching.lock().await;
+        *last = Some(Instant::now());
+        self.fetch(&self.current()).await
+    }
+
+    async fn fetch(&self, cached: &Keys) -> Result<(), String> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.http.get(&self.uri);
+        if let Some(etag) = &cached.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        let fail = |e: String| format!("JWKS at {}: {e}", self.uri);
+        let response = request.send().await.map_err(|e| fail(e.to_string()))?;
+        let fresh_until =
+            Instant::now() + max_age(response.headers()).unwrap_or(self.default_max_age);
+        let next = if response.status() == StatusCode::NOT_MODIFIED {
+            Keys {
+                by_kid: cached.by_kid.clone(),
+                etag: cached.etag.clone(),
+                fresh_until,
+            }
+        } else {
+            let response = response
+                .error_for_status()
+                .map_err(|e| fail(e.to_string()))?;
+            let etag = response
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let set: JwkSet = response.json().await.map_err(|e| fail(e.to_string()))?;
+            Keys {
+                by_kid: usable_keys(&set),
+                etag,
+                fresh_until,
+            }
+        };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    pub(super) fn fresh_until(&self) -> Instant {
+        self.current().fresh_until
+    }
+
+    pub(super) fn kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.current().by_kid.keys().cloned().collect();
+        kids.sort_unstable();
+        kids
+    }
+
+    pub(super) fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+}
+
+/// The RSA signing keys of `set` that have a `kid`, as RS256 verification
+/// keys; anything else in the document is ignored.
+fn usable_keys(set: &JwkSet) -> HashMap<String, DecodingKey> {
+    set.keys
+        .iter()
+        .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
+        .filter(|jwk| matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256)))
+        .filter(|jwk| {
+            matches!(
+                jwk.common.public_key_use,
+                None | Some(PublicKeyUse::Signature)
+            )
+        })
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+        })
+        .collect()
+}
+
+/// How long a response may be cached, from `Cache-Control`: `max-age`, or
+/// zero for `no-cache` and `no-store`. `None` when it says neither.
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    value.split(',').map(str::trim).find_map(|directive| {
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store")
+        {
+            return Some(Duration::ZERO);
+        }
+        let (name, seconds) = directive.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        seconds.trim().parse().ok().map(Duration::from_secs)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn with(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn reads_max_age_and_its_negations() {
+        assert_eq!(
+            max_age(&with("public, max-age=300")),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            max_age(&with("MAX-AGE = 60")),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(max_age(&with("no-cache")), Some(Duration::ZERO));
+        assert_eq!(max_age(&with("no-store, max-age=60")), Some(Duration::ZERO));
+        assert_eq!(max_age(&with("public")), None);
+        assert_eq!(max_age(&with("max-age=soon")), None);
+        assert_eq!(max_age(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,374 @@
+//! `countersign::verifier` against a spawned server: what a downstream
+//! service embedding it sees.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use countersign::verifier::{Builder, OnStale, SetupError, TokenError, Verifier, VerifyError};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, claims_of};
+use crate::{both_backends, sqlite_only};
+
+const ISSUER: &str = "https://id.countersign.test";
+
+/// A server whose feed is public. Its issuer is its own address, where the
+/// verifier finds its discovery document.
+async fn server(db: &TestDb) -> TestApp {
+    db.spawn_with(|s| s.revocation.feed_public = true).await
+}
+
+/// A verifier with short intervals, so tests need no long waits.
+fn quick(app: &TestApp) -> Builder {
+    Verifier::builder(&app.address)
+        .min_refetch_interval(Duration::from_millis(300))
+        .poll_interval(Duration::from_millis(200))
+}
+
+fn rejected(outcome: Result<countersign::verifier::Claims, VerifyError>) -> TokenError {
+    match outcome {
+        Err(VerifyError::Rejected(reason)) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// `token` with its header replaced by `header` (the signature no longer
+/// matches, which is beside the point for header rules).
+fn with_header(token: &str, header: &Value) -> String {
+    let (_, rest) = token.split_once('.').unwrap();
+    format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()))
+}
+
+/// `token` signed by the server's real key with some claims changed.
+async fn resigned(app: &TestApp, token: &str, change: impl FnOnce(&mut Value)) -> String {
+    let mut claims = claims_of(token);
+    change(&mut claims);
+    let key = app.signing_key().await;
+    countersign::crypto::jwt::sign(&key.signer(), "at+jwt", &claims).unwrap()
+}
+
+async fn the_verifier_accepts_valid_tokens_and_names_each_broken_rule(db: TestDb) {
+    let app = server(&db).await;
+    let verifier = quick(&app).build().await.unwrap();
+    let token = app.admin_token().await;
+    let claims = verifier.verify(&token).await.unwrap();
+    assert_eq!(claims.sub, claims_of(&token)["sub"].as_str().unwrap());
+    assert_eq!(claims.roles, ["admin"]);
+
+    let mut tampered = token.clone().into_bytes();
+    let middle = token.find('.').unwrap() + 10;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert!(matches!(
+        rejected(verifier.verify(&tampered).await),
+        TokenError::Signature | TokenError::Malformed(_)
+    ));
+    let truncated = &token[..token.len() - 20];
+    assert!(matches!(
+        rejected(verifier.verify(truncated).await),
+        TokenError::Signature | TokenError::Malformed(_)
+    ));
+    assert!(matches!(
+        rejected(verifier.verify("not.a-token").await),
+        TokenError::Malformed(_)
+    ));
+    let none = with_header(&token, &json!({"alg": "none", "typ": "at+jwt"}));
+    assert!(matches!(
+        rejected(verifier.verify(&none).await),
+        TokenError::Algorithm(alg) if alg == "none"
+    ));
+    let hs256 = with_header(
+        &token,
+        &json!({"alg": "HS256", "typ": "at+jwt", "kid": "x"}),
+    );
+    assert!(matches!(
+        rejected(verifier.verify(&hs256).await),
+        TokenError::Algorithm(_)
+    ));
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    let untyped = with_header(&token, &json!({"alg": "RS256", "kid": kid}));
+    assert!(matches!(
+        rejected(verifier.verify(&untyped).await),
+        TokenError::Type { .. }
+    ));
+
+    let foreign = resigned(&app, &token, |c| c["iss"] = "https://elsewhere".into()).await;
+    assert_eq!(
+        rejected(verifier.verify(&foreign).await),
+        TokenError::Issuer
+    );
+    let elsewhere = quick(&app)
+        .audience("https://orders.test")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected(elsewhere.verify(&token).await),
+        TokenError::Audience
+    );
+    let early = resigned(&app, &token, |c| {
+        c["nbf"] = (c["nbf"].as_i64().unwrap() + 3600).into();
+    })
+    .await;
+    assert_eq!(
+        rejected(verifier.verify(&early).await),
+        TokenError::NotYetValid
+    );
+    let late = resigned(&app, &token, |c| {
+        c["exp"] = (c["iat"].as_i64().unwrap() - 60).into();
+    })
+    .await;
+    assert_eq!(rejected(verifier.verify(&late).await), TokenError::Expired);
+    // The message says which rule failed.
+    let message = verifier.verify(&late).await.unwrap_err().to_string();
+    assert!(message.contains("expired"), "{message}");
+}
+both_backends!(the_verifier_accepts_valid_tokens_and_names_each_broken_rule);
+
+async fn a_burst_of_unknown_kids_costs_one_fetch(db: TestDb) {
+    let app = server(&db).await;
+    let verifier = quick(&app).build().await.unwrap();
+    let token = app.admin_token().await;
+    let bogus = with_header(
+        &token,
+        &json!({"alg": "RS256", "typ": "at+jwt", "kid": "no-such-key"}),
+    );
+    // Let the initial fetch fall out of the refetch interval.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let before = verifier.status().jwks_fetches;
+    let burst = (0..100).map(|_| {
+        let verifier = verifier.clone();
+        let bogus = bogus.clone();
+        tokio::spawn(async move { verifier.verify(&bogus).await })
+    });
+    for outcome in futures_util::future::join_all(burst).await {
+        assert_eq!(rejected(outcome.unwrap()), TokenError::UnknownKid);
+    }
+    assert_eq!(verifier.status().jwks_fetches, before + 1);
+    // A second burst right after is answered from the rate limit.
+    for _ in 0..100 {
+        assert_eq!(
+            rejected(verifier.verify(&bogus).await),
+            TokenError::UnknownKid
+        );
+    }
+    assert_eq!(verifier.status().jwks_fetches, before + 1);
+    // Real tokens are unaffected throughout.
+    assert!(verifier.verify(&token).await.is_ok());
+}
+sqlite_only!(a_burst_of_unknown_kids_costs_one_fetch);
+
+async fn a_rotation_is_seen(db: TestDb) {
+    let app = server(&db).await;
+    let verifier = quick(&app).build().await.unwrap();
+    let before = app.admin_token().await;
+    let response = app
+        .send_as(
+            Method::POST,
+            "/v1/admin/keys/rotate",
+            &before,
+            Some(&json!({"now": true})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let kid = response.json::<Value>().await.unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = app.admin_token().await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&after).unwrap().kid,
+        Some(kid.clone())
+    );
+    assert!(verifier.verify(&after).await.is_ok(), "new key not fetched");
+    assert!(verifier.verify(&before).await.is_ok(), "old key dropped");
+    assert!(verifier.status().kids.contains(&kid));
+}
+both_backends!(a_rotation_is_seen);
+
+/// Polls `verify` until it refuses `token`; returns how long that took.
+async fn time_until_refused(verifier: &Verifier, token: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        match verifier.verify(token).await {
+            Err(VerifyError::Rejected(TokenError::Revoked)) => return start.elapsed(),
+            Ok(_) if start.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("not refused as revoked: {other:?}"),
+        }
+    }
+}
+
+async fn revocations_and_watermarks_are_seen_within_a_poll(db: TestDb) {
+    let app = server(&db).await;
+    let verifier = quick(&app).build().await.unwrap();
+    let admin = app.admin_token().await;
+    let user = app.create_user("carol", "carol-password-1", &[]).await;
+    let (carol, _) = app.login_tokens("carol", "carol-password-1").await;
+    let (other, _) = app.login_tokens("carol", "carol-password-1").await;
+    assert!(verifier.verify(&carol).await.is_ok());
+
+    let response = app
+        .post_json_as("/v1/admin/revocations", &admin, &json!({"token": carol}))
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let took = time_until_refused(&verifier, &carol).await;
+    // One poll interval (200 ms), plus the request itself.
+    assert!(took < Duration::from_millis(700), "took {took:?}");
+    assert!(verifier.verify(&other).await.is_ok(), "only that token");
+    assert!(verifier.status().revoked >= 1);
+
+    let response = app
+        .send_as(
+            Method::POST,
+            &format!("/v1/admin/users/{user}/revoke"),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let took = time_until_refused(&verifier, &other).await;
+    assert!(took < Duration::from_millis(700), "took {took:?}");
+    assert_eq!(verifier.status().watermarks, 1);
+    // Tokens issued after the watermark pass.
+    let (fresh, _) = app.login_tokens("carol", "carol-password-1").await;
+    assert!(verifier.verify(&fresh).await.is_ok());
+}
+both_backends!(revocations_and_watermarks_are_seen_within_a_poll);
+
+async fn a_stopped_server_makes_the_verifier_refuse_or_accept_as_told(db: TestDb) {
+    let app = server(&db).await;
+    let limit = Duration::from_millis(500);
+    let closed = quick(&app)
+        .max_staleness(limit, OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    let open = quick(&app)
+        .max_staleness(limit, OnStale::Accept)
+        .build()
+        .await
+        .unwrap();
+    let token = app.admin_token().await;
+    assert!(closed.verify(&token).await.is_ok());
+    app.stop().await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    match closed.verify(&token).await {
+        Err(VerifyError::Stale { age, limit: said }) => {
+            assert!(age > limit);
+            assert_eq!(said, limit);
+        }
+        other => panic!("expected a refusal for staleness, got {other:?}"),
+    }
+    assert!(open.verify(&token).await.is_ok());
+    assert!(open.staleness().unwrap() > limit);
+    assert!(closed.status().feed_failures >= 1);
+}
+sqlite_only!(a_stopped_server_makes_the_verifier_refuse_or_accept_as_told);
+
+async fn a_private_feed_needs_client_credentials(db: TestDb) {
+    let app = db.spawn().await;
+    let refused: Result<Verifier, SetupError> = quick(&app).build().await;
+    let message = refused
+        .err()
+        .expect("built without credentials")
+        .to_string();
+    assert!(message.contains("client_credentials"), "{message}");
+
+    let admin = app.admin_token().await;
+    let response = app
+        .post_json_as(
+            "/v1/admin/clients",
+            &admin,
+            &json!({"client_id": "orders", "name": "Orders", "grant_types": ["client_credentials"],
+                    "confidential": true}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let secret = response.json::<Value>().await.unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verifier = quick(&app)
+        .client_credentials("orders", secret)
+        .build()
+        .await
+        .unwrap();
+    assert!(verifier.verify(&admin).await.is_ok());
+    assert_eq!(verifier.status().feed_failures, 0);
+}
+sqlite_only!(a_private_feed_needs_client_credentials);
+
+async fn the_discovery_document_must_name_the_issuer(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.tokens.issuer = ISSUER.into();
+            s.revocation.feed_public = true;
+        })
+        .await;
+    let message = quick(&app).build().await.err().unwrap().to_string();
+    assert!(message.contains(ISSUER), "{message}");
+}
+sqlite_only!(the_discovery_document_must_name_the_issuer);
+
+#[cfg(feature = "verifier-actix")]
+async fn the_actix_extractor_guards_a_handler(db: TestDb) {
+    use actix_web::{App, HttpServer, web};
+    use countersign::verifier::actix::Authenticated;
+
+    let app = server(&db).await;
+    let verifier = quick(&app).build().await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let downstream = HttpServer::new(move || {
+        App::new().app_data(verifier.clone()).route(
+            "/orders",
+            web::get().to(|Authenticated(claims): Authenticated| async move { claims.sub }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = downstream.handle();
+    tokio::spawn(downstream);
+    let url = format!("http://127.0.0.1:{port}/orders");
+
+    let token = app.admin_token().await;
+    let ok = app
+        .client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        ok.text().await.unwrap(),
+        claims_of(&token)["sub"].as_str().unwrap()
+    );
+
+    let missing = app.client.get(&url).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.headers()["www-authenticate"], "Bearer");
+
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let bad = app
+        .client
+        .get(&url)
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let challenge = bad.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    handle.stop(false).await;
+}
+#[cfg(feature = "verifier-actix")]
+sqlite_only!(the_actix_extractor_guards_a_handler);
