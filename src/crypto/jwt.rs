@@ -39,7 +39,7 @@ pub fn verify_signature<C: DeserializeOwned>(
 ) -> Result<C, TokenError> {
     let kid = rules::header_kid(token, typ)?;
     let key = keys.verifier(&kid).ok_or(TokenError::UnknownKid)?;
-    rules::decode_claims(token, key, keys.validation())
+    rules::decode_claims(token, key)
 }
 
 /// The one verification of access tokens, used by every endpoint that

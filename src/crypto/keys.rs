@@ -20,8 +20,8 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
     RSAKeyParameters, RSAKeyType, ThumbprintHash,
 };
-use jsonwebtoken::{DecodingKey, Validation};
 
+use super::rules::VerifyingKey;
 use super::{CryptoError, random};
 
 /// An RSA private key and its key id.
@@ -135,8 +135,7 @@ impl Signer {
 /// Everything a request needs about keys, swapped as a whole when keys change.
 pub struct KeySet {
     signer: Signer,
-    verifiers: HashMap<String, DecodingKey>,
-    validation: Validation,
+    verifiers: HashMap<String, VerifyingKey>,
     jwks: Bytes,
     etag: String,
     valid_until: Option<DateTime<Utc>>,
@@ -155,17 +154,17 @@ impl KeySet {
             let components = PublicKeyComponents::<Vec<u8>>::from(key.pair.public_key());
             verifiers.insert(
                 key.kid.clone(),
-                DecodingKey::from_rsa_raw_components(&components.n, &components.e),
+                VerifyingKey::from_components(&components.n, &components.e).ok_or_else(|| {
+                    CryptoError("a signing key's public half does not parse".into())
+                })?,
             );
             jwks.keys.push(public_jwk(&key.pair, Some(&key.kid)));
         }
         let jwks = Bytes::from(serde_json::to_vec(&jwks).map_err(|e| CryptoError(e.to_string()))?);
         let etag = random::etag(&jwks);
-        let validation = super::rules::signature_validation();
         Ok(Self {
             signer: signing.signer(),
             verifiers,
-            validation,
             jwks,
             etag,
             valid_until: None,
@@ -196,12 +195,8 @@ impl KeySet {
         kids
     }
 
-    pub fn verifier(&self, kid: &str) -> Option<&DecodingKey> {
+    pub fn verifier(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifiers.get(kid)
-    }
-
-    pub(crate) fn validation(&self) -> &Validation {
-        &self.validation
     }
 
     /// The JWKS document, ready to send (a cheap reference-counted clone).

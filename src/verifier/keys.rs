@@ -7,22 +7,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::JwkSet;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, ETAG, HeaderMap, IF_NONE_MATCH};
 
-use crate::crypto::rules::TokenError;
+use crate::crypto::rules::{TokenError, VerifyingKey};
 
 /// The keys of one JWKS document, by `kid`.
 pub(super) struct Keys {
-    by_kid: HashMap<String, DecodingKey>,
+    by_kid: HashMap<String, VerifyingKey>,
     etag: Option<String>,
     fresh_until: Instant,
 }
 
 impl Keys {
-    pub(super) fn get(&self, kid: &str) -> Option<&DecodingKey> {
+    pub(super) fn get(&self, kid: &str) -> Option<&VerifyingKey> {
         self.by_kid.get(kid)
     }
 }
@@ -152,23 +151,12 @@ impl KeyCache {
     }
 }
 
-/// The RSA signing keys of `set` that have a `kid`, as RS256 verification
-/// keys; anything else in the document is ignored.
-fn usable_keys(set: &JwkSet) -> HashMap<String, DecodingKey> {
+/// The RS256 keys of `set` that have a `kid`; anything else in the
+/// document is ignored.
+fn usable_keys(set: &JwkSet) -> HashMap<String, VerifyingKey> {
     set.keys
         .iter()
-        .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
-        .filter(|jwk| matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256)))
-        .filter(|jwk| {
-            matches!(
-                jwk.common.public_key_use,
-                None | Some(PublicKeyUse::Signature)
-            )
-        })
-        .filter_map(|jwk| {
-            let kid = jwk.common.key_id.clone()?;
-            DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
-        })
+        .filter_map(|jwk| Some((jwk.common.key_id.clone()?, VerifyingKey::from_jwk(jwk)?)))
         .collect()
 }
 
