@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes the results into BENCHMARKS.md: the raw
 # crypto costs (criterion), the in-memory revocation check with a million
-# entries, and the HTTP load benchmark on SQLite and on PostgreSQL, each
-# compared with the raw costs measured in the same run.
+# entries, the downstream verifier, and the HTTP load benchmark on SQLite
+# and on PostgreSQL, each compared with the raw costs measured in the same
+# run.
 #
 #   scripts/bench.sh            # 10 s per operation
 #   BENCH_SECONDS=30 scripts/bench.sh
@@ -22,6 +23,8 @@ say "raw crypto costs"
 cargo bench --locked --bench crypto 2>&1 | tee "$out/crypto.txt" | grep -E '^[a-z0-9_/]+$|time:'
 say "revocation list with 1,000,000 entries"
 cargo bench --locked --bench revocation 2>&1 | tee "$out/revocation.txt" | grep -E 'revocation list|time:'
+say "the downstream verifier, 1,000,000 revoked ids"
+cargo bench --locked --features verifier --bench verifier 2>&1 | tee "$out/verifier.txt" | grep -E 'verifier memory|time:'
 for db in sqlite postgres; do
     say "load on $db, ${seconds} s per operation"
     cargo bench --locked --bench load -- --database "$db" --seconds "$seconds" \
@@ -49,6 +52,7 @@ PY
     echo "Run on $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(rustc --version)."
     echo
     echo "Commands: \`cargo bench --bench crypto\`, \`cargo bench --bench revocation\`,"
+    echo "\`cargo bench --features verifier --bench verifier\`,"
     echo "\`cargo bench --bench load -- --database sqlite|postgres --seconds $seconds\`."
     echo
     echo "### Raw costs (criterion, one core)"
@@ -64,6 +68,14 @@ PY
     echo "| benchmark | mean time |"
     echo "|---|---|"
     criterion_table "$out/revocation.txt"
+    echo
+    echo "### Downstream verifier (\`countersign::verifier\`), one core, 1,000,000 revoked ids"
+    echo
+    grep 'verifier memory' "$out/verifier.txt" | sed 's/^/    /'
+    echo
+    echo "| benchmark | mean time |"
+    echo "|---|---|"
+    criterion_table "$out/verifier.txt"
     for db in sqlite postgres; do
         echo
         echo "### HTTP load, $db"

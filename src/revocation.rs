@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::crypto::jwt::{AccessClaims, TokenError};
-use crate::domain::Jti;
+use crate::domain::{Jti, JtiHash};
 use crate::store::{RevokedEntry, Store, StoreError};
 
 /// How far behind a feed cursor the next poll looks again: rows commit
@@ -33,7 +33,7 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    jtis: HashMap<u128, Entry>,
+    jtis: HashMap<u128, Entry, JtiHash>,
     /// `valid_after` per user, seconds: tokens with `iat` at or before it
     /// are refused.
     watermarks: HashMap<Uuid, i64>,

@@ -6,6 +6,8 @@
 
 use aws_lc_rs::rsa::PublicKeyComponents;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
@@ -97,10 +99,13 @@ impl TokenError {
 }
 
 #[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
+struct RawHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
 }
 
 /// Checks the header of a compact JWS against the rules (size, shape,
@@ -115,10 +120,13 @@ pub fn header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> 
     else {
         return Err(TokenError::Malformed("not three dot-separated parts"));
     };
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| TokenError::Malformed("header is not base64url"))?;
-    let header: RawHeader = serde_json::from_slice(&header)
+    let mut buffer = [0u8; 1024];
+    let header = decode_into(
+        header,
+        &mut buffer,
+        "header is not base64url, or over 1 KiB",
+    )?;
+    let header: RawHeader = serde_json::from_slice(header)
         .map_err(|_| TokenError::Malformed("header is not a JWS header"))?;
     if header.alg != "RS256" {
         // Echo at most a short, printable prefix of what the caller sent.
@@ -133,7 +141,10 @@ pub fn header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> 
     if header.typ.as_deref() != Some(typ) {
         return Err(TokenError::Type { expected: typ });
     }
-    header.kid.ok_or(TokenError::MissingKid)
+    header
+        .kid
+        .map(Cow::into_owned)
+        .ok_or(TokenError::MissingKid)
 }
 
 /// An RS256 public key, parsed once when the key set is loaded rather than
@@ -183,14 +194,30 @@ pub fn decode_claims<C: DeserializeOwned>(
     let (_, payload) = signed
         .split_once('.')
         .ok_or(TokenError::Malformed("not three dot-separated parts"))?;
-    let not_base64 = |_| TokenError::Malformed("payload or signature is not base64url");
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(not_base64)?;
+    // Room for the signature of an 8192-bit key, the largest accepted.
+    let mut buffer = [0u8; 1026];
+    let signature = decode_into(signature, &mut buffer, "signature is not base64url")?;
     key.0
-        .verify_sig(signed.as_bytes(), &signature)
+        .verify_sig(signed.as_bytes(), signature)
         .map_err(|_| TokenError::Signature)?;
-    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(not_base64)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed("payload is not base64url"))?;
     serde_json::from_slice(&payload)
         .map_err(|_| TokenError::Malformed("claims are missing or of the wrong type"))
+}
+
+/// Decodes base64url into `buffer`, refusing input that does not fit. On
+/// the stack rather than the heap: small parts of every token.
+fn decode_into<'b>(
+    input: &str,
+    buffer: &'b mut [u8],
+    what: &'static str,
+) -> Result<&'b [u8], TokenError> {
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(input, buffer)
+        .map_err(|_| TokenError::Malformed(what))?;
+    Ok(&buffer[..len])
 }
 
 /// Judges verified claims: issuer, audience, and the validity window.

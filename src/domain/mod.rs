@@ -14,7 +14,7 @@ mod username;
 
 #[cfg(feature = "server")]
 pub use client::{Client, ClientId, GrantType, GrantTypes};
-pub use jti::Jti;
+pub use jti::{Jti, JtiHash, JtiHasher};
 #[cfg(feature = "server")]
 pub use password::Password;
 pub use role::{ADMIN, Role, Roles};
