@@ -33,6 +33,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
+pub mod meter;
+#[cfg(feature = "server")]
 pub mod revocation;
 #[cfg(feature = "server")]
 pub mod service;

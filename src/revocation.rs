@@ -9,6 +9,7 @@
 //! anything a lost notification would have missed (see `crate::sync`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
@@ -51,6 +52,9 @@ pub struct RevokedJti {
 #[derive(Default)]
 pub struct RevocationList {
     inner: RwLock<Inner>,
+    /// When the list was last reloaded whole, in Unix milliseconds (0:
+    /// never), for the metric operators alert on.
+    resynced_at_ms: AtomicI64,
 }
 
 impl RevocationList {
@@ -123,6 +127,11 @@ impl RevocationList {
         before - inner.jtis.len() - inner.watermarks.len()
     }
 
+    /// When [`resync`] last completed, in Unix milliseconds.
+    pub fn resynced_at(&self) -> Option<i64> {
+        Some(self.resynced_at_ms.load(Ordering::Relaxed)).filter(|ms| *ms > 0)
+    }
+
     pub fn max_seq(&self) -> i64 {
         self.read().max_seq
     }
@@ -180,6 +189,8 @@ pub async fn resync(
         list.set_watermark(user, valid_after);
     }
     list.prune(live_after.timestamp(), horizon.timestamp());
+    list.resynced_at_ms
+        .store(now.timestamp_millis(), Ordering::Relaxed);
     Ok(loaded)
 }
 

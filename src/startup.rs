@@ -71,6 +71,7 @@ impl Application {
 
     /// As [`Application::build`], with a clock the caller controls.
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        crate::meter::install();
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
                 bind: settings.server.bind.clone(),

@@ -8,6 +8,7 @@
 //! (503 + Retry-After) rather than piling up memory and latency. Memory is
 //! thereby bounded by `memory_kib × workers`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use tokio::sync::oneshot;
 use super::random;
 use crate::config::PasswordSettings;
 use crate::domain::Password;
+use crate::meter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -56,6 +58,8 @@ struct Job {
 
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
+    /// Jobs sent and not yet taken by a worker (a channel cannot say).
+    waiting: Arc<AtomicUsize>,
     /// A hash of a random password at the configured parameters. Logins for
     /// unknown users verify against it, so they cost the same as a wrong
     /// password and cannot be told apart by timing.
@@ -81,10 +85,12 @@ impl PasswordHasher {
         let dummy_hash = hash(&params, dummy_password.as_bytes())?;
         let (jobs, queue) = mpsc::sync_channel(settings.queue);
         let queue = Arc::new(Mutex::new(queue));
+        let waiting = Arc::new(AtomicUsize::new(0));
         for i in 0..workers {
             let worker = Worker {
                 params: params.clone(),
                 queue: Arc::clone(&queue),
+                waiting: Arc::clone(&waiting),
                 queue_timeout: settings.queue_timeout.get(),
                 memory: Vec::new(),
             };
@@ -93,7 +99,11 @@ impl PasswordHasher {
                 .spawn(move || worker.run())
                 .map_err(|e| HashError::Failed(format!("cannot start a hashing thread: {e}")))?;
         }
-        Ok(Self { jobs, dummy_hash })
+        Ok(Self {
+            jobs,
+            waiting,
+            dummy_hash,
+        })
     }
 
     /// Hashes a new password into a PHC string.
@@ -129,11 +139,19 @@ impl PasswordHasher {
             enqueued: Instant::now(),
             reply,
         };
+        // Counted before sending, so a worker taking the job at once never
+        // sees the count below zero.
+        let depth = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
         match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(overloaded()),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(HashError::Failed("hashing threads are gone".into()));
+            Ok(()) => meter::argon2_queue(depth),
+            Err(refused) => {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(match refused {
+                    TrySendError::Full(_) => overloaded(),
+                    TrySendError::Disconnected(_) => {
+                        HashError::Failed("hashing threads are gone".into())
+                    }
+                });
             }
         }
         // If this future is dropped (the client went away) the job still
@@ -154,6 +172,7 @@ fn overloaded() -> HashError {
 struct Worker {
     params: Params,
     queue: Arc<Mutex<Receiver<Job>>>,
+    waiting: Arc<AtomicUsize>,
     queue_timeout: Duration,
     /// Argon2's working memory, kept across jobs.
     memory: Vec<Block>,
@@ -167,10 +186,18 @@ impl Worker {
                 Err(_) => return,
             };
             let Ok(job) = job else { return };
+            meter::argon2_queue(
+                self.waiting
+                    .fetch_sub(1, Ordering::Relaxed)
+                    .saturating_sub(1),
+            );
             if job.reply.is_closed() {
                 continue;
             }
-            let result = if job.enqueued.elapsed() > self.queue_timeout {
+            let waited = job.enqueued.elapsed();
+            meter::argon2_wait(waited);
+            let started = Instant::now();
+            let result = if waited > self.queue_timeout {
                 Err(overloaded())
             } else {
                 match job.work {
@@ -185,6 +212,9 @@ impl Worker {
                     ))),
                 }
             };
+            if result.is_ok() {
+                meter::argon2_hash(started.elapsed());
+            }
             let _ = job.reply.send(result);
         }
     }

@@ -13,6 +13,7 @@ mod health;
 mod jwks;
 mod login;
 mod logout;
+mod metrics;
 mod oauth;
 mod pages;
 mod revocations;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(health::configure)
         .configure(jwks::configure)
+        .configure(metrics::configure)
         .configure(discovery::configure)
         .configure(login::configure)
         .configure(oauth::configure)

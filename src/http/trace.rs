@@ -2,7 +2,8 @@
 //! `X-Request-Id` when it is a sane token, else fresh), and one log line per
 //! finished request with its route pattern, status and latency. Only the
 //! method and path are recorded: never headers, query strings or bodies,
-//! which may carry credentials.
+//! which may carry credentials. The same pattern labels the request
+//! metrics.
 
 use std::time::Instant;
 
@@ -36,19 +37,23 @@ pub async fn trace_request(
         request_id = %request_id,
     );
     let started = Instant::now();
+    let method = req.method().clone();
     let mut response = next.call(req).instrument(span.clone()).await?;
     let route = response
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    let took = started.elapsed();
+    let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
-            status = response.status().as_u16(),
+            status,
             route,
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = took.as_secs_f64() * 1000.0,
             "request finished"
         );
     });
+    crate::meter::request(method.as_str(), route, status, took);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

@@ -201,6 +201,7 @@ pub async fn client_credentials(
         &client.id,
         scope,
     )?;
+    crate::meter::token_issued("client_credentials");
     state
         .audit
         .record(

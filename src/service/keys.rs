@@ -249,6 +249,14 @@ pub fn refresh_schedule(state: &AppState) -> Result<(), Error> {
     Ok(())
 }
 
+/// When the key signing now started signing.
+pub fn signing_since(state: &AppState) -> Option<DateTime<Utc>> {
+    let loaded = state.keys.loaded();
+    let now = state.clock.now();
+    let schedule = keys::schedule(&loaded, now, tokens::max_lifetime(&state.settings));
+    loaded.get(schedule.signing).map(|key| key.activates_at)
+}
+
 /// Reads the keys from the database again (another replica rotated).
 pub async fn reload(state: &AppState) -> Result<(), Error> {
     let records = state.store.signing_keys().await?;

@@ -6,9 +6,10 @@
 //! neither the answer nor its timing tells them apart.
 
 use crate::audit::Actor;
-use crate::crypto::password::Verdict;
+use crate::crypto::password::{HashError, Verdict};
 use crate::domain::{GrantType, Password, Scope, User, Username};
 use crate::error::Error;
+use crate::meter;
 use crate::service::clients::ClientIdentity;
 use crate::service::refresh;
 use crate::service::throttle;
@@ -63,13 +64,19 @@ pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<V
                 false,
             )
             .await;
+        meter::login(meter::Login::Throttled);
         return Err(throttled);
     }
     let record = lookup.user();
     let verdict = state
         .hasher
         .verify(&password, record.as_ref().map(|r| r.password_hash.as_str()))
-        .await?;
+        .await
+        .inspect_err(|e| {
+            if matches!(e, HashError::Overloaded { .. }) {
+                meter::login(meter::Login::Overloaded);
+            }
+        })?;
     let (user, rehash) = match (verdict, record) {
         (Verdict::Match { rehash }, Some(record)) if !record.disabled => {
             let old_hash = rehash.then(|| record.password_hash.clone());
@@ -88,6 +95,7 @@ pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<V
                     false,
                 )
                 .await;
+            meter::login(meter::Login::BadCredentials);
             return Err(Error::InvalidCredentials);
         }
     };
@@ -108,6 +116,7 @@ pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<V
             true,
         )
         .await;
+    meter::login(meter::Login::Success);
     Ok(Verified {
         user,
         scope,
@@ -135,6 +144,7 @@ pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGra
         &access,
     )
     .await?;
+    meter::token_issued("password");
     Ok(LoginGrant {
         access,
         refresh_token,

@@ -39,6 +39,12 @@ pub async fn purge(state: &AppState) -> Result<u64, Error> {
     let expired_before = now.timestamp() - state.expect.leeway_secs;
     state.revocations.prune(expired_before, horizon.timestamp());
     let keys = super::keys::purge(state).await?;
+    crate::meter::purged(removed + keys);
+    let live = state
+        .store
+        .count_live_sessions(sessions::idle_cutoff(state, now), now)
+        .await?;
+    crate::meter::sessions_live(live);
     Ok(removed + keys)
 }
 

@@ -116,6 +116,7 @@ pub async fn redeem(
         &rotated.client_id,
         granted,
     )?;
+    crate::meter::token_issued("refresh_token");
     Ok(RefreshGrant {
         access,
         refresh_token: successor,
@@ -185,6 +186,7 @@ async fn retry_or_reuse(
                     &next.client_id,
                     scope,
                 )?;
+                crate::meter::token_issued("refresh_token");
                 return Ok(RefreshGrant {
                     access,
                     refresh_token: successor.to_owned(),
@@ -192,6 +194,7 @@ async fn retry_or_reuse(
             }
         }
     }
+    crate::meter::refresh_reuse();
     revocation::revoke_family(state, row.family_id, row.user_id, "refresh token reuse").await?;
     tracing::warn!(family = %row.family_id, "refresh token reused; family revoked");
     let target = format!("refresh family {}", row.family_id);

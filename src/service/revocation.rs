@@ -27,6 +27,9 @@ pub async fn record(
 ) -> Result<bool, Error> {
     let (entry, added) = store.revoke_token(revocation).await?;
     list.add([entry]);
+    if added {
+        crate::meter::revoked("token", 1);
+    }
     Ok(added)
 }
 
@@ -98,6 +101,7 @@ pub async fn revoke_family(
         )
         .await?;
     state.revocations.add(revoked);
+    crate::meter::revoked("family", 1);
     Ok(())
 }
 
@@ -137,6 +141,7 @@ pub async fn revoke_user(state: &AppState, user: UserId, reason: &str) -> Result
     };
     state.revocations.set_watermark(user.0, now.timestamp());
     state.sessions.remove(&ended);
+    crate::meter::revoked("user", 1);
     Ok(true)
 }
 

@@ -73,6 +73,7 @@ pub async fn start(
             &verified.client_id,
             verified.scope.clone(),
         )?)
+        .inspect(|_| crate::meter::token_issued("session"))
     } else {
         None
     };
@@ -148,6 +149,7 @@ pub async fn end(
         .await?;
     state.sessions.remove(&ended.ids);
     state.revocations.add(ended.revoked.iter().copied());
+    crate::meter::revoked("session", ended.ids.len() as u64);
     Ok(ended)
 }
 

@@ -191,6 +191,14 @@ pub trait Store: AdminStore + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
+    /// How many sessions are live: seen since `idle_cutoff` and not past
+    /// `now`'s absolute expiry (for the metric; a scan, so run rarely).
+    async fn count_live_sessions(
+        &self,
+        idle_cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// Ends sessions (deleting their rows) and revokes the access tokens
     /// issued with them, in one transaction, telling the other replicas.
     async fn end_sessions(

@@ -540,6 +540,21 @@ macro_rules! portable_store_impl {
                 .await?)
             }
 
+            async fn count_live_sessions(
+                &self,
+                idle_cutoff: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM sessions WHERE last_seen_at > $1 AND absolute_expires_at > $2",
+                )
+                .bind(DbTime(idle_cutoff))
+                .bind(DbTime(now))
+                .fetch_one(self.reader())
+                .await?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
             async fn end_sessions(
                 &self,
                 scope: SessionScope,

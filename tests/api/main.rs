@@ -20,6 +20,7 @@ mod introspection;
 mod jwks;
 mod keys;
 mod login;
+mod metrics;
 mod outage;
 mod overload;
 mod pages;
