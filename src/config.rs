@@ -50,6 +50,7 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     #[serde(deserialize_with = "words")]
     pub cors_origins: Vec<String>,
+    pub shutdown_timeout: Seconds,
 }
 
 #[derive(Debug, Clone, Deserialize)]

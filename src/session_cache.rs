@@ -138,6 +138,17 @@ impl SessionCache {
         inner.by_id.clear();
     }
 
+    /// Uses this replica knows of and has not written yet (at most one
+    /// touch interval's worth per session), to write at shutdown.
+    pub fn unpersisted(&self) -> Vec<(Uuid, DateTime<Utc>)> {
+        self.lock()
+            .by_hash
+            .values()
+            .filter(|e| e.session.last_seen_at > e.session.last_persisted_at)
+            .map(|e| (e.session.id, e.session.last_seen_at))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.lock().by_hash.len()
     }
@@ -190,5 +201,16 @@ mod tests {
         cache.remove(&[Uuid::from_u128(1)]);
         cache.put([1; 32], session(1), before);
         assert!(cache.get(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn uses_not_yet_written_are_listed_for_shutdown() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        cache.put([1; 32], session(1), 0);
+        cache.put([2; 32], session(2), 0);
+        let later = Utc::now() + chrono::TimeDelta::seconds(5);
+        cache.touch(&[1; 32], later, false);
+        cache.touch(&[2; 32], later, true);
+        assert_eq!(cache.unpersisted(), [(Uuid::from_u128(1), later)]);
     }
 }

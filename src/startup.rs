@@ -4,6 +4,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -12,6 +13,7 @@ use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::audit::AuditLog;
 use crate::client_cache::ClientCache;
@@ -62,6 +64,7 @@ pub struct Application {
     state: Arc<AppState>,
     bootstrap: Bootstrap,
     stop_tasks: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -83,7 +86,7 @@ impl Application {
         })?;
         let (state, bootstrap, changes) = assemble(settings, clock, address).await?;
         let (stop_tasks, _) = watch::channel(false);
-        spawn_background_tasks(&state, changes, &stop_tasks);
+        let tasks = spawn_background_tasks(&state, changes, &stop_tasks);
         let server = serve(listener, web::Data::from(Arc::clone(&state)))?;
         tracing::info!(
             %address,
@@ -97,6 +100,7 @@ impl Application {
             state,
             bootstrap,
             stop_tasks,
+            tasks,
         })
     }
 
@@ -124,10 +128,29 @@ impl Application {
         }
     }
 
-    /// Serves until the server is stopped, then stops the background tasks.
+    /// Serves until the server is stopped (SIGTERM or Ctrl-C: it stops
+    /// accepting and gives requests in flight `server.shutdown_timeout`),
+    /// then stops the background tasks (the audit log writes what it
+    /// holds), writes the session uses not yet persisted, and closes the
+    /// database pools.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
         self.stop_tasks.send_replace(true);
+        for task in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background task did not stop within 10 s");
+            }
+        }
+        for (id, at) in self.state.sessions.unpersisted() {
+            if let Err(e) = self.state.store.touch_session(id, at).await {
+                tracing::warn!(error = %e, "a session's last use was not written at shutdown");
+            }
+        }
+        self.state.store.close().await;
+        tracing::info!("countersign stopped");
         outcome
     }
 }
@@ -233,14 +256,16 @@ fn spawn_background_tasks(
     state: &Arc<AppState>,
     changes: Option<Box<dyn Subscription>>,
     stop: &watch::Sender<bool>,
-) {
-    tokio::spawn(sync::run(Arc::clone(state), changes, stop.subscribe()));
-    tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe()));
-    tokio::spawn(service::keys::run(Arc::clone(state), stop.subscribe()));
-    tokio::spawn(service::maintenance::run(
-        Arc::clone(state),
-        stop.subscribe(),
-    ));
+) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(sync::run(Arc::clone(state), changes, stop.subscribe())),
+        tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe())),
+        tokio::spawn(service::keys::run(Arc::clone(state), stop.subscribe())),
+        tokio::spawn(service::maintenance::run(
+            Arc::clone(state),
+            stop.subscribe(),
+        )),
+    ]
 }
 
 /// Cross-origin access for the configured origins only (none by default):
@@ -263,6 +288,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
     };
     let body_limit = state.settings.server.body_limit;
     let cors_origins = state.settings.server.cors_origins.clone();
+    let shutdown_timeout = state.settings.server.shutdown_timeout.get().as_secs();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -275,6 +301,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .configure(|cfg| http::configure(cfg, body_limit))
     })
     .workers(workers)
+    .shutdown_timeout(shutdown_timeout)
     .listen(listener)
     .map_err(|e| StartupError::Setup(format!("cannot serve: {e}")))?
     .run();

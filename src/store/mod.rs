@@ -41,6 +41,9 @@ pub trait Store: AdminStore + Send + Sync + 'static {
     /// One round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Closes the connection pools, waiting for connections in use.
+    async fn close(&self);
+
     /// Fails with [`StoreError::Conflict`] when the username is taken.
     async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError>;
 

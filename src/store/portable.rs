@@ -72,6 +72,11 @@ macro_rules! portable_store_impl {
                 Ok(())
             }
 
+            async fn close(&self) {
+                self.writer().close().await;
+                self.reader().close().await;
+            }
+
             async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO users (id, username, username_key, password_hash, roles, disabled, created_at, updated_at) \

@@ -37,6 +37,11 @@ fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 
 /// Starts the binary on a random port and waits until it listens.
 fn serve(db: &TestDb) -> Server {
+    serve_with(db, &[])
+}
+
+/// [`serve`], with more environment variables (later ones win).
+fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
         .arg("serve")
         .env("COUNTERSIGN_DATABASE__URL", &db.url)
@@ -46,6 +51,7 @@ fn serve(db: &TestDb) -> Server {
         .env("COUNTERSIGN_LOG__FORMAT", "json")
         .env("COUNTERSIGN_BOOTSTRAP__PASSWORD_FILE", password_file(db))
         .env("RUST_LOG", "trace")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -153,3 +159,61 @@ async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
     assert!(!logs.contains(signature));
 }
 both_backends!(first_start_bootstraps_an_admin_and_logs_no_secrets);
+
+/// SIGTERM while a login is hashing: the login still gets its answer, its
+/// audit event is written, and the process exits 0.
+async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
+    let password = "shutdown-test-password";
+    let mut server = serve_with(
+        &db,
+        &[
+            // Slow enough hashing that the login is surely in flight.
+            ("COUNTERSIGN_PASSWORD__MEMORY_KIB", "131072"),
+            ("COUNTERSIGN_PASSWORD__ITERATIONS", "3"),
+            ("COUNTERSIGN_BOOTSTRAP__ADMIN_PASSWORD", password),
+        ],
+    );
+    let url = format!("{}/v1/login", server.address);
+    let login = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let signal = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    let response = login
+        .await
+        .unwrap()
+        .expect("an answer, not a cut connection");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+    let logs: Vec<String> = server.stderr.try_iter().collect();
+    assert!(logs.iter().any(|l| l.contains("countersign stopped")));
+
+    let mut settings = db.settings();
+    settings.database.migrate_on_start = false;
+    let store = countersign::store::connect(&settings.database)
+        .await
+        .unwrap();
+    let events = store
+        .list_audit(None, None, Some("login.success"), 100)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "the login's audit event was written");
+}
+both_backends!(sigterm_finishes_requests_in_flight_and_flushes_the_audit);
