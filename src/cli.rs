@@ -55,6 +55,19 @@ enum Command {
     /// Tune password hashing.
     #[command(subcommand)]
     Password(PasswordCommand),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check the configuration, the database and the signing keys without
+    /// serving; exits non-zero, saying what is wrong, if anything is.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment) as
+    /// TOML, secrets redacted.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -168,6 +181,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve => serve(settings).await,
+        Command::Config(ConfigCommand::Show) => {
+            print!(
+                "{}",
+                settings.to_redacted_toml().map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Command::Check => check(settings).await,
         Command::Migrate => {
             let store = open_store(&settings, true).await?;
             println!("migrations applied ({})", store.backend());
@@ -238,6 +259,40 @@ fn show_bootstrap_password(password: &SecretString, file: &Path) -> Result<(), S
     Ok(())
 }
 
+/// What `countersign check` checks, in order; the settings themselves were
+/// validated when they loaded.
+async fn check(settings: Settings) -> Result<(), String> {
+    println!("configuration: valid");
+    let url = settings.database.url.expose_secret();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if !Path::new(path).exists() {
+            return Err(format!(
+                "the SQLite database {path} does not exist yet; `countersign serve` or \
+                 `countersign migrate` creates it"
+            ));
+        }
+    }
+    let store = open_store(&settings, false).await?;
+    store
+        .ping()
+        .await
+        .map_err(|e| format!("the database does not answer: {e}"))?;
+    println!("database: {} answers", store.backend());
+    let master = service::keys::master_key(&settings.keys).map_err(|e| e.for_operator())?;
+    let count = service::keys::open_all(store.as_ref(), master.as_deref())
+        .await
+        .map_err(|e| format!("signing keys: {}", e.for_operator()))?;
+    let how = if master.is_some() {
+        "with the master key"
+    } else {
+        "stored in the clear"
+    };
+    println!("signing keys: {count}, all open ({how})");
+    store.close().await;
+    Ok(())
+}
+
 async fn open_store(settings: &Settings, migrate: bool) -> Result<Arc<dyn Store>, String> {
     let store = store::connect(&settings.database)
         .await
@@ -269,7 +324,7 @@ async fn add_user(
         roles,
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.for_operator())?;
     audit(store.as_ref(), "user.create", &user.id.to_string()).await;
     println!("created user {} ({})", user.username, user.id);
     Ok(())
@@ -306,7 +361,7 @@ async fn revoke_token(settings: Settings, jti: &str) -> Result<(), String> {
     );
     let added = service::revocation::record(store.as_ref(), &RevocationList::new(), &revocation)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.for_operator())?;
     audit(store.as_ref(), "token.revoke", &jti.to_string()).await;
     if added {
         println!("revoked {jti} until {}", revocation.expires_at.to_rfc3339());
@@ -337,7 +392,7 @@ async fn add_client(
     let (client, secret) =
         service::clients::register(store.as_ref(), &Clock::system(), registration)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.for_operator())?;
     audit(store.as_ref(), "client.create", client.id.as_str()).await;
     println!("created client {}", client.id);
     if let Some(secret) = secret {
@@ -387,7 +442,7 @@ async fn audit(store: &dyn Store, action: &str, target: &str) {
 
 async fn rotate_keys(settings: Settings, emergency: bool) -> Result<(), String> {
     let store = open_store(&settings, settings.database.migrate_on_start).await?;
-    let master = service::keys::master_key(&settings.keys).map_err(|e| e.to_string())?;
+    let master = service::keys::master_key(&settings.keys).map_err(|e| e.for_operator())?;
     let rotation = service::keys::add_key(
         store.as_ref(),
         &settings.keys,
@@ -396,7 +451,7 @@ async fn rotate_keys(settings: Settings, emergency: bool) -> Result<(), String> 
         emergency,
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.for_operator())?;
     audit(
         store.as_ref(),
         if emergency {
@@ -431,11 +486,11 @@ async fn rewrap_keys(settings: Settings, new_key_file: Option<PathBuf>) -> Resul
         )?,
     };
     let new = MasterKey::from_base64(&encoded).map_err(|e| format!("new master key: {e}"))?;
-    let old = service::keys::master_key(&settings.keys).map_err(|e| e.to_string())?;
+    let old = service::keys::master_key(&settings.keys).map_err(|e| e.for_operator())?;
     let store = open_store(&settings, settings.database.migrate_on_start).await?;
     let count = service::keys::rewrap(store.as_ref(), old.as_deref(), &new)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.for_operator())?;
     audit(store.as_ref(), "keys.rewrap", new.id()).await;
     println!(
         "re-encrypted {count} signing keys under master key {}; configure it (and restart every \

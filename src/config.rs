@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The defaults, compiled into the binary so it runs without any file on disk.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -26,7 +26,7 @@ impl ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -41,7 +41,7 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
@@ -53,9 +53,10 @@ pub struct ServerSettings {
     pub shutdown_timeout: Seconds,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DatabaseSettings {
     /// A secret because a PostgreSQL URL may carry a password.
+    #[serde(serialize_with = "redacted_url")]
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout: Seconds,
@@ -64,7 +65,7 @@ pub struct DatabaseSettings {
 }
 
 /// How SQLite makes commits durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSync {
     /// Every commit is synced: nothing acknowledged is lost, even to a power cut.
@@ -73,7 +74,7 @@ pub enum SqliteSync {
     Normal,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TokenSettings {
     pub issuer: String,
     pub audience: String,
@@ -85,7 +86,7 @@ pub struct TokenSettings {
     pub user_scopes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PasswordSettings {
     pub memory_kib: u32,
     pub iterations: u32,
@@ -95,12 +96,13 @@ pub struct PasswordSettings {
     pub queue_timeout: Seconds,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct KeySettings {
     pub rsa_bits: u32,
     pub jwks_max_age: Seconds,
     pub rotation_interval: Seconds,
     pub prepublish: Seconds,
+    #[serde(serialize_with = "redacted")]
     pub master_key: SecretString,
     pub master_key_file: String,
     pub require_encryption: bool,
@@ -115,14 +117,14 @@ impl KeySettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoginMode {
     Jwt,
     Session,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SessionSettings {
     pub default_mode: LoginMode,
     pub idle_timeout: Seconds,
@@ -135,21 +137,21 @@ pub struct SessionSettings {
     pub return_to_origins: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RevocationSettings {
     pub resync_interval: Seconds,
     pub feed_poll_interval: Seconds,
     pub feed_public: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MaintenanceSettings {
     pub purge_interval: Seconds,
     pub purge_batch: u32,
     pub audit_retention: Seconds,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ThrottleSettings {
     pub window: Seconds,
     pub account_threshold: i64,
@@ -158,7 +160,7 @@ pub struct ThrottleSettings {
     pub max_delay: Seconds,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Auto,
@@ -166,13 +168,14 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LogSettings {
     pub format: LogFormat,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BootstrapSettings {
+    #[serde(serialize_with = "redacted")]
     pub admin_password: SecretString,
     pub password_file: std::path::PathBuf,
 }
@@ -184,6 +187,42 @@ pub struct Seconds(pub Duration);
 impl Seconds {
     pub fn get(self) -> Duration {
         self.0
+    }
+}
+
+/// Written back the way it reads: `15m`, `30days`.
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+/// A secret setting shown as whether it is set, never its value.
+fn redacted<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    let shown = if secret.expose_secret().is_empty() {
+        ""
+    } else {
+        "(set, redacted)"
+    };
+    serializer.serialize_str(shown)
+}
+
+/// A database URL with its password, if any, replaced.
+fn redacted_url<S: Serializer>(url: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_password(url.expose_secret()))
+}
+
+/// `scheme://user:password@host/db` as `scheme://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -227,6 +266,12 @@ fn words<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::E
 }
 
 impl Settings {
+    /// The settings as TOML, as `countersign config show` prints them:
+    /// every key, secrets redacted.
+    pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(self).map_err(|e| ConfigError(e.to_string()))
+    }
+
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(file, Environment::with_prefix("COUNTERSIGN"))

@@ -69,6 +69,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message for an operator at the command line: like `Display`,
+    /// but with the server-side cause that HTTP answers keep to the log.
+    pub fn for_operator(&self) -> String {
+        match self {
+            Self::Internal(cause) | Self::Unavailable(cause) => cause.clone(),
+            other => other.to_string(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_)

@@ -109,6 +109,13 @@ pub async fn load_or_create(
     Ok(loaded)
 }
 
+/// Opens every stored key with `master` without changing anything;
+/// returns how many there are (`countersign check`).
+pub async fn open_all(store: &dyn Store, master: Option<&MasterKey>) -> Result<usize, Error> {
+    let records = store.signing_keys().await?;
+    Ok(decrypt_all(&records, master)?.len())
+}
+
 /// Decrypts and parses every record, checking each still matches its kid.
 fn decrypt_all(
     records: &[SigningKeyRecord],

@@ -252,3 +252,112 @@ async fn keys_rewrap_moves_the_keys_to_a_new_master_key(db: TestDb) {
     assert_eq!(app.userinfo_status(&token).await, StatusCode::OK);
 }
 both_backends!(keys_rewrap_moves_the_keys_to_a_new_master_key);
+
+async fn config_show_prints_every_setting_with_secrets_redacted(db: TestDb) {
+    let master = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let out = countersign(
+        &db,
+        &["config", "show"],
+        &[
+            ("COUNTERSIGN_KEYS__MASTER_KEY", &master),
+            (
+                "COUNTERSIGN_BOOTSTRAP__ADMIN_PASSWORD",
+                "bootstrap-secret-value",
+            ),
+            ("COUNTERSIGN_TOKENS__ACCESS_TTL", "5m"),
+            (
+                "COUNTERSIGN_DATABASE__URL",
+                "postgres://countersign:hunter2-db-password@db.internal:5432/countersign",
+            ),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("access_ttl = \"5m\""), "{shown}");
+    assert!(shown.contains("postgres://countersign:***@db.internal:5432/countersign"));
+    for secret in [
+        master.as_str(),
+        "bootstrap-secret-value",
+        "hunter2-db-password",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown");
+    }
+    assert!(shown.contains("master_key = \"(set, redacted)\""));
+
+    // Without secrets, what it prints reads back as the same settings.
+    let out = countersign(&db, &["config", "show"], &[], None);
+    let file = std::env::temp_dir().join(format!("countersign-config-{}.toml", db.id));
+    std::fs::write(&file, &out.stdout).unwrap();
+    let again = countersign(
+        &db,
+        &["--config", file.to_str().unwrap(), "config", "show"],
+        &[],
+        None,
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(again.stdout, out.stdout);
+}
+both_backends!(config_show_prints_every_setting_with_secrets_redacted);
+
+async fn check_reports_the_first_problem_and_passes_when_all_is_well(db: TestDb) {
+    if db.backend == crate::helpers::Backend::Sqlite {
+        let out = countersign(&db, &["check"], &[], None);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("does not exist yet"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let right = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
+    let wrong = base64::engine::general_purpose::STANDARD.encode([3u8; 32]);
+    let app = db
+        .spawn_with(|s| s.keys.master_key = SecretString::from(right.clone()))
+        .await;
+    app.stop().await;
+    let with_key = |key: &str| {
+        countersign(
+            &db,
+            &["check"],
+            &[("COUNTERSIGN_KEYS__MASTER_KEY", key)],
+            None,
+        )
+    };
+    let out = with_key(&right);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("database:"), "{said}");
+    assert!(
+        said.contains("signing keys: 1, all open (with the master key)"),
+        "{said}"
+    );
+    let out = with_key(&wrong);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("master key"), "{}", stderr(&out));
+
+    let out = countersign(
+        &db,
+        &["check"],
+        &[
+            (
+                "COUNTERSIGN_DATABASE__URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            ),
+            ("COUNTERSIGN_DATABASE__ACQUIRE_TIMEOUT", "1s"),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("database"), "{}", stderr(&out));
+    let out = countersign(
+        &db,
+        &["check"],
+        &[("COUNTERSIGN_TOKENS__LEEWAY", "5m")],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("tokens.leeway"), "{}", stderr(&out));
+}
+both_backends!(check_reports_the_first_problem_and_passes_when_all_is_well);
