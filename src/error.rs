@@ -10,7 +10,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::crypto::CryptoError;
 use crate::crypto::jwt::TokenError;
@@ -19,6 +20,33 @@ use crate::domain::DomainError;
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem: every error outside the OAuth endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "about:blank", "title": "Bad Request", "status": 400,
+    "detail": "username must be 1 to 64 characters"}))]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    /// What exactly is wrong, safe to show to the caller.
+    pub detail: String,
+}
+
+/// An RFC 6749 §5.2 error: the token, revocation and introspection
+/// endpoints, and `/v1/login`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": "invalid_grant",
+    "error_description": "refresh token has expired"}))]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `temporarily_unavailable` or `server_error`.
+    pub error: &'static str,
+    pub error_description: String,
+}
 const REALM: &str = "countersign";
 
 #[derive(Debug, thiserror::Error)]
@@ -179,15 +207,15 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         self.log();
         let status = self.status();
-        let body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-        });
+        let body = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+        };
         self.builder(status)
             .content_type(PROBLEM_JSON)
-            .body(body.to_string())
+            .body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
 
@@ -230,16 +258,16 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         self.error.log();
-        let body = json!({
-            "error": self.error.oauth_code(),
-            "error_description": self.error.to_string(),
-        });
+        let body = OAuthErrorBody {
+            error: self.error.oauth_code(),
+            error_description: self.error.to_string(),
+        };
         self.error
             .builder(self.status_code())
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .content_type("application/json")
-            .body(body.to_string())
+            .body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
 

@@ -223,6 +223,7 @@ async fn assemble(
         service::users::bootstrap_admin(store.as_ref(), &hasher, &clock, configured_admin).await?;
     let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
     let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
+    let openapi = http::openapi::document(&issuer);
     let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
     let issuer_for_origin = issuer.clone();
     let audit = Arc::new(AuditLog::new(Arc::clone(&store), clock.clone()));
@@ -243,6 +244,7 @@ async fn assemble(
         },
         user_scopes,
         discovery,
+        openapi,
         origin: origin_of(&issuer_for_origin),
         refresh_secret,
         settings,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub user_scopes: Scope,
     /// The RFC 8414 metadata document, built once.
     pub discovery: Prebuilt,
+    /// The OpenAPI document, with this server's public URL.
+    pub openapi: Prebuilt,
     /// The issuer's origin (`scheme://host[:port]`), which browsers send
     /// as `Origin` on this server's own pages.
     pub origin: String,

@@ -6,18 +6,53 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in [
-        "/.well-known/openid-configuration",
-        "/.well-known/oauth-authorization-server",
-    ] {
-        cfg.service(super::resource(path, "GET, HEAD").route(crate::http::get().to(metadata)));
-    }
+    cfg.service(
+        super::resource("/.well-known/openid-configuration", "GET, HEAD")
+            .route(crate::http::get().to(openid_configuration)),
+    )
+    .service(
+        super::resource("/.well-known/oauth-authorization-server", "GET, HEAD")
+            .route(crate::http::get().to(authorization_server)),
+    );
 }
 
-async fn metadata(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(authorization_server, openid_configuration))]
+pub(crate) struct Doc;
+
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "RFC 8414 metadata: endpoints, grants, authentication \
+            methods, and `revocation_feed_uri`", body = serde_json::Value),
+        (status = 304, description = "Unchanged since the ETag given"),
+    ),
+)]
+async fn authorization_server(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    metadata(&state, &req)
+}
+
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "The same metadata, under the name OpenID clients look for",
+            body = serde_json::Value),
+        (status = 304, description = "Unchanged since the ETag given"),
+    ),
+)]
+async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    metadata(&state, &req)
+}
+
+fn metadata(state: &AppState, req: &HttpRequest) -> HttpResponse {
     let max_age = state.settings.keys.jwks_max_age().as_secs();
     super::jwks::cached(
-        &req,
+        req,
         &state.discovery.etag,
         max_age,
         state.discovery.body.clone(),

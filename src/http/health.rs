@@ -3,9 +3,10 @@
 //! that lost its database.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -13,12 +14,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/readyz", "GET, HEAD").route(crate::http::get().to(readyz)));
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz))]
+pub(crate) struct Doc;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`
+    status: &'static str,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`
+    status: &'static str,
+    /// `sqlite` or `postgres`
+    database: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = Health)),
+)]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers too", body = Readiness),
+        (status = 503, description = "The database does not answer", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": state.store.backend() })))
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ready",
+        database: state.store.backend(),
+    }))
 }

@@ -12,6 +12,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(jwks))]
+pub(crate) struct Doc;
+
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
+    responses(
+        (status = 200, description = "The published keys (RFC 7517); `Cache-Control: public, \
+            max-age` never longer than half the key pre-publication time",
+            body = serde_json::Value,
+            example = json!({"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256",
+                "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "n": "0vx7agoebGc…",
+                "e": "AQAB"}]})),
+        (status = 304, description = "Unchanged since the ETag given"),
+    ),
+)]
 async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let keys = crate::service::keys::current(&state);
     let max_age = state.settings.keys.jwks_max_age().as_secs();

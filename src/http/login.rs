@@ -4,13 +4,13 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::session_cookie;
 use super::oauth::TokenResponse;
 use crate::config::LoginMode;
-use crate::error::{Error, OAuthError};
+use crate::error::{Error, OAuthError, OAuthErrorBody};
 use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions::{self, ClientContext};
@@ -26,13 +26,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     username: String,
     password: String,
+    /// `jwt` (tokens) or `session` (an opaque session); default
+    /// `sessions.default_mode`.
     #[serde(default)]
     mode: Option<LoginMode>,
+    /// Space-separated scopes to ask for (default: every user scope).
     #[serde(default)]
     scope: Option<String>,
     /// Session mode: also set the session cookie.
@@ -43,6 +51,44 @@ struct LoginBody {
     jwt: bool,
 }
 
+/// Session mode's answer.
+#[derive(Serialize, ToSchema)]
+struct SessionResponse {
+    /// An opaque session token (`cs_sess_…`), used as a bearer token.
+    session_token: String,
+    /// `Bearer`
+    token_type: &'static str,
+    /// Seconds until the session's absolute expiry.
+    expires_in: u64,
+    /// Seconds of inactivity after which it ends.
+    idle_timeout: u64,
+    /// With `jwt: true`: an access token bound to the session (`sid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token_expires_in: Option<u64>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    tag = "tokens",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "JWT mode: access and refresh token. Session mode: a \
+            session token (and, with `cookie: true`, the session cookie).",
+            content((TokenResponse), (SessionResponse))),
+        (status = 400, description = "Malformed body or invalid fields", body = OAuthErrorBody),
+        (status = 401, description = "Wrong username or password (the same answer for both)",
+            body = OAuthErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
+        (status = 415, description = "Not application/json", body = OAuthErrorBody),
+        (status = 429, description = "Too many failures for this account or address; see \
+            Retry-After", body = OAuthErrorBody),
+        (status = 503, description = "Password hashing is saturated, or the database is \
+            unavailable; see Retry-After", body = OAuthErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(mode))]
 async fn login(
     state: web::Data<AppState>,
@@ -80,17 +126,18 @@ async fn login(
     if body.cookie {
         response.cookie(session_cookie(&state, &grant.token, grant.expires_in));
     }
-    let mut answer = json!({
-        "session_token": grant.token,
-        "token_type": "Bearer",
-        "expires_in": grant.expires_in,
-        "idle_timeout": grant.idle_timeout,
-    });
-    if let Some(access) = grant.access {
-        answer["access_token"] = access.token.into();
-        answer["access_token_expires_in"] = access.expires_in.into();
-    }
-    Ok(response.json(answer))
+    let (access_token, access_token_expires_in) = match grant.access {
+        Some(access) => (Some(access.token), Some(access.expires_in)),
+        None => (None, None),
+    };
+    Ok(response.json(SessionResponse {
+        session_token: grant.token,
+        token_type: "Bearer",
+        expires_in: grant.expires_in,
+        idle_timeout: grant.idle_timeout,
+        access_token,
+        access_token_expires_in,
+    }))
 }
 
 /// Where a request comes from, as session listings show it: the user agent

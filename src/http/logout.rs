@@ -5,10 +5,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::auth::{Authenticated, Credential, cleared_session_cookie};
 use crate::audit::Actor;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::service::revocation::{self, Revoker};
 use crate::service::sessions;
 use crate::state::AppState;
@@ -18,12 +19,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/logout", "POST").route(web::post().to(logout)));
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(logout))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LogoutBody {
+    /// The caller's refresh token: revoked with its whole family.
     refresh_token: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/logout",
+    tag = "tokens",
+    security(("bearer" = []), ("session_cookie" = [])),
+    request_body(content = Option<LogoutBody>, description = "Optional"),
+    responses(
+        (status = 204, description = "Logged out: the token revoked or the session ended (and \
+            its cookie cleared)"),
+        (status = 400, description = "Malformed body", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "A cookie request from another origin", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn logout(
     state: web::Data<AppState>,

@@ -15,6 +15,7 @@ mod login;
 mod logout;
 mod metrics;
 mod oauth;
+pub mod openapi;
 mod pages;
 mod revocations;
 mod sessions;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(health::configure)
         .configure(jwks::configure)
         .configure(metrics::configure)
+        .configure(openapi::configure)
         .configure(discovery::configure)
         .configure(login::configure)
         .configure(oauth::configure)
@@ -53,9 +55,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .default_service(web::to(not_found));
 }
 
+/// Every module's operations, for `/openapi.json`.
+fn documented() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    let mut docs = vec![
+        health::Doc::openapi(),
+        jwks::Doc::openapi(),
+        discovery::Doc::openapi(),
+        metrics::Doc::openapi(),
+        login::Doc::openapi(),
+        logout::Doc::openapi(),
+        revocations::Doc::openapi(),
+        sessions::Doc::openapi(),
+        userinfo::Doc::openapi(),
+        pages::Doc::openapi(),
+    ];
+    docs.extend(oauth::documented());
+    docs.extend(admin::documented());
+    docs
+}
+
 /// A resource whose other methods answer 405 with a problem body and an
 /// `Allow` header listing `allow` (RFC 9110 §15.5.6).
 pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
+    openapi::register(path, allow);
     web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
         let error = Error::MethodNotAllowed(format!(
             "{} is not allowed on {}; use {allow}",

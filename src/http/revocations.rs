@@ -6,10 +6,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::crypto::random;
-use crate::error::Error;
-use crate::service::feed;
+use crate::error::{Error, Problem};
+use crate::service::feed::{self, Feed};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,12 +19,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(revocations))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct FeedQuery {
+    /// The `cursor` of the previous answer; without it, the whole list.
     since: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/revocations",
+    tag = "tokens",
+    params(FeedQuery),
+    security(("client_basic" = []), ("bearer" = []), ()),
+    responses(
+        (status = 200, description = "Revoked token ids and per-user watermarks (JSON), or the \
+            same as a JWT of `typ: revocation-list+jwt` when asked with `Accept: application/jwt`",
+            content(
+                (Feed = "application/json"),
+                (String = "application/jwt"),
+            )),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 400, description = "`since` is not a cursor", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "Neither a confidential client nor an admin (unless \
+            `revocation.feed_public`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn revocations(
     state: web::Data<AppState>,

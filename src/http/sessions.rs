@@ -3,12 +3,14 @@
 //! current one ("log out everywhere else").
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Authenticated;
 use crate::audit::Actor;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::service::sessions;
 use crate::state::AppState;
 use crate::store::{SessionRecord, SessionScope};
@@ -22,27 +24,91 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/v1/sessions/{id}", "DELETE").route(web::delete().to(end_one)));
 }
 
-/// A session as listings show it; `current` marks the caller's own.
-pub fn describe(session: &SessionRecord, current: Option<Uuid>) -> serde_json::Value {
-    json!({
-        "id": session.id,
-        "created_at": session.created_at.0,
-        "last_seen_at": session.last_seen_at.0,
-        "expires_at": session.absolute_expires_at.0,
-        "user_agent": session.user_agent,
-        "client_addr": session.client_addr,
-        "current": Some(session.id) == current,
-    })
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, end_one, end_others))]
+pub(crate) struct Doc;
+
+/// A session as listings show it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    /// The last use written (at most `sessions.touch_interval` behind).
+    last_seen_at: DateTime<Utc>,
+    /// The absolute expiry.
+    expires_at: DateTime<Utc>,
+    user_agent: String,
+    client_addr: String,
+    /// Whether this is the session the request came with.
+    current: bool,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    /// Newest first.
+    items: Vec<SessionView>,
+}
+
+impl SessionList {
+    /// `current` marks the caller's own session.
+    pub fn new(sessions: &[SessionRecord], current: Option<Uuid>) -> Self {
+        let items = sessions
+            .iter()
+            .map(|session| SessionView {
+                id: session.id,
+                created_at: session.created_at.0,
+                last_seen_at: session.last_seen_at.0,
+                expires_at: session.absolute_expires_at.0,
+                user_agent: session.user_agent.clone(),
+                client_addr: session.client_addr.clone(),
+                current: Some(session.id) == current,
+            })
+            .collect();
+        Self { items }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct Ended {
+    /// How many sessions were ended.
+    ended: usize,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "sessions",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's live sessions", body = SessionList),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, Error> {
     let current = auth.session_id();
     let listed = sessions::list(&state, auth.user_id()?).await?;
-    let items: Vec<_> = listed.iter().map(|s| describe(s, current)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(SessionList::new(&listed, current)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "A session id from the listing")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "A cookie request from another origin", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No session of the caller's with this id", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn end_one(
     state: web::Data<AppState>,
@@ -65,6 +131,19 @@ async fn end_one(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions",
+    tag = "sessions",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Every other session of the caller ended", body = Ended),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "A cookie request from another origin", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn end_others(
     state: web::Data<AppState>,
@@ -78,5 +157,7 @@ async fn end_others(
     let ended = sessions::end(&state, scope, "ended by its user elsewhere").await?;
     let target = format!("{} other sessions", ended.ids.len());
     super::audit(&state, &req, Actor::User(&auth.sub), "session.end", &target).await;
-    Ok(HttpResponse::Ok().json(json!({ "ended": ended.ids.len() })))
+    Ok(HttpResponse::Ok().json(Ended {
+        ended: ended.ids.len(),
+    }))
 }

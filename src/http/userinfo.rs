@@ -4,10 +4,11 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Authenticated;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::service::users;
 use crate::state::AppState;
 
@@ -15,14 +16,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/userinfo", "GET, HEAD").route(super::get().to(userinfo)));
 }
 
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(userinfo))]
+pub(crate) struct Doc;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserInfo {
+    /// The user's id (a UUID), as in the token's `sub`.
+    sub: String,
+    username: String,
+    roles: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/userinfo",
+    tag = "tokens",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Who the token or session belongs to, as the database \
+            says now", body = UserInfo),
+        (status = 401, description = "No valid, unrevoked token or session; or the user was \
+            deleted or disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn userinfo(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, Error> {
     let user = users::token_owner(state.store.as_ref(), &auth.sub).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "sub": user.id.to_string(),
-            "username": user.username.as_str(),
-            "roles": user.roles.names(),
-        })))
+        .json(UserInfo {
+            sub: user.id.to_string(),
+            username: user.username.as_str().to_owned(),
+            roles: user.roles.names(),
+        }))
 }

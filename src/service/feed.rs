@@ -10,6 +10,7 @@
 //! `valid_after`. Entries leave the list once the token would have expired.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::crypto::jwt;
 use crate::error::Error;
@@ -19,7 +20,7 @@ use crate::state::AppState;
 
 pub const FEED_TOKEN_TYPE: &str = "revocation-list+jwt";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Feed {
     pub revoked: Vec<FeedJti>,
     pub watermarks: Vec<FeedWatermark>,
@@ -31,13 +32,13 @@ pub struct Feed {
     pub poll_interval: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedJti {
     pub jti: String,
     pub exp: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedWatermark {
     pub sub: String,
     pub valid_after: i64,

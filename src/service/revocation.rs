@@ -242,8 +242,9 @@ pub async fn revoke_presented(
 }
 
 /// What an administrator's revocation did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminRevocation {
+    /// `access_token`, `refresh_token` or `session`.
     pub token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,

@@ -21,6 +21,7 @@ mod jwks;
 mod keys;
 mod login;
 mod metrics;
+mod openapi;
 mod outage;
 mod overload;
 mod pages;

@@ -2,11 +2,13 @@
 //! newest first.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
+use crate::http::openapi::AdminRefusals;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,15 +17,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only events by this actor (a user id, `client:ID`, `cli`, `anonymous`).
     actor: Option<String>,
+    /// Only events of this action, e.g. `login.failure`.
     action: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct AuditEventView {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    target: String,
+    client_addr: String,
+    /// `success` or `failure`.
+    outcome: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AuditPage {
+    /// Newest first.
+    items: Vec<AuditEventView>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    tag = "admin",
+    params(AuditQuery),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Audit events", body = AuditPage),
+        (status = 400, description = "A bad query parameter", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -50,19 +93,20 @@ async fn list(
     let next = (records.len() == limit as usize)
         .then(|| records.last().map(|r| r.id.to_string()))
         .flatten();
-    let items: Vec<_> = records
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "at": r.at.0,
-                "actor": r.actor,
-                "action": r.action,
-                "target": r.target,
-                "client_addr": r.client_addr,
-                "outcome": r.outcome,
-            })
+    let items = records
+        .into_iter()
+        .map(|r| AuditEventView {
+            id: r.id,
+            at: r.at.0,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            client_addr: r.client_addr,
+            outcome: r.outcome,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        items,
+        next_cursor: next,
+    }))
 }

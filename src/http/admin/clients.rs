@@ -3,13 +3,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::users::audit;
 use crate::domain::{Client, ClientId, GrantTypes, Scope};
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
+use crate::http::openapi::AdminRefusals;
 use crate::service::clients::{self, Registration};
 use crate::state::AppState;
 
@@ -30,28 +32,82 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn describe(client: &Client) -> serde_json::Value {
-    json!({
-        "client_id": client.id.as_str(),
-        "name": client.name,
-        "grant_types": client.grant_types.names(),
-        "scopes": client.scopes.iter().collect::<Vec<_>>(),
-        "confidential": client.is_confidential(),
-        "created_at": client.created_at,
-    })
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, read, delete, rotate_secret))]
+pub(crate) struct Doc;
+
+/// A client as the admin API shows it; `client_secret` only in the answer
+/// that creates it.
+#[derive(Serialize, ToSchema)]
+struct ClientView {
+    client_id: String,
+    name: String,
+    grant_types: Vec<&'static str>,
+    scopes: Vec<String>,
+    confidential: bool,
+    created_at: DateTime<Utc>,
+    /// Shown once, at creation (`cs_secret_…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl From<&Client> for ClientView {
+    fn from(client: &Client) -> Self {
+        Self {
+            client_id: client.id.as_str().to_owned(),
+            name: client.name.clone(),
+            grant_types: client.grant_types.names(),
+            scopes: client.scopes.iter().map(str::to_owned).collect(),
+            confidential: client.is_confidential(),
+            created_at: client.created_at,
+            client_secret: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct ClientList {
+    items: Vec<ClientView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct NewSecret {
+    client_id: String,
+    /// The new secret, shown once; the old one stops working at once.
+    client_secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewClientBody {
+    /// 1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'; generated if absent.
     client_id: Option<String>,
     name: String,
+    /// `client_credentials`, `password`, `refresh_token`.
     grant_types: Vec<String>,
     #[serde(default)]
     scopes: Vec<String>,
+    /// Confidential clients get a secret; public ones cannot use client_credentials.
     confidential: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/clients",
+    tag = "admin",
+    request_body = NewClientBody,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "Registered; a confidential client's secret is in this \
+            answer only", body = ClientView),
+        (status = 400, description = "Malformed body or invalid fields", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The client id is taken", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn create(
     state: web::Data<AppState>,
@@ -77,10 +133,10 @@ async fn create(
         &req,
     )
     .await;
-    let mut answer = describe(&client);
-    if let Some(secret) = secret {
-        answer["client_secret"] = secret.into();
-    }
+    let answer = ClientView {
+        client_secret: secret,
+        ..ClientView::from(&client)
+    };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/clients/{}", client.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -88,15 +144,38 @@ async fn create(
         .json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/clients",
+    tag = "admin",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Registered clients (at most 1000)", body = ClientList),
+        AdminRefusals,
+    ),
+)]
 async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, Error> {
     let records = state.store.list_clients(super::MAX_PAGE).await?;
     let items = records
         .into_iter()
-        .map(|r| r.into_client().map(|c| describe(&c)))
+        .map(|r| r.into_client().map(|c| ClientView::from(&c)))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(ClientList { items }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The client", body = ClientView),
+        (status = 404, description = "No client with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 async fn read(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -105,9 +184,22 @@ async fn read(
     let client = clients::find(&state, &id)
         .await?
         .ok_or_else(|| Error::NotFound("no client with this id".into()))?;
-    Ok(HttpResponse::Ok().json(describe(&client)))
+    Ok(HttpResponse::Ok().json(ClientView::from(client.as_ref())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted; its secret stops working at once"),
+        (status = 404, description = "No client with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn delete(
     state: web::Data<AppState>,
@@ -120,6 +212,19 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/clients/{id}/secret",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "A new secret", body = NewSecret),
+        (status = 404, description = "No confidential client with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn rotate_secret(
     state: web::Data<AppState>,
@@ -129,6 +234,8 @@ async fn rotate_secret(
 ) -> Result<HttpResponse, Error> {
     let secret = clients::rotate_secret(&state, &id).await?;
     audit(&state, &admin.sub, "client.rotate_secret", &id, &req).await;
-    Ok(crate::http::ok_no_store()
-        .json(json!({ "client_id": id.as_str(), "client_secret": secret })))
+    Ok(crate::http::ok_no_store().json(NewSecret {
+        client_id: id.into_inner(),
+        client_secret: secret,
+    }))
 }

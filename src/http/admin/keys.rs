@@ -2,13 +2,15 @@
 //! private parts) and `POST /v1/admin/keys/rotate`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::users::audit;
 use crate::crypto::keys::schedule;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
+use crate::http::openapi::AdminRefusals;
 use crate::service::{keys, tokens};
 use crate::state::AppState;
 
@@ -19,11 +21,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(crate::http::resource("/v1/admin/keys/rotate", "POST").route(web::post().to(rotate)));
 }
 
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, rotate))]
+pub(crate) struct Doc;
+
+#[derive(Serialize, ToSchema)]
+struct KeyView {
+    kid: String,
+    /// `RS256`
+    algorithm: &'static str,
+    bits: usize,
+    created_at: DateTime<Utc>,
+    /// When it starts (or started) signing.
+    activates_at: DateTime<Utc>,
+    /// When its successor takes over, if one is stored.
+    retires_at: Option<DateTime<Utc>>,
+    /// `next` (published, not signing yet), `current` (signs), `previous`
+    /// (published for the tokens it signed) or `retired`.
+    state: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+struct KeyList {
+    /// In order of activation.
+    items: Vec<KeyView>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/admin/keys",
+    tag = "admin",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signing keys (never their private parts)",
+            body = KeyList),
+        AdminRefusals,
+    ),
+)]
 async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, Error> {
     let now = state.clock.now();
     let loaded = state.keys.loaded();
     let schedule = schedule(&loaded, now, tokens::max_lifetime(&state.settings));
-    let items: Vec<_> = loaded
+    let items = loaded
         .iter()
         .enumerate()
         .map(|(i, key)| {
@@ -36,21 +76,21 @@ async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse,
             } else {
                 "retired"
             };
-            json!({
-                "kid": key.material.kid(),
-                "algorithm": keys::RS256,
-                "bits": key.material.bits(),
-                "created_at": key.created_at,
-                "activates_at": key.activates_at,
-                "retires_at": loaded.get(i + 1).map(|next| next.activates_at),
-                "state": status,
-            })
+            KeyView {
+                kid: key.material.kid().to_owned(),
+                algorithm: keys::RS256,
+                bits: key.material.bits(),
+                created_at: key.created_at,
+                activates_at: key.activates_at,
+                retires_at: loaded.get(i + 1).map(|next| next.activates_at),
+                state: status,
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(KeyList { items }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateBody {
     /// Sign with the new key at once, skipping the pre-publication wait.
@@ -58,6 +98,31 @@ struct RotateBody {
     now: bool,
 }
 
+#[derive(Serialize, ToSchema)]
+struct RotationAnswer {
+    kid: String,
+    activates_at: DateTime<Utc>,
+    /// Emergency rotations only: what signing at once costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/keys/rotate",
+    tag = "admin",
+    request_body(content = Option<RotateBody>, description = "Optional"),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "A key added: published now, signing after \
+            `keys.prepublish` (or at once with `now`)", body = RotationAnswer),
+        (status = 400, description = "Malformed body", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "A staged key is already waiting to sign", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn rotate(
     state: web::Data<AppState>,
@@ -74,14 +139,16 @@ async fn rotate(
         "keys.rotate"
     };
     audit(&state, &admin.sub, action, &rotation.kid, &req).await;
-    let mut answer = json!({ "kid": rotation.kid, "activates_at": rotation.activates_at });
-    if emergency {
-        answer["warning"] = format!(
+    let warning = emergency.then(|| {
+        format!(
             "the new key signs at once: caches that fetched the JWKS in the last {} s refuse its \
              tokens until they refetch",
             state.settings.keys.jwks_max_age().as_secs()
         )
-        .into();
-    }
-    Ok(HttpResponse::Created().json(answer))
+    });
+    Ok(HttpResponse::Created().json(RotationAnswer {
+        kid: rotation.kid,
+        activates_at: rotation.activates_at,
+        warning,
+    }))
 }

@@ -23,6 +23,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(users::configure);
 }
 
+/// The admin operations, for `/openapi.json`.
+pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        audit::Doc::openapi(),
+        clients::Doc::openapi(),
+        keys::Doc::openapi(),
+        revocations::Doc::openapi(),
+        sessions::Doc::openapi(),
+        users::Doc::openapi(),
+    ]
+}
+
 /// Page sizes are capped, so no request can ask for the whole table.
 pub const MAX_PAGE: u32 = 1000;
 

@@ -2,13 +2,15 @@
 //! `GET /v1/admin/revocations` (the list, paged in revocation order).
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::Jti;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::service::revocation;
+use crate::http::openapi::AdminRefusals;
+use crate::service::revocation::{self, AdminRevocation};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,13 +21,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(revoke, list))]
+pub(crate) struct Doc;
+
+/// Exactly one of the two.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RevokeBody {
+    /// An access token's id: revoked until its longest possible expiry.
     jti: Option<String>,
+    /// An access, refresh or session token.
     token: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/revocations",
+    tag = "admin",
+    request_body = RevokeBody,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "What was revoked; `revoked: false` when nothing was left \
+            to revoke", body = AdminRevocation),
+        (status = 400, description = "Not exactly one of `jti` and `token`, or a malformed one",
+            body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn revoke(
     state: web::Data<AppState>,
@@ -56,13 +80,45 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct Page {
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct RevocationView {
+    jti: String,
+    /// The token's subject, when known.
+    subject: String,
+    expires_at: DateTime<Utc>,
+    revoked_at: DateTime<Utc>,
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RevocationPage {
+    /// Live revocations, in the order they were made.
+    items: Vec<RevocationView>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/admin/revocations",
+    tag = "admin",
+    params(Page),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Revoked token ids not yet expired", body = RevocationPage),
+        (status = 400, description = "A bad query parameter", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -84,17 +140,18 @@ async fn list(
     let next = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.seq.to_string()))
         .flatten();
-    let items: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "jti": r.jti,
-                "subject": r.subject,
-                "expires_at": r.expires_at.0,
-                "revoked_at": r.revoked_at.0,
-                "reason": r.reason,
-            })
+    let items = rows
+        .into_iter()
+        .map(|r| RevocationView {
+            jti: r.jti,
+            subject: r.subject,
+            expires_at: r.expires_at.0,
+            revoked_at: r.revoked_at.0,
+            reason: r.reason,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(RevocationPage {
+        items,
+        next_cursor: next,
+    }))
 }

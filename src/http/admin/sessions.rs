@@ -2,13 +2,12 @@
 //! `DELETE /v1/admin/sessions/{id}`.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::UserId;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::http::sessions::describe;
+use crate::http::sessions::SessionList;
 use crate::service::sessions;
 use crate::state::AppState;
 use crate::store::SessionScope;
@@ -23,10 +22,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, end))]
+pub(crate) struct Doc;
+
 fn parse_id(raw: &str, what: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("no {what} with this id")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users/{id}/sessions",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user's live sessions", body = SessionList),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "Not a user id", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     state: web::Data<AppState>,
@@ -35,13 +55,25 @@ async fn list(
 ) -> Result<HttpResponse, Error> {
     let user = UserId(parse_id(&id, "user")?);
     let listed = sessions::list(&state, user).await?;
-    let items: Vec<_> = listed
-        .iter()
-        .map(|s| describe(s, admin.session_id()))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(SessionList::new(&listed, admin.session_id())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/sessions/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A session id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No valid token or session", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator, or a cookie request from another \
+            origin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No session with this id", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn end(
     state: web::Data<AppState>,

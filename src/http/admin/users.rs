@@ -5,14 +5,16 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Paging, parse_uuid};
 use crate::audit::Actor;
 use crate::domain::{Password, Roles, User, UserId, Username};
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
+use crate::http::openapi::AdminRefusals;
 use crate::service::revocation;
 use crate::service::users::{self, UserUpdate};
 use crate::state::AppState;
@@ -35,25 +37,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-pub fn describe(user: &User) -> serde_json::Value {
-    json!({
-        "id": user.id.to_string(),
-        "username": user.username.as_str(),
-        "roles": user.roles.names(),
-        "disabled": user.disabled,
-        "created_at": user.created_at,
-    })
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, read, change, delete, revoke_all))]
+pub(crate) struct Doc;
+
+/// A user as the admin API shows it (never the password hash).
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: String,
+    username: String,
+    roles: Vec<String>,
+    disabled: bool,
+    created_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize)]
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.as_str().to_owned(),
+            roles: user.roles.names(),
+            disabled: user.disabled,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct UserPage {
+    items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
+    /// 1 to 64 characters, unique regardless of case.
     username: String,
+    /// 8 to 1024 bytes.
     password: String,
+    /// For example `["admin"]`.
     #[serde(default)]
     roles: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "admin",
+    request_body = NewUserBody,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = UserView),
+        (status = 400, description = "Malformed body or invalid fields", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The username is taken", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn create(
     state: web::Data<AppState>,
@@ -84,17 +128,33 @@ async fn create(
     .await;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/users/{}", user.id)))
-        .json(describe(&user)))
+        .json(UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only usernames containing this, regardless of case.
     q: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    params(ListQuery),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Users ordered by name", body = UserPage),
+        (status = 400, description = "A bad query parameter", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -112,27 +172,63 @@ async fn list(
         paging.limit(),
     )
     .await?;
-    let items: Vec<_> = items.iter().map(describe).collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(UserPage {
+        items: items.iter().map(UserView::from).collect(),
+        next_cursor: next,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "No user with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 async fn read(
     state: web::Data<AppState>,
     _admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let user = users::get(&state, UserId(parse_uuid(&id, "user")?)).await?;
-    Ok(HttpResponse::Ok().json(describe(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+/// At least one field. A new password, or disabling, ends the user's
+/// tokens and sessions.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     password: Option<String>,
     disabled: Option<bool>,
+    /// Replaces the roles.
     roles: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    request_body = PatchBody,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Changed", body = UserView),
+        (status = 400, description = "Malformed body, no field, or an invalid one",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No user with this id", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "It would leave no enabled administrator", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn change(
     state: web::Data<AppState>,
@@ -158,9 +254,24 @@ async fn change(
     };
     let user = users::update(&state, id, update).await?;
     audit(&state, &admin.sub, "user.update", &id.to_string(), &req).await;
-    Ok(HttpResponse::Ok().json(describe(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted; its tokens and sessions end at once"),
+        (status = 404, description = "No user with this id", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "It is the last enabled administrator", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn delete(
     state: web::Data<AppState>,
@@ -174,6 +285,20 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Every token issued to the user so far is refused, their \
+            refresh families revoked and their sessions ended"),
+        (status = 404, description = "No user with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
 async fn revoke_all(
     state: web::Data<AppState>,

@@ -3,11 +3,11 @@
 //! answer `{"active": false}` and nothing more (§2.2).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{client_auth, required};
-use crate::error::OAuthError;
+use crate::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::introspection::{self, Introspection};
 use crate::state::AppState;
@@ -20,13 +20,66 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(introspect))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, ToSchema)]
 struct IntrospectForm {
+    /// An access token, a refresh token or a session token.
     token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
 
+/// RFC 7662 §2.2. An inactive token gets `{"active": false}` alone.
+#[derive(Default, Serialize, ToSchema)]
+struct IntrospectionResponse {
+    active: bool,
+    /// `access_token`, `refresh_token` or `session`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    /// Sessions: the session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<String>>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/oauth2/introspect",
+    tag = "tokens",
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether the token is active, and if so what it says",
+            body = IntrospectionResponse),
+        (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
+        (status = 401, description = "Neither a confidential client nor an administrator",
+            body = OAuthErrorBody),
+        (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn introspect(
     state: web::Data<AppState>,
@@ -43,37 +96,40 @@ async fn introspect(
     .await?;
     let token = required(form.token, "token")?;
     let body = match introspection::introspect(&state, &token).await? {
-        Introspection::Inactive => json!({ "active": false }),
-        Introspection::Access(claims) => json!({
-            "active": true,
-            "token_type": "access_token",
-            "scope": claims.scope,
-            "client_id": claims.client_id,
-            "sub": claims.sub,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "exp": claims.exp,
-            "iat": claims.iat,
-            "nbf": claims.nbf,
-            "jti": claims.jti,
-            "roles": claims.roles,
-        }),
-        Introspection::Refresh(row) => json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "scope": row.scope,
-            "client_id": row.client_id,
-            "sub": row.user_id.to_string(),
-            "exp": row.expires_at.0.timestamp(),
-            "iat": row.issued_at.0.timestamp(),
-        }),
-        Introspection::Session(session) => json!({
-            "active": true,
-            "token_type": "session",
-            "sub": session.user_id.to_string(),
-            "sid": session.id.to_string(),
-            "exp": session.expires_at.timestamp(),
-        }),
+        Introspection::Inactive => IntrospectionResponse::default(),
+        Introspection::Access(claims) => IntrospectionResponse {
+            active: true,
+            token_type: Some("access_token"),
+            scope: Some(claims.scope),
+            client_id: Some(claims.client_id),
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.nbf),
+            jti: Some(claims.jti),
+            roles: Some(claims.roles),
+            ..Default::default()
+        },
+        Introspection::Refresh(row) => IntrospectionResponse {
+            active: true,
+            token_type: Some("refresh_token"),
+            scope: Some(row.scope),
+            client_id: Some(row.client_id),
+            sub: Some(row.user_id.to_string()),
+            exp: Some(row.expires_at.0.timestamp()),
+            iat: Some(row.issued_at.0.timestamp()),
+            ..Default::default()
+        },
+        Introspection::Session(session) => IntrospectionResponse {
+            active: true,
+            token_type: Some("session"),
+            sub: Some(session.user_id.to_string()),
+            sid: Some(session.id.to_string()),
+            exp: Some(session.expires_at.timestamp()),
+            ..Default::default()
+        },
     };
     Ok(crate::http::ok_no_store().json(body))
 }

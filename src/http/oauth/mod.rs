@@ -9,6 +9,7 @@ mod token;
 
 use actix_web::web;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::Error;
 use crate::service::tokens::AccessToken;
@@ -19,14 +20,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(introspect::configure);
 }
 
+/// The OAuth operations, for `/openapi.json`.
+pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        token::Doc::openapi(),
+        revoke::Doc::openapi(),
+        introspect::Doc::openapi(),
+    ]
+}
+
 /// RFC 6749 §5.1 token response.
-#[derive(Serialize)]
-pub(super) struct TokenResponse {
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// An RS256 JWT (`typ: at+jwt`).
     access_token: String,
+    /// `Bearer`
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// A rotating refresh token (`cs_rt_…`): single use, each use answers a new one.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+    /// The scopes granted, space-separated.
     scope: String,
 }
 

@@ -6,10 +6,11 @@
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{client_auth, required};
 use crate::audit::Actor;
-use crate::error::{Error, OAuthError};
+use crate::error::{Error, OAuthError, OAuthErrorBody};
 use crate::http::auth::Authenticated;
 use crate::http::form::Form;
 use crate::service::clients;
@@ -24,15 +25,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Deserialize)]
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(revoke))]
+pub(crate) struct Doc;
+
+#[derive(Deserialize, ToSchema)]
 struct RevokeForm {
+    /// An access token or a refresh token (`token_type_hint` is accepted
+    /// and not needed: the two cannot be confused).
     token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
-    // `token_type_hint` is accepted and not needed: the two kinds of token
-    // cannot be confused.
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    tag = "tokens",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    security(("bearer" = []), ("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2: the same answer)"),
+        (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client: neither the token's owner nor its client",
+            body = OAuthErrorBody),
+        (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn revoke(
     state: web::Data<AppState>,

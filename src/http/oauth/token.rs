@@ -3,11 +3,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::client_auth;
 use super::{TokenResponse, required};
 use crate::domain::GrantType;
-use crate::error::{Error, OAuthError};
+use crate::error::{Error, OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::{clients, refresh};
@@ -21,18 +22,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(token))]
+pub(crate) struct Doc;
+
 /// The parameters of every grant; unknown ones are ignored (RFC 6749 §3.2).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenForm {
+    /// `password`, `refresh_token` or `client_credentials`.
     grant_type: Option<String>,
+    /// Password grant.
     username: Option<String>,
+    /// Password grant.
     password: Option<String>,
+    /// Refresh grant.
     refresh_token: Option<String>,
+    /// Space-separated; may only narrow what is held.
     scope: Option<String>,
+    /// Instead of Basic authentication; `countersign-cli` or absent for the
+    /// built-in public client.
     client_id: Option<String>,
     client_secret: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "tokens",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1); `Cache-Control: no-store`",
+            body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant (including bad \
+            credentials), invalid_scope, unsupported_grant_type, unauthorized_client",
+            body = OAuthErrorBody),
+        (status = 401, description = "invalid_client: client authentication failed",
+            body = OAuthErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
+        (status = 415, description = "Not a form body", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed logins; see Retry-After",
+            body = OAuthErrorBody),
+        (status = 503, description = "temporarily_unavailable; see Retry-After",
+            body = OAuthErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(grant_type))]
 async fn token(
     state: web::Data<AppState>,

@@ -10,6 +10,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use maud::Markup;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::{cleared_session_cookie, same_origin, session_cookie, session_cookie_name};
@@ -52,6 +53,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::resource("/assets/countersign.css", "GET, HEAD").route(super::get().to(stylesheet)),
     );
 }
+
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login_page,
+    login_submit,
+    account_page,
+    account_logout,
+    end_session,
+    end_other_sessions,
+    stylesheet
+))]
+pub(crate) struct Doc;
 
 /// An HTML response with the headers every page carries: no caching, no
 /// framing, no referrer beyond this origin (`no-referrer` would make
@@ -115,11 +129,23 @@ fn safe_return_to(state: &AppState, raw: Option<&str>) -> String {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 struct LoginQuery {
+    /// Where to go after signing in: a path on this server, or a URL on
+    /// one of `sessions.return_to_origins` (anything else means `/account`).
     return_to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/login",
+    tag = "pages",
+    params(LoginQuery),
+    responses(
+        (status = 200, description = "The sign-in form, with its CSRF cookie", body = String,
+            content_type = "text/html"),
+    ),
+)]
 async fn login_page(
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
@@ -137,14 +163,32 @@ async fn login_page(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginForm {
     username: Option<String>,
     password: Option<String>,
+    /// The token the form carries, matching its cookie.
     csrf: Option<String>,
     return_to: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "pages",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: the session cookie is set; on to `return_to`"),
+        (status = 400, description = "The form again, with what was wrong", body = String,
+            content_type = "text/html"),
+        (status = 401, description = "The form again: wrong username or password",
+            body = String, content_type = "text/html"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "Too many failures; try later", body = String,
+            content_type = "text/html"),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn login_submit(
     state: web::Data<AppState>,
@@ -234,6 +278,17 @@ async fn page_session(req: &HttpRequest, state: &AppState) -> Result<SessionAuth
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/account",
+    tag = "pages",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user's sessions, with buttons to end them",
+            body = String, content_type = "text/html"),
+        (status = 303, description = "Not signed in: on to `/login`"),
+    ),
+)]
 async fn account_page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
     let session = match page_session(&req, &state).await {
         Ok(session) => session,
@@ -249,8 +304,9 @@ async fn account_page(state: web::Data<AppState>, req: HttpRequest) -> Result<Ht
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ActionForm {
+    /// The token of the account page the form was on.
     csrf: Option<String>,
 }
 
@@ -286,6 +342,19 @@ enum AccountAction {
     EndOthers,
 }
 
+#[utoipa::path(
+    post,
+    path = "/account/logout",
+    tag = "pages",
+    request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 303, description = "Done; on to `/login`, the session ended and its cookie \
+            cleared (or, not signed in, on to `/login` at once)"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+    ),
+)]
 async fn account_logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -294,6 +363,19 @@ async fn account_logout(
     act(&state, &req, form, AccountAction::Logout).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/account/sessions/{id}/end",
+    tag = "pages",
+    params(("id" = String, Path, description = "One of the user's sessions")),
+    request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 303, description = "Done; on to `/account` (or, not signed in, to `/login`)"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+    ),
+)]
 async fn end_session(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -303,6 +385,19 @@ async fn end_session(
     act(&state, &req, form, AccountAction::End(id.into_inner())).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/account/sessions/end-others",
+    tag = "pages",
+    request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
+    security(("session_cookie" = [])),
+    responses(
+        (status = 303, description = "Done; on to `/account`, every other session ended (or, \
+            not signed in, to `/login`)"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+    ),
+)]
 async fn end_other_sessions(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -366,6 +461,13 @@ async fn act(
     Ok(response.finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/assets/countersign.css",
+    tag = "pages",
+    responses((status = 200, description = "The pages' stylesheet", body = String,
+        content_type = "text/css")),
+)]
 async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
