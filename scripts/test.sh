@@ -55,5 +55,7 @@ else
     say "cargo test (SQLite and PostgreSQL)"
     cargo test --all-features --locked --no-fail-fast
 fi
+say "schemathesis against /openapi.json (bounded)"
+scripts/schemathesis.sh target/debug/countersign 10
 
 say "all checks passed"

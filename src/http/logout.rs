@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Authenticated, Credential, cleared_session_cookie};
+use super::openapi::JsonBodyRefusals;
 use crate::audit::Actor;
 use crate::error::{Error, Problem};
 use crate::service::revocation::{self, Revoker};
@@ -46,6 +47,7 @@ struct LogoutBody {
             content_type = "application/problem+json"),
         (status = 403, description = "A cookie request from another origin", body = Problem,
             content_type = "application/problem+json"),
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all)]

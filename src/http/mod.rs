@@ -175,8 +175,8 @@ pub(crate) fn optional_json<T: serde::de::DeserializeOwned>(
             "content type must be application/json".into(),
         ));
     }
-    serde_json::from_slice(body)
-        .map(Some)
+    // JSON `null` says "nothing" as well as an empty body does.
+    serde_json::from_slice::<Option<T>>(body)
         .map_err(|e| Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")))
 }
 

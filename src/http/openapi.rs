@@ -77,6 +77,19 @@ impl IntoResponses for AdminRefusals {
     }
 }
 
+/// What an operation taking a JSON body refuses before reading it.
+pub struct JsonBodyRefusals;
+
+impl IntoResponses for JsonBodyRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response("413", problem("The body is over the size limit"))
+            .response("415", problem("The body is not application/json"))
+            .build()
+            .into()
+    }
+}
+
 struct Security;
 
 impl Modify for Security {

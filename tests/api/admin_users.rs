@@ -186,13 +186,22 @@ async fn users_page_in_a_stable_order(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    let capped: Value = app
-        .get_with_token("/v1/admin/users?limit=100000", &admin)
+    for limit in ["0", "1001", "100000"] {
+        let body = problem(
+            app.get_with_token(&format!("/v1/admin/users?limit={limit}"), &admin)
+                .await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(body["detail"], "limit must be 1 to 1000");
+    }
+    let full: Value = app
+        .get_with_token("/v1/admin/users?limit=1000", &admin)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(capped["items"].as_array().unwrap().len(), 6);
+    assert_eq!(full["items"].as_array().unwrap().len(), 6);
 }
 both_backends!(users_page_in_a_stable_order);
 

@@ -25,7 +25,8 @@ pub(crate) struct Doc;
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -73,7 +74,7 @@ async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(100).clamp(1, super::MAX_PAGE);
+    let limit = super::page_size(query.limit)?;
     let before = query
         .cursor
         .map(|c| c.parse::<i64>())

@@ -11,7 +11,7 @@ use super::users::audit;
 use crate::domain::{Client, ClientId, GrantTypes, Scope};
 use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::http::openapi::AdminRefusals;
+use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::clients::{self, Registration};
 use crate::state::AppState;
 
@@ -106,6 +106,7 @@ struct NewClientBody {
         (status = 409, description = "The client id is taken", body = Problem,
             content_type = "application/problem+json"),
         AdminRefusals,
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]

@@ -10,7 +10,7 @@ use super::users::audit;
 use crate::crypto::keys::schedule;
 use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::http::openapi::AdminRefusals;
+use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::{keys, tokens};
 use crate::state::AppState;
 
@@ -121,6 +121,7 @@ struct RotationAnswer {
         (status = 409, description = "A staged key is already waiting to sign", body = Problem,
             content_type = "application/problem+json"),
         AdminRefusals,
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]

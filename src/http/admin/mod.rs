@@ -9,10 +9,8 @@ mod revocations;
 mod sessions;
 mod users;
 
-use actix_web::web;
-use serde::Deserialize;
-
 use crate::error::Error;
+use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(audit::configure)
@@ -39,17 +37,14 @@ pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
 /// Page sizes are capped, so no request can ask for the whole table.
 pub const MAX_PAGE: u32 = 1000;
 
-/// `?limit=&cursor=` of every paged listing.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Paging {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-impl Paging {
-    pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(100).clamp(1, MAX_PAGE)
+/// A page size: `limit` if given (1 to [`MAX_PAGE`], else a 400), or 100.
+pub fn page_size(limit: Option<u32>) -> Result<u32, Error> {
+    match limit {
+        None => Ok(100),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(Error::InvalidRequest(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        ))),
     }
 }
 

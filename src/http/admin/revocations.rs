@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::Jti;
 use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::http::openapi::AdminRefusals;
+use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::revocation::{self, AdminRevocation};
 use crate::state::AppState;
 
@@ -48,6 +48,7 @@ struct RevokeBody {
         (status = 400, description = "Not exactly one of `jti` and `token`, or a malformed one",
             body = Problem, content_type = "application/problem+json"),
         AdminRefusals,
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
@@ -83,7 +84,8 @@ async fn revoke(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct Page {
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -126,7 +128,7 @@ async fn list(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, Error> {
     let page = page.into_inner();
-    let limit = page.limit.unwrap_or(100).clamp(1, super::MAX_PAGE);
+    let limit = super::page_size(page.limit)?;
     let after = match page.cursor {
         None => 0,
         Some(c) => c

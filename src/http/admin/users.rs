@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Paging, parse_uuid};
+use super::{page_size, parse_uuid};
 use crate::audit::Actor;
 use crate::domain::{Password, Roles, User, UserId, Username};
 use crate::error::{Error, Problem};
 use crate::http::auth::Admin;
-use crate::http::openapi::AdminRefusals;
+use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::revocation;
 use crate::service::users::{self, UserUpdate};
 use crate::state::AppState;
@@ -96,6 +96,7 @@ struct NewUserBody {
         (status = 409, description = "The username is taken", body = Problem,
             content_type = "application/problem+json"),
         AdminRefusals,
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]
@@ -134,7 +135,8 @@ async fn create(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -161,15 +163,11 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let paging = Paging {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
     let (items, next) = users::list(
         &state,
-        paging.cursor.as_deref(),
+        query.cursor.as_deref(),
         query.q.as_deref().filter(|q| !q.is_empty()),
-        paging.limit(),
+        page_size(query.limit)?,
     )
     .await?;
     Ok(HttpResponse::Ok().json(UserPage {
@@ -227,6 +225,7 @@ struct PatchBody {
         (status = 409, description = "It would leave no enabled administrator", body = Problem,
             content_type = "application/problem+json"),
         AdminRefusals,
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all, fields(admin = %admin.sub))]

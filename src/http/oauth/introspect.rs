@@ -77,6 +77,8 @@ struct IntrospectionResponse {
         (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
         (status = 401, description = "Neither a confidential client nor an administrator",
             body = OAuthErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
+        (status = 415, description = "Not a form body", body = OAuthErrorBody),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
     ),
 )]

@@ -50,6 +50,8 @@ struct RevokeForm {
         (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
         (status = 401, description = "invalid_client: neither the token's owner nor its client",
             body = OAuthErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
+        (status = 415, description = "Not a form body", body = OAuthErrorBody),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
     ),
 )]

@@ -282,7 +282,6 @@ async fn page_session(req: &HttpRequest, state: &AppState) -> Result<SessionAuth
     get,
     path = "/account",
     tag = "pages",
-    security(("session_cookie" = [])),
     responses(
         (status = 200, description = "The signed-in user's sessions, with buttons to end them",
             body = String, content_type = "text/html"),
@@ -347,7 +346,6 @@ enum AccountAction {
     path = "/account/logout",
     tag = "pages",
     request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
-    security(("session_cookie" = [])),
     responses(
         (status = 303, description = "Done; on to `/login`, the session ended and its cookie \
             cleared (or, not signed in, on to `/login` at once)"),
@@ -369,7 +367,6 @@ async fn account_logout(
     tag = "pages",
     params(("id" = String, Path, description = "One of the user's sessions")),
     request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
-    security(("session_cookie" = [])),
     responses(
         (status = 303, description = "Done; on to `/account` (or, not signed in, to `/login`)"),
         (status = 403, description = "The form did not come from this site, or expired",
@@ -390,7 +387,6 @@ async fn end_session(
     path = "/account/sessions/end-others",
     tag = "pages",
     request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
-    security(("session_cookie" = [])),
     responses(
         (status = 303, description = "Done; on to `/account`, every other session ended (or, \
             not signed in, to `/login`)"),
