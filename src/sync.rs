@@ -27,6 +27,11 @@ pub async fn subscribe(store: &dyn crate::store::Store) -> Option<Box<dyn Subscr
 
 /// Runs until `shutdown` fires. `listener` was subscribed before the list
 /// was first loaded, so nothing committed in between is missed.
+///
+/// When the listener's connection drops, it is not left to reconnect by
+/// itself: a fresh subscription is made (retried every second), and only
+/// once it listens is the list reloaded, so a revocation committed while
+/// nobody listened is read by that reload and none after it is missed.
 pub async fn run(
     state: Arc<AppState>,
     mut listener: Option<Box<dyn Subscription>>,
@@ -34,39 +39,56 @@ pub async fn run(
 ) {
     let mut ticker = tokio::time::interval(state.settings.revocation.resync_interval.get());
     ticker.tick().await;
-    // Set when notifications may have been lost, until a resync succeeds.
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether this backend has notifications to listen for at all.
+    let listens = listener.is_some();
+    // Set when notifications may have been lost, until a resync after
+    // listening again succeeds.
     let mut stale = false;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticker.tick() => {
-                if stale {
-                    state.sessions.clear();
-                    state.clients.clear();
-                }
-                if resync(&state, "periodic").await {
+                if resync(&state, "periodic").await && listener.is_some() {
                     stale = false;
                 }
             }
-            event = next(&mut listener) => match event {
-                Ok(notification) => {
-                    // `None`: the listener reconnected; anything sent
-                    // meanwhile is lost. Likewise after an error.
-                    if notification.is_none() || stale {
-                        state.sessions.clear();
-                        state.clients.clear();
-                        stale = !resync(&state, "after reconnecting").await;
-                    }
-                    if let Some(notification) = notification {
-                        apply(&state, notification).await;
-                    }
+            _ = retry.tick(), if stale => {
+                if listens && listener.is_none() {
+                    listener = resubscribe(&state).await;
                 }
-                Err(e) => {
-                    stale = true;
-                    tracing::warn!(error = %e, "change listener failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                if listener.is_some() || !listens {
+                    state.sessions.clear();
+                    state.clients.clear();
+                    stale = !resync(&state, "after listening again").await;
                 }
             }
+            event = next(&mut listener) => match event {
+                Ok(Some(notification)) => apply(&state, notification).await,
+                // The connection dropped (`None`) or failed: whatever was
+                // sent meanwhile is lost. Start again from a new one.
+                Ok(None) => {
+                    tracing::warn!("change listener disconnected; subscribing again");
+                    listener = None;
+                    stale = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change listener failed; subscribing again");
+                    listener = None;
+                    stale = true;
+                }
+            }
+        }
+    }
+}
+
+async fn resubscribe(state: &AppState) -> Option<Box<dyn Subscription>> {
+    match state.store.subscribe().await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot listen yet; will retry");
+            None
         }
     }
 }
