@@ -217,3 +217,104 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
     assert_eq!(events.len(), 1, "the login's audit event was written");
 }
 both_backends!(sigterm_finishes_requests_in_flight_and_flushes_the_audit);
+
+/// `kill -9` in the middle of a stream of revocations: every revocation the
+/// server acknowledged is enforced after a restart.
+async fn acknowledged_revocations_survive_kill_9(db: TestDb) {
+    let password = "kill-test-password";
+    let env = [
+        ("COUNTERSIGN_BOOTSTRAP__ADMIN_PASSWORD", password),
+        ("COUNTERSIGN_TOKENS__ISSUER", "https://id.countersign.test"),
+    ];
+    let mut server = serve_with(&db, &env);
+    let client = reqwest::Client::new();
+    let login = |address: String| {
+        let client = client.clone();
+        async move {
+            let body: serde_json::Value = client
+                .post(format!("{address}/v1/login"))
+                .json(&serde_json::json!({"username": "admin", "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut tokens = Vec::new();
+    for _ in 0..200 {
+        tokens.push(login(server.address.clone()).await);
+    }
+
+    // Four streams of logouts; each 204 is an acknowledged revocation.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(tokens.clone()));
+    let streams: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, address) = (client.clone(), server.address.clone());
+            let (queue, acknowledged) = (queue.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(token) = queue.lock().unwrap().pop() else {
+                        return;
+                    };
+                    let answer = client
+                        .post(format!("{address}/v1/logout"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(r) if r.status() == StatusCode::NO_CONTENT => {
+                            acknowledged.lock().unwrap().push(token);
+                        }
+                        // The server is gone: this one may or may not have landed.
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 60 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    for stream in streams {
+        stream.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() < tokens.len(),
+        "the kill came after the stream ended"
+    );
+
+    let server = serve_with(&db, &env);
+    for token in &acknowledged {
+        let status = client
+            .get(format!("{}/v1/userinfo", server.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "an acknowledged revocation was lost"
+        );
+    }
+    // Tokens never sent for revocation still work.
+    let untouched = queue.lock().unwrap().pop().expect("tokens left unsent");
+    let status = client
+        .get(format!("{}/v1/userinfo", server.address))
+        .bearer_auth(untouched)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    server.stop();
+}
+both_backends!(acknowledged_revocations_survive_kill_9);
