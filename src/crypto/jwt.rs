@@ -192,4 +192,68 @@ mod tests {
             Err(TokenError::Malformed(_))
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever arrives as a token, verification answers, never panics.
+        #[test]
+        fn any_string_is_refused_without_panicking(token in ".{0,600}") {
+            let (_, set) = shared_keys();
+            proptest::prop_assert!(verify_access(&token, set, &expect(), 0).is_err());
+        }
+
+        /// Three parts of base64url, with a header that may even be valid:
+        /// refused, never a panic.
+        #[test]
+        fn token_shaped_junk_is_refused(
+            header in proptest::prop_oneof![
+                proptest::strategy::Just(r#"{"alg":"RS256","typ":"at+jwt","kid":"k"}"#.to_owned()),
+                ".{0,80}",
+            ],
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let (_, set) = shared_keys();
+            let token = format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload),
+                URL_SAFE_NO_PAD.encode(signature)
+            );
+            proptest::prop_assert!(verify_access(&token, set, &expect(), 0).is_err());
+        }
+
+        /// Changing any one character of a valid token makes it fail.
+        #[test]
+        fn any_one_changed_character_breaks_a_valid_token(position in 0usize..4096, replacement in proptest::char::range('!', '~')) {
+            let (token, set) = shared_token();
+            let position = position % token.len();
+            let mut changed: Vec<char> = token.chars().collect();
+            proptest::prop_assume!(changed[position] != replacement);
+            changed[position] = replacement;
+            let changed: String = changed.into_iter().collect();
+            let now = claims_now();
+            proptest::prop_assert!(verify_access(&changed, set, &expect(), now).is_err());
+        }
+    }
+
+    /// One key pair for all the cases (RSA generation is slow).
+    fn shared_keys() -> &'static (KeyMaterial, KeySet) {
+        static KEYS: std::sync::OnceLock<(KeyMaterial, KeySet)> = std::sync::OnceLock::new();
+        KEYS.get_or_init(keys)
+    }
+
+    fn claims_now() -> i64 {
+        1_900_000_000
+    }
+
+    fn shared_token() -> (&'static str, &'static KeySet) {
+        static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let (key, set) = shared_keys();
+        let token = TOKEN
+            .get_or_init(|| sign(&key.signer(), ACCESS_TOKEN_TYPE, &claims(claims_now())).unwrap());
+        assert!(verify_access(token, set, &expect(), claims_now()).is_ok());
+        (token, set)
+    }
 }

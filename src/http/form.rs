@@ -82,7 +82,7 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[derive(Debug, Deserialize, PartialEq)]
+    #[derive(Debug, Deserialize, serde::Serialize, PartialEq)]
     struct Pair {
         a: String,
         b: Option<String>,
@@ -105,5 +105,18 @@ mod tests {
         assert!(decode::<Pair>(b"a=%FF%FE").is_err());
         assert!(decode::<Pair>(b"a=1&a=2").is_err());
         assert!(decode::<Pair>(b"b=1").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode::<Pair>(&body);
+        }
+
+        #[test]
+        fn what_is_encoded_decodes_back(a in ".*", b in proptest::option::of(".*")) {
+            let encoded = serde_urlencoded::to_string(Pair { a: a.clone(), b: b.clone() }).unwrap();
+            proptest::prop_assert_eq!(decode::<Pair>(encoded.as_bytes()).unwrap(), Pair { a, b });
+        }
     }
 }

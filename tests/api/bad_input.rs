@@ -364,3 +364,74 @@ async fn odd_algorithm_names_cannot_break_anything(db: TestDb) {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
 both_backends!(odd_algorithm_names_cannot_break_anything);
+
+/// Random input at the extractors and decoders, over HTTP: authorization
+/// headers of any shape, and bodies of any bytes under any content type,
+/// at the endpoints that parse them. Every answer is a 4xx (or a success
+/// where the input happens to be acceptable), never a 5xx.
+async fn random_headers_and_bodies_never_cause_a_server_error(db: TestDb) {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let app = db.spawn().await;
+    let mut runner = TestRunner::deterministic();
+    let header = prop_oneof![
+        "[ -~]{0,200}",
+        "Bearer [ -~]{0,300}",
+        "Basic [A-Za-z0-9+/=]{0,100}",
+        "(Bearer|bearer|BEARER) ey[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_.-]{0,60}",
+    ];
+    for _ in 0..200 {
+        let value = header.new_tree(&mut runner).unwrap().current();
+        for path in ["/v1/userinfo", "/v1/sessions", "/v1/admin/users"] {
+            let status = app
+                .client
+                .get(app.url(path))
+                .header("authorization", &value)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(
+                status.is_client_error(),
+                "{status} for {path} with {value:?}"
+            );
+        }
+    }
+
+    let body = proptest::collection::vec(any::<u8>(), 0..400);
+    let content_type = prop_oneof![
+        Just("application/json".to_owned()),
+        Just("application/x-www-form-urlencoded".to_owned()),
+        "[ -~]{0,40}",
+    ];
+    let targets = [
+        "/v1/login",
+        "/oauth2/token",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/login",
+        "/v1/logout",
+    ];
+    for _ in 0..150 {
+        let bytes = body.new_tree(&mut runner).unwrap().current();
+        let kind = content_type.new_tree(&mut runner).unwrap().current();
+        for path in targets {
+            let response = app
+                .client
+                .post(app.url(path))
+                .header("content-type", &kind)
+                .body(bytes.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert!(
+                !status.is_server_error(),
+                "{status} for {path} with {kind:?} and {bytes:?}"
+            );
+        }
+    }
+}
+both_backends!(random_headers_and_bodies_never_cause_a_server_error);
