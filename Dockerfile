@@ -7,7 +7,10 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
+# Every target the manifest names must be present for it to parse.
 COPY benches ./benches
+COPY examples ./examples
+COPY tests ./tests
 RUN cargo build --release --locked --bin countersign
 
 FROM debian:bookworm-slim

@@ -13,6 +13,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod cli;
+mod deploy;
 mod feed;
 mod hardening;
 mod health;
