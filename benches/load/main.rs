@@ -1,6 +1,9 @@
 //! The load benchmark: a release build of the server in its own process,
-//! driven over loopback HTTP by this one, with the raw costs each operation
-//! is compared with measured in the same run on the same cores.
+//! driven over loopback HTTP by wrk (another process) for the operations of
+//! the table, and by this one for the open-loop overload, session and
+//! replica scenarios wrk cannot express; the raw costs each operation is
+//! compared with are measured in the same run on the same cores, and the
+//! JWKS against nginx serving the same bytes when nginx is installed.
 //!
 //! ```text
 //! cargo bench --bench load -- [--database sqlite|postgres] [--seconds N]
@@ -16,6 +19,7 @@ mod raw;
 mod scenarios;
 mod server;
 mod sessions;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +89,10 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let options = options();
+    assert!(
+        wrk::available(),
+        "the load benchmark drives the server with wrk: apt-get install wrk"
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,12 +120,11 @@ fn main() {
         server_pid: server.child.id(),
     };
     eprintln!("server process id {}", run.server_pid);
-    let mut results = runtime.block_on(run_load(&server.address, &run));
-    let wants_overload = options
-        .only
-        .as_ref()
-        .is_none_or(|p| "overload".starts_with(p.as_str()));
-    let overloads: Vec<scenarios::Overload> = if wants_overload {
+    let (mut results, jwks) = runtime.block_on(run_load(&server.address, &run));
+    let baseline = scenarios::static_baseline(&run, &jwks);
+    let static_rate = baseline.as_ref().map_or(0.0, |b| b.per_second);
+    results.extend(baseline);
+    let overloads: Vec<scenarios::Overload> = if run.wants("overload") {
         // The sustainable rate is what the closed-loop run achieved.
         let sustainable = results
             .iter()
@@ -149,11 +156,7 @@ fn main() {
         results.extend(scale.uncached.take());
         scale
     });
-    let wants_propagation = options
-        .only
-        .as_ref()
-        .is_none_or(|p| "propagation".starts_with(p.as_str()));
-    let spread = (options.database == "postgres" && wants_propagation).then(|| {
+    let spread = (options.database == "postgres" && run.wants("propagation")).then(|| {
         let second = start_server(&database_url);
         runtime.block_on(propagation(&server.address, &second.address, 200))
     });
@@ -167,7 +170,9 @@ fn main() {
             ("Argon2id verify", raw.argon2)
         } else if name.starts_with("refresh") || name.starts_with("client_credentials") {
             ("RS256 sign", raw.sign)
-        } else if name.starts_with("JWKS") || name.starts_with("session") {
+        } else if name.starts_with("JWKS") {
+            ("nginx, the same bytes", static_rate)
+        } else if name.starts_with("session") || name.starts_with("static") {
             ("—", 0.0)
         } else {
             ("RS256 verify", raw.verify)
@@ -204,6 +209,9 @@ fn main() {
             s.server_cores,
             s.machine_cores
         ));
+        if s.server_cores.is_nan() {
+            table = table.replace("| NaN |", "| — |");
+        }
     }
     table.push_str(&format!(
         "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, RS256 verify {:.0}/s, \

@@ -25,6 +25,15 @@ pub struct Run {
     pub server_pid: u32,
 }
 
+impl Run {
+    /// Whether the operation or scenario `name` is to run (`--only PREFIX`).
+    pub fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|prefix| name.starts_with(prefix.as_str()))
+    }
+}
+
 /// CPU time (clock ticks) a process has used, from /proc.
 fn process_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -65,6 +74,11 @@ fn machine_busy_ticks() -> u64 {
         .sum()
 }
 
+/// CPU ticks used so far by `pid` (0 without one) and by the whole machine.
+pub fn busy_ticks(pid: Option<u32>) -> (u64, u64) {
+    (pid.map_or(0, process_ticks), machine_busy_ticks())
+}
+
 /// Runs `step` from `concurrency` tasks for `seconds`; each task owns the
 /// state `init` gives it (for example its own refresh-token chain).
 pub async fn measure<S, I, IF, F, FF>(
@@ -80,11 +94,7 @@ where
     F: Fn(S) -> FF + Send + Sync + 'static,
     FF: std::future::Future<Output = (S, bool)> + Send,
 {
-    if run
-        .only
-        .as_ref()
-        .is_some_and(|prefix| !name.starts_with(prefix.as_str()))
-    {
+    if !run.wants(name) {
         return None;
     }
     let step = Arc::new(step);

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::measure::{Run, Stats, measure};
+use crate::measure::{Run, Stats};
 use crate::server::ADMIN_PASSWORD;
+use crate::wrk::{self, Request};
 
 pub async fn login(client: &reqwest::Client, base: &str) -> Value {
     client
@@ -20,15 +21,9 @@ pub async fn login(client: &reqwest::Client, base: &str) -> Value {
         .unwrap()
 }
 
-/// A request whose only outcome that matters is its status.
-async fn succeeds(request: reqwest::RequestBuilder) -> bool {
-    match request.send().await {
-        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-        Err(_) => false,
-    }
-}
-
-pub async fn run_load(base: &str, run: &Run) -> Vec<Stats> {
+/// The operations of the table, each driven by wrk from its own process.
+/// Returns their figures and the JWKS document (for the static baseline).
+pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(256)
@@ -38,124 +33,155 @@ pub async fn run_load(base: &str, run: &Run) -> Vec<Stats> {
         .as_str()
         .unwrap()
         .to_owned();
+    let secret = register_client(&client, base, &admin).await;
+    let jwks_url = format!("{base}/.well-known/jwks.json");
+    // Fetched now: the client's idle connections will not outlive the runs.
+    let jwks = client
+        .get(&jwks_url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let pid = Some(run.server_pid);
+    let form = "application/x-www-form-urlencoded";
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("load-benchmark:{secret}")
+        )
+    );
     let mut results = Vec::new();
-    let credentials = serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD});
 
-    let (cl, url) = (client.clone(), format!("{base}/v1/login"));
-    let stats = measure(
+    let credentials = serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD});
+    let request = Request::post(
+        format!("{base}/v1/login"),
+        "application/json",
+        credentials.to_string(),
+    );
+    results.extend(wrk::measure(
         run,
         "password login (POST /v1/login)",
-        || async {},
-        move |()| {
-            let request = cl.post(&url).json(&credentials);
-            async move { ((), succeeds(request).await) }
-        },
-    );
-    results.extend(stats.await);
+        &request,
+        pid,
+    ));
 
-    let (cl, url) = (client.clone(), format!("{base}/oauth2/token"));
-    let (init_client, init_base) = (client.clone(), base.to_owned());
-    let first_refresh_token = || {
-        let (client, base) = (init_client.clone(), init_base.clone());
-        async move {
-            login(&client, &base).await["refresh_token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+    let refresh = "refresh grant (POST /oauth2/token)";
+    if run.wants(refresh) {
+        // Chains of grants, each response's refresh token the next request's.
+        let count = run.concurrency + wrk::THREADS;
+        let mut chains = Vec::with_capacity(count);
+        for _ in 0..count {
+            let body = login(&client, base).await;
+            chains.push(body["refresh_token"].as_str().unwrap().to_owned());
         }
-    };
-    let stats = measure(
-        run,
-        "refresh grant (POST /oauth2/token)",
-        first_refresh_token,
-        move |token: String| {
-            let request = cl.post(&url).form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", token.as_str()),
-            ]);
-            async move {
-                match request.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let body: Value = r.json().await.unwrap();
-                        (body["refresh_token"].as_str().unwrap().to_owned(), true)
-                    }
-                    _ => (token, false),
-                }
-            }
-        },
-    );
-    results.extend(stats.await);
+        let request = Request {
+            refresh_chains: Some(chains),
+            ..Request::post(format!("{base}/oauth2/token"), form, String::new())
+        };
+        results.extend(wrk::measure(run, refresh, &request, pid));
+    }
 
-    let secret = register_client(&client, base, &admin).await;
-    let (cl, url, cc_secret) = (
-        client.clone(),
+    let request = Request::post(
         format!("{base}/oauth2/token"),
-        secret.clone(),
-    );
-    let stats = measure(
+        form,
+        "grant_type=client_credentials".into(),
+    )
+    .header("Authorization", basic.clone());
+    results.extend(wrk::measure(
         run,
         "client_credentials grant (POST /oauth2/token)",
-        || async {},
-        move |()| {
-            let request = cl
-                .post(&url)
-                .basic_auth("load-benchmark", Some(&cc_secret))
-                .form(&[("grant_type", "client_credentials")]);
-            async move { ((), succeeds(request).await) }
-        },
-    );
-    results.extend(stats.await);
+        &request,
+        pid,
+    ));
 
-    let (cl, url) = (client.clone(), format!("{base}/.well-known/jwks.json"));
-    let stats = measure(
+    let request = Request::get(jwks_url);
+    results.extend(wrk::measure(
         run,
         "JWKS (GET /.well-known/jwks.json)",
-        || async {},
-        move |()| {
-            let request = cl.get(&url);
-            async move { ((), succeeds(request).await) }
-        },
-    );
-    results.extend(stats.await);
+        &request,
+        pid,
+    ));
 
     // Introspection as a resource server calls it: a confidential client
     // (cached after first use) asking about a user's access token.
-    let (cl, url, token) = (
-        client.clone(),
+    let request = Request::post(
         format!("{base}/oauth2/introspect"),
-        admin.clone(),
-    );
-    let gateway_secret = secret.clone();
-    let stats = measure(
+        form,
+        format!("token={admin}"),
+    )
+    .header("Authorization", basic);
+    results.extend(wrk::measure(
         run,
         "introspection (POST /oauth2/introspect)",
-        || async {},
-        move |()| {
-            let request = cl
-                .post(&url)
-                .basic_auth("load-benchmark", Some(&gateway_secret))
-                .form(&[("token", token.as_str())]);
-            async move { ((), succeeds(request).await) }
-        },
-    );
-    results.extend(stats.await);
+        &request,
+        pid,
+    ));
 
-    let (cl, url, token) = (client.clone(), format!("{base}/v1/userinfo"), admin);
-    let stats = measure(
+    let request = Request::get(format!("{base}/v1/userinfo"))
+        .header("Authorization", format!("Bearer {admin}"));
+    results.extend(wrk::measure(
         run,
         "userinfo (GET /v1/userinfo)",
-        || async {},
-        move |()| {
-            let request = cl.get(&url).bearer_auth(&token);
-            async move { ((), succeeds(request).await) }
-        },
-    );
-    results.extend(stats.await);
-    results
+        &request,
+        pid,
+    ));
+
+    (results, jwks)
 }
 
-/// How long a revocation acknowledged by replica `a` takes to be refused
-/// by replica `b`, over `rounds` revocations.
+/// The same JWKS bytes served as a static file by nginx, under the same
+/// load: the HTTP baseline JWKS is compared with. `None` without nginx.
+pub fn static_baseline(run: &Run, jwks: &[u8]) -> Option<Stats> {
+    let name = "static file (nginx, the same JWKS bytes)";
+    if !run.wants(name) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "worker_processes 2;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log stderr;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ access_log off; server {{ listen 127.0.0.1:{port}; root {dir}; \
+         location / {{ add_header Cache-Control \"public, max-age=300\"; }} }} }}\n",
+        dir = dir.path().display()
+    );
+    std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+    let nginx = || {
+        let mut command = std::process::Command::new("nginx");
+        command
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let Ok(mut master) = nginx().spawn() else {
+        eprintln!("nginx is not installed: no static-file baseline for the JWKS");
+        return None;
+    };
+    let url = format!("http://127.0.0.1:{port}/jwks.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = wrk::measure(run, name, &Request::get(url), None);
+    // Through nginx's own signal, so that its workers stop with it.
+    let _ = nginx().args(["-s", "stop"]).status();
+    let _ = master.wait();
+    stats
+}
+
 /// Registers the confidential client the benchmark grants tokens to;
 /// returns its secret.
 async fn register_client(client: &reqwest::Client, base: &str, admin: &str) -> String {
@@ -262,6 +288,8 @@ pub async fn overload(base: &str, sustainable: f64, multiple: f64, seconds: u64)
     }
 }
 
+/// How long a revocation acknowledged by replica `a` takes to be refused
+/// by replica `b`, over `rounds` revocations.
 pub async fn propagation(a: &str, b: &str, rounds: usize) -> (Duration, Duration, Duration) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut delays = Vec::with_capacity(rounds);
