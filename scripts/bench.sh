@@ -14,7 +14,11 @@ say() { printf '\n==> %s\n' "$*"; }
 seconds="${BENCH_SECONDS:-10}"
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
 find_postgres
+ensure_command wrk wrk "to drive the load benchmark"
+ensure_command nginx nginx "for the static-file baseline" || true
 
 out="$(mktemp -d)"
 say "release build"

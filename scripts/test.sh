@@ -11,6 +11,8 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -42,21 +44,10 @@ ensure_browser() {
     fi
 }
 
-# nginx checks the shipped load-balancer configuration (`nginx -t`); the
-# test says it skipped when nginx cannot be had.
-ensure_nginx() {
-    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] && return
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "installing nginx for the deployment test"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq nginx >/dev/null 2>&1 \
-            || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null 2>&1; } \
-            || echo "could not install nginx; the nginx -t test will skip" >&2
-    fi
-}
-
 ensure_browser
-ensure_nginx
+# nginx checks the shipped load-balancer configuration (`nginx -t`); that
+# test says it skipped when nginx cannot be had.
+ensure_command nginx nginx "for the deployment test" || true
 find_postgres
 say "PostgreSQL for the tests: ${COUNTERSIGN_TEST_DATABASE_URL%%@*}@${COUNTERSIGN_TEST_DATABASE_URL#*@}"
 
