@@ -304,6 +304,27 @@ pub trait Subscription: Send {
     async fn next(&mut self) -> Result<Option<Notification>, StoreError>;
 }
 
+/// Pool options both backends share. sqlx pings a connection before
+/// handing it out by default, a second round trip (or, on SQLite, a second
+/// hand-off to the connection's thread) for every query; it also pings on
+/// release, which catches a connection broken while in use. So only a
+/// connection idle long enough to have been dropped meanwhile (a database
+/// restart, a proxy's idle timeout) is tested before use.
+fn pool_options<DB: sqlx::Database>(settings: &DatabaseSettings) -> sqlx::pool::PoolOptions<DB> {
+    const TEST_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+    sqlx::pool::PoolOptions::new()
+        .acquire_timeout(settings.acquire_timeout.get())
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= TEST_WHEN_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// Opens the database named by `settings.url`. This is the one place that
 /// chooses between the backends.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {

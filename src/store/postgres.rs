@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -36,9 +36,8 @@ impl PgStore {
         let options = PgConnectOptions::from_str(settings.url.expose_secret())
             .map_err(|e| StoreError::Internal(format!("database.url: {e}")))?
             .application_name("countersign");
-        let pool = PgPoolOptions::new()
+        let pool = super::pool_options(settings)
             .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout.get())
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
@@ -37,9 +37,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Internal(format!("database.url: {e}")))?
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
+        let writer = super::pool_options(settings)
             .max_connections(1)
-            .acquire_timeout(settings.acquire_timeout.get())
             .connect_with(
                 options
                     .clone()
@@ -52,9 +51,8 @@ impl SqliteStore {
                     }),
             )
             .await?;
-        let reader = SqlitePoolOptions::new()
+        let reader = super::pool_options(settings)
             .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout.get())
             .connect_with(options)
             .await?;
         Ok(Self { reader, writer })
