@@ -24,9 +24,11 @@ pub async fn login(client: &reqwest::Client, base: &str) -> Value {
 /// The operations of the table, each driven by wrk from its own process.
 /// Returns their figures and the JWKS document (for the static baseline).
 pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
+    // No idle connections kept: the server closes them while wrk runs,
+    // and a request on one it has closed fails.
     let client = reqwest::Client::builder()
         .no_proxy()
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let admin = login(&client, base).await["access_token"]
@@ -35,7 +37,6 @@ pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
         .to_owned();
     let secret = register_client(&client, base, &admin).await;
     let jwks_url = format!("{base}/.well-known/jwks.json");
-    // Fetched now: the client's idle connections will not outlive the runs.
     let jwks = client
         .get(&jwks_url)
         .send()
