@@ -35,7 +35,7 @@ pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
         .as_str()
         .unwrap()
         .to_owned();
-    let secret = register_client(&client, base, &admin).await;
+    let secret = register_client(&client, base, &admin, "load-benchmark").await;
     let jwks_url = format!("{base}/.well-known/jwks.json");
     let jwks = client
         .get(&jwks_url)
@@ -183,14 +183,20 @@ pub fn static_baseline(run: &Run, jwks: &[u8]) -> Option<Stats> {
     stats
 }
 
-/// Registers the confidential client the benchmark grants tokens to;
-/// returns its secret.
-async fn register_client(client: &reqwest::Client, base: &str, admin: &str) -> String {
+/// Registers a confidential client for the benchmark (granted tokens, and
+/// a resource server's introspection, cached by the server after first
+/// use); returns its secret.
+pub async fn register_client(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    client_id: &str,
+) -> String {
     let body: Value = client
         .post(format!("{base}/v1/admin/clients"))
         .bearer_auth(admin)
         .json(&serde_json::json!({
-            "client_id": "load-benchmark", "name": "Load benchmark",
+            "client_id": client_id, "name": "Load benchmark",
             "grant_types": ["client_credentials"], "scopes": ["reports:read"], "confidential": true,
         }))
         .send()

@@ -14,8 +14,10 @@ use serde_json::Value;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use crate::measure::{Run, Stats, measure};
-use crate::scenarios::login;
+use crate::scenarios::{login, register_client};
 use crate::server::resident_kib;
+
+const CLIENT_ID: &str = "load-benchmark-sessions";
 
 pub struct SessionScale {
     pub rows: u64,
@@ -117,7 +119,9 @@ impl Db {
 struct Introspect {
     client: reqwest::Client,
     url: String,
-    admin: String,
+    /// A confidential client's secret: as a resource server asks, and
+    /// without the database read an administrator's token costs.
+    secret: String,
 }
 
 impl Introspect {
@@ -125,7 +129,7 @@ impl Introspect {
         let request = self
             .client
             .post(&self.url)
-            .bearer_auth(&self.admin)
+            .basic_auth(CLIENT_ID, Some(&self.secret))
             .form(&[("token", token.as_str())]);
         match request.send().await {
             Ok(r) => r.json::<Value>().await.is_ok_and(|b| b["active"] == true),
@@ -144,6 +148,7 @@ pub async fn run(base: &str, database_url: &str, run: &Run, count: u64) -> Sessi
         .unwrap()
         .claims;
     let user = uuid::Uuid::parse_str(claims["sub"].as_str().unwrap()).unwrap();
+    let secret = register_client(&client, base, &admin, CLIENT_ID).await;
 
     let db = Db::open(database_url).await;
     let size_before = db.size().await;
@@ -161,7 +166,7 @@ pub async fn run(base: &str, database_url: &str, run: &Run, count: u64) -> Sessi
     let introspect = Introspect {
         client: client.clone(),
         url: format!("{base}/oauth2/introspect"),
-        admin,
+        secret,
     };
     let hot = AtomicU64::new(0);
     let ask = introspect.clone();
