@@ -58,7 +58,11 @@ PY
     echo "Commands: \`cargo bench --bench crypto\`, \`cargo bench --bench revocation\`,"
     echo "\`cargo bench --features verifier --bench verifier\`,"
     echo "\`cargo bench --bench load -- --database sqlite|postgres --seconds $seconds\`"
-    echo "(which drives the server with $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2) and compares the JWKS with nginx $(nginx -v 2>&1 | cut -d/ -f2))."
+    baseline="no static-file baseline: nginx is not installed"
+    if command -v nginx >/dev/null 2>&1; then
+        baseline="compares the JWKS with nginx $(nginx -v 2>&1 | cut -d/ -f2)"
+    fi
+    echo "(which drives the server with $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2) and $baseline)."
     echo
     echo "### Raw costs (criterion, one core)"
     echo
