@@ -283,6 +283,38 @@ fn cors(origins: &[String]) -> Cors {
         .max_age(3600)
 }
 
+/// SIGTERM or Ctrl-C: either stops the server gracefully. actix's own
+/// handlers would take SIGINT for a forced stop and cut the requests in
+/// flight, so the server listens for both itself.
+async fn stop_requested() {
+    // A signal that cannot be listened for must not stop the server.
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("Ctrl-C received; stopping gracefully"),
+        () = terminate => tracing::info!("SIGTERM received; stopping gracefully"),
+    }
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -304,6 +336,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
     })
     .workers(workers)
     .shutdown_timeout(shutdown_timeout)
+    .shutdown_signal(stop_requested())
     .listen(listener)
     .map_err(|e| StartupError::Setup(format!("cannot serve: {e}")))?
     .run();

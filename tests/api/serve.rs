@@ -160,9 +160,9 @@ async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
 }
 both_backends!(first_start_bootstraps_an_admin_and_logs_no_secrets);
 
-/// SIGTERM while a login is hashing: the login still gets its answer, its
+/// `signal` while a login is hashing: the login still gets its answer, its
 /// audit event is written, and the process exits 0.
-async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
+async fn stopping_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb, signal: &str) {
     let password = "shutdown-test-password";
     let mut server = serve_with(
         &db,
@@ -182,11 +182,11 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
             .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let signal = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+    let sent = Command::new("kill")
+        .args([signal, &server.child.id().to_string()])
         .status()
         .unwrap();
-    assert!(signal.success());
+    assert!(sent.success());
     let response = login
         .await
         .unwrap()
@@ -216,7 +216,17 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
         .unwrap();
     assert_eq!(events.len(), 1, "the login's audit event was written");
 }
+
+async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
+    stopping_finishes_requests_in_flight_and_flushes_the_audit(db, "-TERM").await;
+}
 both_backends!(sigterm_finishes_requests_in_flight_and_flushes_the_audit);
+
+/// Ctrl-C is as graceful as SIGTERM.
+async fn ctrl_c_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb) {
+    stopping_finishes_requests_in_flight_and_flushes_the_audit(db, "-INT").await;
+}
+both_backends!(ctrl_c_finishes_requests_in_flight_and_flushes_the_audit);
 
 /// `kill -9` in the middle of a stream of revocations: every revocation the
 /// server acknowledged is enforced after a restart.
