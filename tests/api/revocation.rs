@@ -266,6 +266,40 @@ async fn a_missed_notification_is_made_good_by_the_periodic_resync(db: TestDb) {
 }
 crate::sqlite_only!(a_missed_notification_is_made_good_by_the_periodic_resync);
 
+/// On PostgreSQL the listener stays connected; a revocation whose
+/// notification never came is still enforced by the periodic resync. The
+/// row is written with triggers off (`session_replication_role`), so the
+/// database sends no notification for it.
+async fn a_notification_that_never_arrives_is_made_good_by_the_resync(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.revocation.resync_interval = countersign::config::Seconds(Duration::from_secs(1));
+        })
+        .await;
+    let (token, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(app.userinfo_status(&token).await, StatusCode::OK);
+    let claims = crate::helpers::claims_of(&token);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
+         VALUES ($1, $2, to_timestamp($3), now(), 'written without a notification')",
+    )
+    .bind(claims["jti"].as_str().unwrap())
+    .bind(claims["sub"].as_str().unwrap())
+    .bind(claims["exp"].as_f64().unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    refused_within(&app, &token, Duration::from_secs(5)).await;
+}
+postgres_only!(a_notification_that_never_arrives_is_made_good_by_the_resync);
+
 async fn a_dropped_listener_reconnects_and_resyncs(db: TestDb) {
     let issuer = "https://id.countersign.test";
     let a = db.spawn_with(|s| s.tokens.issuer = issuer.into()).await;
@@ -294,5 +328,11 @@ async fn a_dropped_listener_reconnects_and_resyncs(db: TestDb) {
     assert!(!cut.is_empty(), "the listeners were found");
     assert_eq!(logout(&a, &token, None).await, StatusCode::NO_CONTENT);
     refused_within(&b, &token, Duration::from_secs(5)).await;
+    // Listening again: the next revocation arrives by notification, long
+    // before the periodic resync (a minute by default) could carry it.
+    let (second, _) = a.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(b.userinfo_status(&second).await, StatusCode::OK);
+    assert_eq!(logout(&a, &second, None).await, StatusCode::NO_CONTENT);
+    refused_within(&b, &second, Duration::from_secs(2)).await;
 }
 postgres_only!(a_dropped_listener_reconnects_and_resyncs);
