@@ -366,8 +366,9 @@ async fn odd_algorithm_names_cannot_break_anything(db: TestDb) {
 both_backends!(odd_algorithm_names_cannot_break_anything);
 
 /// Random input at the extractors and decoders, over HTTP: authorization
-/// headers of any shape, and bodies of any bytes under any content type,
-/// at the endpoints that parse them. Every answer is a 4xx (or a success
+/// headers and session cookies of any shape, client credentials of any
+/// bytes, and bodies of any bytes under any content type, at the endpoints
+/// that parse them. Every answer is a 4xx (or a success
 /// where the input happens to be acceptable), never a 5xx.
 async fn random_headers_and_bodies_never_cause_a_server_error(db: TestDb) {
     use proptest::prelude::*;
@@ -396,6 +397,60 @@ async fn random_headers_and_bodies_never_cause_a_server_error(db: TestDb) {
             assert!(
                 status.is_client_error(),
                 "{status} for {path} with {value:?}"
+            );
+        }
+    }
+
+    let cookie = prop_oneof![
+        "[ -~]{0,200}",
+        "(cs_session|__Host-cs_session)=[ -~]{0,200}",
+        "cs_session=cs_[A-Za-z0-9_-]{0,60}; cs_session=[!-~]{0,40}",
+    ];
+    for _ in 0..100 {
+        let value = cookie.new_tree(&mut runner).unwrap().current();
+        for path in ["/v1/userinfo", "/v1/sessions"] {
+            let status = app
+                .client
+                .get(app.url(path))
+                .header("cookie", &value)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(
+                status.is_client_error(),
+                "{status} for {path} with cookie {value:?}"
+            );
+        }
+    }
+
+    // Basic credentials whose decoded bytes are anything: no colon, bad
+    // UTF-8, stray percent escapes.
+    let credentials = proptest::collection::vec(any::<u8>(), 0..80);
+    for _ in 0..100 {
+        let bytes = credentials.new_tree(&mut runner).unwrap().current();
+        let value = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)
+        );
+        for (path, form) in [
+            ("/oauth2/token", "grant_type=client_credentials"),
+            ("/oauth2/introspect", "token=x"),
+            ("/oauth2/revoke", "token=x"),
+        ] {
+            let status = app
+                .client
+                .post(app.url(path))
+                .header("authorization", &value)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(
+                status.is_client_error(),
+                "{status} for {path} with credentials {bytes:?}"
             );
         }
     }
