@@ -46,6 +46,50 @@ async fn metrics_count_what_happens_with_bounded_labels(db: TestDb) {
     );
     let (_, refresh) = app.login_tokens("dora", "dora-password-1").await;
     app.refresh_ok(&refresh).await;
+    // The used refresh token again: reuse.
+    assert_eq!(
+        app.refresh(&refresh).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Five failures for an account, then the throttle answers.
+    app.create_user("eve", "eve-password-1", &[]).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("eve", "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.login("eve", "eve-password-1").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let client: serde_json::Value = app
+        .post_json_as(
+            "/v1/admin/clients",
+            &admin,
+            &json!({"client_id": "reports", "name": "Reports", "confidential": true,
+                    "grant_types": ["client_credentials"], "scopes": ["reports:read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let granted = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("reports", client["client_secret"].as_str())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    // Past the audit retention, the purge removes those events.
+    app.clock
+        .advance(std::time::Duration::from_secs(91 * 86_400));
+    countersign::service::maintenance::purge(&app.state)
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
     let response = app
         .post_json_as("/v1/admin/revocations", &admin, &json!({"token": admin}))
         .await;
@@ -64,7 +108,14 @@ async fn metrics_count_what_happens_with_bounded_labels(db: TestDb) {
         r#"countersign_logins_total{outcome="bad_credentials"}"#,
         1.0,
     );
+    at_least(r#"countersign_logins_total{outcome="throttled"}"#, 1.0);
     at_least(r#"countersign_tokens_issued_total{grant="password"}"#, 2.0);
+    at_least(
+        r#"countersign_tokens_issued_total{grant="client_credentials"}"#,
+        1.0,
+    );
+    at_least("countersign_refresh_reuse_detected_total", 1.0);
+    at_least("countersign_purged_rows_total", 1.0);
     at_least(
         r#"countersign_tokens_issued_total{grant="refresh_token"}"#,
         1.0,
