@@ -180,7 +180,8 @@ pub async fn run(base: &str, database_url: &str, run: &Run, count: u64) -> Sessi
         },
     )
     .await;
-    // Each request a session not seen before: a cache miss and a read.
+    // Each request a session not asked about before (until the run has gone
+    // through all of them, which a million outlasts): a cache miss and a read.
     let next = Arc::new(AtomicU64::new(1_000));
     let uncached = measure(
         run,

@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 use crate::measure::{Run, Stats, busy_ticks};
 
 /// wrk's threads; its connections are `Run::concurrency`.
-pub const THREADS: usize = 2;
+const THREADS: usize = 2;
 
 pub struct Request {
     pub method: &'static str,
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<String>,
-    /// Refresh grants: the first refresh token of each chain, at least one
-    /// per connection and one more per thread, since wrk asks each thread
-    /// for a request once before it connects, and that one is never sent.
+    /// Refresh grants: the first refresh token of each chain, one per
+    /// connection and one more, since wrk asks its first thread for a
+    /// request before connecting (to size its pipeline) and never sends it.
     pub refresh_chains: Option<Vec<String>>,
 }
 
