@@ -17,7 +17,10 @@ binary="${1:-target/debug/countersign}"
 examples="${2:-20}"
 [[ -x "$binary" ]] || cargo build --locked --bin countersign
 if ! command -v st >/dev/null 2>&1; then
-    python3 -m pip install --quiet --user 'schemathesis>=4,<5' \
+    # A Debian system Python refuses --user installs (PEP 668) unless told;
+    # the package lands in the user's own site directory either way.
+    python3 -m pip install --quiet --user 'schemathesis>=4,<5' 2>/dev/null \
+        || python3 -m pip install --quiet --user --break-system-packages 'schemathesis>=4,<5' \
         || { echo "schemathesis is needed: pip install schemathesis" >&2; exit 1; }
     PATH="$(python3 -m site --user-base)/bin:$PATH"
 fi
