@@ -50,6 +50,7 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     #[serde(deserialize_with = "words")]
     pub cors_origins: Vec<String>,
+    pub request_timeout: Seconds,
     pub shutdown_timeout: Seconds,
 }
 
@@ -346,6 +347,7 @@ impl Settings {
         for (key, value) in [
             ("tokens.access_ttl", self.tokens.access_ttl),
             ("tokens.refresh_ttl", self.tokens.refresh_ttl),
+            ("server.request_timeout", self.server.request_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("password.queue_timeout", self.password.queue_timeout),
             (

@@ -19,11 +19,15 @@ pub mod openapi;
 mod pages;
 mod revocations;
 mod sessions;
+mod timeout;
 pub mod trace;
 mod userinfo;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::error::Error;
@@ -76,21 +80,37 @@ fn documented() -> Vec<utoipa::openapi::OpenApi> {
 }
 
 /// A resource whose other methods answer 405 with a problem body and an
-/// `Allow` header listing `allow` (RFC 9110 §15.5.6).
-pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
+/// `Allow` header listing `allow` (RFC 9110 §15.5.6), and whose requests
+/// are bounded by `server.request_timeout`. The bound is set here, on each
+/// resource, because only once the router has matched a request may the
+/// request be held on to for the answer.
+pub(crate) fn resource(
+    path: &str,
+    allow: &'static str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     openapi::register(path, allow);
-    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        let error = Error::MethodNotAllowed(format!(
-            "{} is not allowed on {}; use {allow}",
-            req.method(),
-            req.path().escape_debug()
-        ));
-        let mut response = actix_web::ResponseError::error_response(&error);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-        response
-    }))
+    web::resource(path)
+        .wrap(from_fn(timeout::bound_request))
+        .default_service(web::to(move |req: HttpRequest| async move {
+            let error = Error::MethodNotAllowed(format!(
+                "{} is not allowed on {}; use {allow}",
+                req.method(),
+                req.path().escape_debug()
+            ));
+            let mut response = actix_web::ResponseError::error_response(&error);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+            response
+        }))
 }
 
 /// JSON extractor settings; `shape` turns a payload error into the
