@@ -17,12 +17,10 @@ pub async fn bound_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(limit) = req
+    let limit = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.settings.server.request_timeout.get())
-    else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
+        .ok_or_else(|| Error::Internal("application state is missing".into()))?;
     let request = req.request().clone();
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(response) => Ok(response?.map_into_boxed_body()),
