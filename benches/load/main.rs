@@ -196,8 +196,14 @@ fn main() {
         } else {
             "—".into()
         };
+        // No server process for the static-file baseline.
+        let server_cores = if s.server_cores.is_nan() {
+            "—".into()
+        } else {
+            format!("{:.2}", s.server_cores)
+        };
         table.push_str(&format!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} |\n",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
             s.name,
             s.per_second,
             ms(s.p50),
@@ -206,12 +212,9 @@ fn main() {
             what,
             raw_text,
             ratio,
-            s.server_cores,
+            server_cores,
             s.machine_cores
         ));
-        if s.server_cores.is_nan() {
-            table = table.replace("| NaN |", "| — |");
-        }
     }
     table.push_str(&format!(
         "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, RS256 verify {:.0}/s, \
