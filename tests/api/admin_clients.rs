@@ -86,11 +86,19 @@ async fn the_client_credentials_grant(db: TestDb) {
         "invoices:read"
     );
 
-    // Wrong secret, unknown client, both methods at once, no secret.
+    // Wrong secret, unknown client, credentials for one client and a body
+    // naming another, no secret.
     for (auth, form) in [
         (
             Some(basic("billing~v2", "cs_secret_wrong")),
             vec![("grant_type", "client_credentials")],
+        ),
+        (
+            Some(basic("billing~v2", &secret)),
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", "someone-else"),
+            ],
         ),
         (
             Some(basic("nobody", &secret)),

@@ -30,9 +30,11 @@ pub fn presented(
             "use one client authentication method, not two".into(),
         )),
         (Some(basic), None) => {
+            // Credentials for one client and a body naming another: the
+            // request cannot be trusted to speak for either (401, not 400).
             if form_id.is_some_and(|id| id != basic.id) {
-                return Err(Error::InvalidRequest(
-                    "client_id does not match the authenticated client".into(),
+                return Err(Error::InvalidClient(
+                    "client_id does not match the client of the credentials".into(),
                 ));
             }
             Ok(Some(basic))
