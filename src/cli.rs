@@ -114,7 +114,9 @@ enum TokenCommand {
     /// PostgreSQL refuse it within a second; a server on SQLite at its next
     /// resync (`revocation.resync_interval`).
     Revoke {
-        /// The token's `jti` claim.
+        /// The token's `jti` claim. Base64url, so it may start with `-`:
+        /// taken as the value, not an option.
+        #[arg(allow_hyphen_values = true)]
         jti: String,
     },
 }

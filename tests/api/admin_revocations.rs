@@ -162,5 +162,17 @@ async fn the_cli_revokes_a_jti(db: TestDb) {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("jti"));
+
+    // One jti in 64 starts with `-`; it is still the value.
+    let hyphen = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["token", "revoke", "-AAAAAAAAAAAAAAAAAAAAA"])
+        .env("COUNTERSIGN_DATABASE__URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        hyphen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hyphen.stderr)
+    );
 }
 both_backends!(the_cli_revokes_a_jti);
