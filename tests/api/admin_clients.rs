@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::cli::countersign;
 use crate::helpers::{TestApp, TestDb, claims_of, oauth_error, problem};
 
 async fn register(app: &TestApp, body: Value) -> Value {
@@ -343,11 +344,12 @@ async fn confidential_clients_call_introspection_and_the_feed(db: TestDb) {
 both_backends!(confidential_clients_call_introspection_and_the_feed);
 
 async fn the_cli_registers_a_client(db: TestDb) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
-        .args(["client", "add", "nightly-job", "--scope", "reports:read"])
-        .env("COUNTERSIGN_DATABASE__URL", &db.url)
-        .output()
-        .unwrap();
+    let out = countersign(
+        &db,
+        &["client", "add", "nightly-job", "--scope", "reports:read"],
+        &[],
+        None,
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::cli::countersign;
 use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestDb, claims_of, oauth_error, problem};
 
 async fn admins_revoke_by_jti_and_by_token(db: TestDb) {
@@ -139,11 +140,7 @@ async fn the_cli_revokes_a_jti(db: TestDb) {
         .await;
     let victim = app.admin_token().await;
     let jti = claims_of(&victim)["jti"].as_str().unwrap().to_owned();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
-        .args(["token", "revoke", &jti])
-        .env("COUNTERSIGN_DATABASE__URL", &db.url)
-        .output()
-        .unwrap();
+    let out = countersign(&db, &["token", "revoke", &jti], &[], None);
     assert!(
         out.status.success(),
         "{}",
@@ -155,20 +152,17 @@ async fn the_cli_revokes_a_jti(db: TestDb) {
     let app = app.restart().await;
     assert_eq!(app.userinfo_status(&victim).await, StatusCode::UNAUTHORIZED);
 
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
-        .args(["token", "revoke", "not-a-jti"])
-        .env("COUNTERSIGN_DATABASE__URL", &db.url)
-        .output()
-        .unwrap();
+    let bad = countersign(&db, &["token", "revoke", "not-a-jti"], &[], None);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("jti"));
 
     // One jti in 64 starts with `-`; it is still the value.
-    let hyphen = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
-        .args(["token", "revoke", "-AAAAAAAAAAAAAAAAAAAAA"])
-        .env("COUNTERSIGN_DATABASE__URL", &db.url)
-        .output()
-        .unwrap();
+    let hyphen = countersign(
+        &db,
+        &["token", "revoke", "-AAAAAAAAAAAAAAAAAAAAA"],
+        &[],
+        None,
+    );
     assert!(
         hyphen.status.success(),
         "{}",

@@ -12,7 +12,13 @@ use secrecy::SecretString;
 use crate::both_backends;
 use crate::helpers::TestDb;
 
-fn countersign(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// Runs the binary against the test's database, as an operator would.
+pub(crate) fn countersign(
+    db: &TestDb,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
     command
         .args(args)
