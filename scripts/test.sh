@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs everything CI runs: formatting, lints, and every test on SQLite and
-# PostgreSQL. PostgreSQL comes from COUNTERSIGN_TEST_DATABASE_URL if set,
-# else a server on 127.0.0.1:5432 (user postgres), else a throwaway cluster
-# started here with initdb/pg_ctl; without any of those it stops and says
-# what to install.
+# Runs everything CI runs: the toolchain pins, formatting, lints, and every
+# test on SQLite and PostgreSQL. PostgreSQL comes from
+# COUNTERSIGN_TEST_DATABASE_URL if set, else a server on 127.0.0.1:5432
+# (user postgres), else a throwaway cluster started here with initdb/pg_ctl;
+# without any of those it stops and says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,24 @@ say() { printf '\n==> %s\n' "$*"; }
 source scripts/postgres.sh
 # shellcheck source=scripts/packages.sh
 source scripts/packages.sh
+
+say "toolchain: rust-toolchain.toml, Cargo.toml's rust-version, the Dockerfile and rustc agree"
+check_toolchain() {
+    local channel rust_version image rustc_release
+    channel="$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)"
+    rust_version="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"
+    image="$(sed -n 's/^FROM rust:\([^ ]*\)-bookworm AS build$/\1/p' Dockerfile)"
+    rustc_release="$(rustc --version | cut -d' ' -f2)"
+    if [[ -z "$channel" || "$channel" != "$image" || "$channel" != "$rustc_release" \
+        || "${channel%.*}" != "$rust_version" ]]; then
+        echo "The toolchain pins disagree: rust-toolchain.toml ${channel:-?}," \
+            "Dockerfile rust:${image:-?}, Cargo.toml rust-version ${rust_version:-?}," \
+            "rustc ${rustc_release:-?}" >&2
+        exit 1
+    fi
+    echo "Rust $channel"
+}
+check_toolchain
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
