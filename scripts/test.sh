@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs everything CI runs: the toolchain pins, formatting, lints, and every
-# test on SQLite and PostgreSQL. PostgreSQL comes from
-# COUNTERSIGN_TEST_DATABASE_URL if set, else a server on 127.0.0.1:5432
+# Runs everything CI runs: the toolchain pins, formatting, lints, the API
+# documentation, and every test on SQLite and PostgreSQL. PostgreSQL comes
+# from COUNTERSIGN_TEST_DATABASE_URL if set, else a server on 127.0.0.1:5432
 # (user postgres), else a throwaway cluster started here with initdb/pg_ctl;
 # without any of those it stops and says what to install.
 set -euo pipefail
@@ -39,6 +39,10 @@ say "cargo clippy --all-targets -- -D warnings (every feature; the verifier alon
 cargo clippy --all-targets --all-features --locked -- -D warnings
 # The verifier must build without the server, as a downstream service uses it.
 cargo clippy --all-targets --no-default-features --features verifier-actix --locked -- -D warnings
+
+say "cargo doc --no-deps --all-features (warnings denied)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:+$RUSTDOCFLAGS }-D warnings" \
+    cargo doc --no-deps --all-features --locked
 
 ensure_browser() {
     if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
