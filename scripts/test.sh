@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: the toolchain pins, formatting, lints, the API
-# documentation, and every test on SQLite and PostgreSQL. PostgreSQL comes
-# from COUNTERSIGN_TEST_DATABASE_URL if set, else a server on 127.0.0.1:5432
-# (user postgres), else a throwaway cluster started here with initdb/pg_ctl;
-# without any of those it stops and says what to install.
+# documentation, the dependency audit (scripts/audit.sh), and every test on
+# SQLite and PostgreSQL. PostgreSQL comes from COUNTERSIGN_TEST_DATABASE_URL
+# if set, else a server on 127.0.0.1:5432 (user postgres), else a throwaway
+# cluster started here with initdb/pg_ctl; without any of those it stops and
+# says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,9 @@ cargo clippy --all-targets --no-default-features --features verifier-actix --loc
 say "cargo doc --no-deps --all-features (warnings denied)"
 RUSTDOCFLAGS="${RUSTDOCFLAGS:+$RUSTDOCFLAGS }-D warnings" \
     cargo doc --no-deps --all-features --locked
+
+say "dependency audit: cargo deny check (advisories, licences, bans, sources)"
+scripts/audit.sh
 
 ensure_browser() {
     if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
