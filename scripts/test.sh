@@ -71,9 +71,18 @@ ensure_browser() {
 }
 
 ensure_browser
-# nginx checks the shipped load-balancer configuration (`nginx -t`); that
-# test says it skipped when nginx cannot be had.
-ensure_command nginx nginx "for the deployment test" || true
+# The deployment test checks the shipped load-balancer configuration with
+# `nginx -t`, on a certificate openssl makes; it fails without them.
+ensure_deploy_tools() {
+    local tool
+    for tool in nginx openssl; do
+        ensure_command "$tool" "$tool" "for the deployment test (nginx -t of deploy/nginx.conf)" || {
+            echo "Stopping: the deployment test cannot run without $tool." >&2
+            exit 1
+        }
+    done
+}
+ensure_deploy_tools
 find_postgres
 say "PostgreSQL for the tests: ${COUNTERSIGN_TEST_DATABASE_URL%%@*}@${COUNTERSIGN_TEST_DATABASE_URL#*@}"
 
