@@ -1,7 +1,9 @@
 # Build: docker build -t countersign .
 # Run:   docker run -p 8080:8080 -v countersign:/var/lib/countersign countersign
 
-FROM rust:1.95-bookworm AS build
+# The toolchain of rust-toolchain.toml. That file is not copied in: it would
+# make rustup fetch rustfmt and clippy, which a release build does not use.
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src

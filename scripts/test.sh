@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs everything CI runs: formatting, lints, and every test on SQLite and
-# PostgreSQL. PostgreSQL comes from COUNTERSIGN_TEST_DATABASE_URL if set,
-# else a server on 127.0.0.1:5432 (user postgres), else a throwaway cluster
-# started here with initdb/pg_ctl; without any of those it stops and says
-# what to install.
+# Runs everything CI runs: the toolchain pins, formatting, lints, the API
+# documentation, the dependency audit (scripts/audit.sh), and every test on
+# SQLite and PostgreSQL. PostgreSQL comes from COUNTERSIGN_TEST_DATABASE_URL
+# if set, else a server on 127.0.0.1:5432 (user postgres), else a throwaway
+# cluster started here with initdb/pg_ctl; without any of those it stops and
+# says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,24 @@ source scripts/postgres.sh
 # shellcheck source=scripts/packages.sh
 source scripts/packages.sh
 
+say "toolchain: rust-toolchain.toml, Cargo.toml's rust-version, the Dockerfile and rustc agree"
+check_toolchain() {
+    local channel rust_version image rustc_release
+    channel="$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)"
+    rust_version="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"
+    image="$(sed -n 's/^FROM rust:\([^ ]*\)-bookworm AS build$/\1/p' Dockerfile)"
+    rustc_release="$(rustc --version | cut -d' ' -f2)"
+    if [[ -z "$channel" || "$channel" != "$image" || "$channel" != "$rustc_release" \
+        || "${channel%.*}" != "$rust_version" ]]; then
+        echo "The toolchain pins disagree: rust-toolchain.toml ${channel:-?}," \
+            "Dockerfile rust:${image:-?}, Cargo.toml rust-version ${rust_version:-?}," \
+            "rustc ${rustc_release:-?}" >&2
+        exit 1
+    fi
+    echo "Rust $channel"
+}
+check_toolchain
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -21,6 +40,13 @@ say "cargo clippy --all-targets -- -D warnings (every feature; the verifier alon
 cargo clippy --all-targets --all-features --locked -- -D warnings
 # The verifier must build without the server, as a downstream service uses it.
 cargo clippy --all-targets --no-default-features --features verifier-actix --locked -- -D warnings
+
+say "cargo doc --no-deps --all-features (warnings denied)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:+$RUSTDOCFLAGS }-D warnings" \
+    cargo doc --no-deps --all-features --locked
+
+say "dependency audit: cargo deny check (advisories, licences, bans, sources)"
+scripts/audit.sh
 
 ensure_browser() {
     if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
@@ -45,9 +71,18 @@ ensure_browser() {
 }
 
 ensure_browser
-# nginx checks the shipped load-balancer configuration (`nginx -t`); that
-# test says it skipped when nginx cannot be had.
-ensure_command nginx nginx "for the deployment test" || true
+# The deployment test checks the shipped load-balancer configuration with
+# `nginx -t`, on a certificate openssl makes; it fails without them.
+ensure_deploy_tools() {
+    local tool
+    for tool in nginx openssl; do
+        ensure_command "$tool" "$tool" "for the deployment test (nginx -t of deploy/nginx.conf)" || {
+            echo "Stopping: the deployment test cannot run without $tool." >&2
+            exit 1
+        }
+    done
+}
+ensure_deploy_tools
 find_postgres
 say "PostgreSQL for the tests: ${COUNTERSIGN_TEST_DATABASE_URL%%@*}@${COUNTERSIGN_TEST_DATABASE_URL#*@}"
 
