@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use countersign::crypto::jwt::AccessClaims;
 use countersign::domain::Jti;
-use countersign::revocation::RevocationList;
+use countersign::replica::revocations::RevocationList;
 use countersign::store::RevokedEntry;
 use criterion::{Criterion, criterion_group, criterion_main};
 use uuid::Uuid;

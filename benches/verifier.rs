@@ -85,11 +85,11 @@ fn start_server(dir: &std::path::Path) -> (String, tokio::runtime::Runtime) {
         .unwrap();
     let app = runtime.block_on(Application::build(settings)).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
+    let ctx = app.context();
     let exp = chrono::Utc::now().timestamp() + 3600;
     // Spread ids over the whole space, as random jtis are.
     let spread = |i: u128| i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-    state.revocations.add((0..REVOKED).map(|i| RevokedEntry {
+    ctx.revocations.add((0..REVOKED).map(|i| RevokedEntry {
         jti: Jti::from(spread(i)),
         exp,
         seq: i64::try_from(i + 1).unwrap(),

@@ -1,8 +1,12 @@
 //! The audit trail: who did what, when, from where, and how it went; never
-//! a secret. Events are buffered in memory and written in batches (once a
-//! second, or sooner when many pile up), so an audited login still costs a
-//! single write of its own. The buffer is bounded: if the database is away
-//! for long, the oldest unwritten events are dropped, and counted.
+//! a secret. Only services record events (each use case that changes
+//! something records its own, with the [`Caller`] it was given), so whether
+//! an action is audited never depends on which door it came through.
+//!
+//! Events are buffered in memory and written in batches (once a second, or
+//! sooner when many pile up), so an audited login still costs a single
+//! write of its own. The buffer is bounded: if the database is away for
+//! long, the oldest unwritten events are dropped, and counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,20 +15,13 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::clock::Clock;
+use crate::domain::Caller;
 use crate::store::{AuditEvent, Store};
 
 /// Events held at most while the database cannot take them.
 const BUFFER_LIMIT: usize = 10_000;
 /// A batch is written as soon as this many events wait.
 const BATCH: usize = 200;
-
-/// Who acted.
-pub enum Actor<'a> {
-    User(&'a str),
-    Client(&'a str),
-    Cli,
-    Anonymous,
-}
 
 pub struct AuditLog {
     store: Arc<dyn Store>,
@@ -45,28 +42,24 @@ impl AuditLog {
         }
     }
 
-    /// Queues an event. `target` and `client_addr` must never carry a
-    /// secret; callers pass ids and names only.
-    pub async fn record(
-        &self,
-        actor: Actor<'_>,
-        action: &str,
-        target: &str,
-        client_addr: &str,
-        ok: bool,
-    ) {
-        let actor = match actor {
-            Actor::User(id) => id.to_owned(),
-            Actor::Client(id) => format!("client:{id}"),
-            Actor::Cli => "cli".to_owned(),
-            Actor::Anonymous => "anonymous".to_owned(),
-        };
+    /// Queues a successful action of `caller`. `target` must never carry a
+    /// secret: ids and names only.
+    pub async fn record(&self, caller: &Caller, action: &str, target: &str) {
+        self.push(caller, action, target, true).await;
+    }
+
+    /// Queues an attempt of `caller` that was refused.
+    pub async fn refused(&self, caller: &Caller, action: &str, target: &str) {
+        self.push(caller, action, target, false).await;
+    }
+
+    async fn push(&self, caller: &Caller, action: &str, target: &str, ok: bool) {
         let event = AuditEvent {
             at: self.clock.now(),
-            actor,
+            actor: caller.actor.to_string(),
             action: action.to_owned(),
             target: target.chars().take(200).collect(),
-            client_addr: client_addr.to_owned(),
+            client_addr: caller.addr.clone(),
             outcome: if ok { "success" } else { "failure" }.to_owned(),
         };
         let mut pending = self.pending.lock().await;

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -87,6 +88,23 @@ pub struct TokenSettings {
     pub user_scopes: Vec<String>,
 }
 
+impl TokenSettings {
+    /// The longest an access token issued now can live, leeway included:
+    /// how long a revocation must be remembered when the token's own `exp`
+    /// is not known, and how long a signing key stays published after it
+    /// stopped signing.
+    pub fn max_access_lifetime(&self) -> TimeDelta {
+        let secs = self.access_ttl.get().as_secs() + self.leeway.get().as_secs();
+        TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+
+    /// How long a refresh token lives, and so how long a revoked refresh
+    /// family must be remembered.
+    pub fn refresh_lifetime(&self) -> TimeDelta {
+        TimeDelta::from_std(self.refresh_ttl.get()).unwrap_or(TimeDelta::MAX)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PasswordSettings {
     pub memory_kib: u32,
@@ -118,7 +136,7 @@ impl KeySettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoginMode {
     Jwt,
@@ -316,6 +334,16 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_database()?;
+        self.validate_durations()?;
+        self.validate_sessions()?;
+        self.validate_limits()?;
+        self.validate_tokens()?;
+        self.validate_keys()
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::key(
                 "server.bind",
@@ -328,6 +356,18 @@ impl Settings {
                 "must be at least 1024 bytes",
             ));
         }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::key(
+                    "server.trusted_proxies",
+                    format_args!("holds `{proxy}`, which is not an IP address"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_database(&self) -> Result<(), ConfigError> {
         let url = self.database.url.expose_secret();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres:")
@@ -344,6 +384,11 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        Ok(())
+    }
+
+    /// Durations that mean nothing, or would spin, at zero.
+    fn validate_durations(&self) -> Result<(), ConfigError> {
         for (key, value) in [
             ("tokens.access_ttl", self.tokens.access_ttl),
             ("tokens.refresh_ttl", self.tokens.refresh_ttl),
@@ -362,11 +407,16 @@ impl Settings {
                 "maintenance.purge_interval",
                 self.maintenance.purge_interval,
             ),
+            ("keys.prepublish", self.keys.prepublish),
         ] {
             if value.get().is_zero() {
                 return Err(ConfigError::key(key, "must be longer than zero"));
             }
         }
+        Ok(())
+    }
+
+    fn validate_sessions(&self) -> Result<(), ConfigError> {
         for origin in &self.sessions.return_to_origins {
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.trim_end_matches('/').contains(['?', '#'])
@@ -380,14 +430,11 @@ impl Settings {
                 ));
             }
         }
-        for proxy in &self.server.trusted_proxies {
-            if proxy.parse::<std::net::IpAddr>().is_err() {
-                return Err(ConfigError::key(
-                    "server.trusted_proxies",
-                    format_args!("holds `{proxy}`, which is not an IP address"),
-                ));
-            }
-        }
+        Ok(())
+    }
+
+    /// The throttle, the purge and password hashing.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         if self.throttle.account_threshold < 1 || self.throttle.address_threshold < 1 {
             return Err(ConfigError::key(
                 "throttle",
@@ -399,17 +446,6 @@ impl Settings {
                 "maintenance.purge_batch",
                 "must be at least 1",
             ));
-        }
-        if self.tokens.leeway.get() > Duration::from_secs(60) {
-            return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
-        }
-        for scope in &self.tokens.user_scopes {
-            if crate::domain::Scope::parse(scope).is_err() || scope.contains(' ') {
-                return Err(ConfigError::key(
-                    "tokens.user_scopes",
-                    format_args!("holds `{scope}`, which is not a single scope token"),
-                ));
-            }
         }
         if argon2::Params::new(
             self.password.memory_kib,
@@ -424,12 +460,25 @@ impl Settings {
                 "has Argon2 parameters out of range (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
             ));
         }
-        if self.keys.prepublish.get().is_zero() {
-            return Err(ConfigError::key(
-                "keys.prepublish",
-                "must be longer than zero",
-            ));
+        Ok(())
+    }
+
+    fn validate_tokens(&self) -> Result<(), ConfigError> {
+        if self.tokens.leeway.get() > Duration::from_secs(60) {
+            return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
         }
+        for scope in &self.tokens.user_scopes {
+            if crate::domain::Scope::parse(scope).is_err() || scope.contains(' ') {
+                return Err(ConfigError::key(
+                    "tokens.user_scopes",
+                    format_args!("holds `{scope}`, which is not a single scope token"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_keys(&self) -> Result<(), ConfigError> {
         let interval = self.keys.rotation_interval.get();
         if !interval.is_zero() && interval <= self.keys.prepublish.get() {
             return Err(ConfigError::key(

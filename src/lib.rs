@@ -23,11 +23,11 @@ pub mod audit;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
-pub mod client_cache;
-#[cfg(feature = "server")]
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
+pub mod context;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
@@ -35,19 +35,13 @@ pub mod http;
 #[cfg(feature = "server")]
 pub mod meter;
 #[cfg(feature = "server")]
-pub mod revocation;
+pub mod replica;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]
-pub mod session_cache;
-#[cfg(feature = "server")]
 pub mod startup;
 #[cfg(feature = "server")]
-pub mod state;
-#[cfg(feature = "server")]
 pub mod store;
-#[cfg(feature = "server")]
-pub mod sync;
 #[cfg(feature = "server")]
 pub mod telemetry;
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics: one recorder per process, the names in one place,
-//! and the gauges read from memory when `/metrics` is scraped (so a scrape
-//! costs no database round trip).
+//! and one small function per thing counted. A leaf: it knows nothing of
+//! the rest of the server, so any layer may count (the gauges that read
+//! server state are set by `/metrics` itself when scraped, from memory).
 //!
 //! Labels only ever take values from small fixed sets (route patterns, not
 //! paths; outcome and grant names), so the number of series is bounded
@@ -13,8 +14,6 @@ use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
 
 /// Latency buckets, in seconds: from a cached JWKS answer to an Argon2
 /// wait under load.
@@ -186,18 +185,22 @@ pub fn request(method: &str, route: String, status: u16, took: Duration) {
     histogram!(HTTP_DURATION, "method" => method, "route" => route).record(took.as_secs_f64());
 }
 
-/// The Prometheus text for a scrape, after setting the gauges that are
-/// read from memory; `None` without a recorder of ours.
-pub fn render(state: &AppState) -> Option<String> {
+/// Gauges read from the server's memory at scrape time.
+pub fn revocation_list_size(entries: usize) {
+    gauge!(REVOCATION_LIST).set(entries as f64);
+}
+
+pub fn signing_key_age(seconds: f64) {
+    gauge!(KEY_AGE).set(seconds);
+}
+
+pub fn resync_age(seconds: f64) {
+    gauge!(RESYNC_AGE).set(seconds);
+}
+
+/// The Prometheus text for a scrape; `None` without a recorder of ours.
+pub fn render() -> Option<String> {
     let handle = install()?;
-    gauge!(REVOCATION_LIST).set(state.revocations.len() as f64);
-    let now = state.clock.now();
-    if let Some(activated) = crate::service::keys::signing_since(state) {
-        gauge!(KEY_AGE).set((now - activated).as_seconds_f64());
-    }
-    if let Some(resynced) = state.revocations.resynced_at() {
-        gauge!(RESYNC_AGE).set((now.timestamp_millis() - resynced) as f64 / 1000.0);
-    }
     handle.run_upkeep();
     Some(handle.render())
 }

@@ -1,8 +1,10 @@
-//! Start-up in one place: open the store, migrate, load keys, bootstrap the
-//! first admin, build the [`AppState`], bind, and hand back a running server
-//! whose real port can be read (bind port 0 in tests).
+//! Start-up in one place: [`open`] builds the [`Ctx`] (store, migrations,
+//! keys, secrets, the replica's lists), for the server and the command
+//! line alike; [`Application`] then bootstraps the first admin, binds, and
+//! hands back a running server whose real port can be read (bind port 0 in
+//! tests).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,20 +18,21 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::audit::AuditLog;
-use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::context::Ctx;
 use crate::crypto::jwt::Expectations;
-use crate::crypto::keys::KeyRing;
 use crate::crypto::password::PasswordHasher;
 use crate::domain::{Password, Scope};
 use crate::error::Error;
-use crate::revocation::{self, RevocationList};
+use crate::http::Site;
+use crate::replica::clients::ClientCache;
+use crate::replica::revocations::{self, RevocationList};
+use crate::replica::sessions::SessionCache;
+use crate::replica::sync::{self, Replica};
 use crate::service::users::Bootstrap;
-use crate::session_cache::SessionCache;
-use crate::state::{AppState, Prebuilt, origin_of};
-use crate::store::Subscription;
-use crate::{http, service, store, sync};
+use crate::store::{self, Subscription};
+use crate::{http, service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -61,10 +64,78 @@ impl From<store::StoreError> for StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    state: Arc<AppState>,
+    ctx: Arc<Ctx>,
     bootstrap: Bootstrap,
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// A context, and the change listener that keeps its replica state fresh
+/// (see `crate::replica::sync`); `None` where there is nobody to hear from.
+pub struct Opened {
+    pub ctx: Ctx,
+    pub changes: Option<Box<dyn Subscription>>,
+}
+
+/// Opens the store (migrating it when configured), then loads or creates
+/// what a context holds: the keys, the shared secrets, the revocation list.
+/// `issuer` is the public URL tokens name.
+pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Opened, Error> {
+    let store = store::connect(&settings.database).await?;
+    if settings.database.migrate_on_start {
+        store.migrate().await?;
+    }
+    let hasher = start_hasher(&settings).await?;
+    let master_key = service::keys::master_key(&settings.keys)?;
+    let keys =
+        service::keys::load_ring(store.as_ref(), &settings, master_key.as_deref(), &clock).await?;
+    let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
+    // Listen first, load second: nothing committed in between is missed.
+    let changes = sync::subscribe(store.as_ref()).await;
+    let revocations = Arc::new(RevocationList::new());
+    let window = settings.tokens.max_access_lifetime().num_seconds();
+    let leeway = leeway(&settings);
+    revocations::resync(&revocations, store.as_ref(), &clock, window, leeway).await?;
+    let audience = match settings.tokens.audience.as_str() {
+        "" => issuer.clone(),
+        configured => configured.to_owned(),
+    };
+    let ctx = Ctx {
+        audit: Arc::new(AuditLog::new(Arc::clone(&store), clock.clone())),
+        clients: Arc::new(ClientCache::default()),
+        sessions: Arc::new(SessionCache::new(
+            settings.sessions.cache_ttl.get(),
+            settings.sessions.cache_capacity,
+        )),
+        user_scopes: Scope::from_tokens(settings.tokens.user_scopes.iter().cloned()),
+        expect: Expectations {
+            issuer,
+            audience,
+            leeway_secs: leeway,
+        },
+        store,
+        keys: Arc::new(keys),
+        master_key,
+        hasher,
+        revocations,
+        clock,
+        refresh_secret,
+        settings,
+    };
+    Ok(Opened { ctx, changes })
+}
+
+fn leeway(settings: &Settings) -> i64 {
+    i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60)
+}
+
+/// Starts the Argon2 pool off the async threads: it hashes once at start.
+async fn start_hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
+    let password_settings = settings.password.clone();
+    tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(Error::from)
 }
 
 impl Application {
@@ -84,20 +155,36 @@ impl Application {
             bind: settings.server.bind.clone(),
             source,
         })?;
-        let (state, bootstrap, changes) = assemble(settings, clock, address).await?;
+        if settings.tokens.issuer.is_empty() && address.ip().is_unspecified() {
+            tracing::warn!(
+                %address,
+                "tokens.issuer is not set and the server listens on every interface; \
+                 set it to the public URL clients use, or their token checks will fail"
+            );
+        }
+        let issuer = crate::context::issuer(&settings, &address.to_string());
+        let admin_password = configured_admin_password(&settings)?;
+        let Opened { ctx, changes } = open(settings, clock, issuer).await?;
+        let bootstrap = service::users::bootstrap_admin(&ctx, admin_password).await?;
+        let ctx = Arc::new(ctx);
         let (stop_tasks, _) = watch::channel(false);
-        let tasks = spawn_background_tasks(&state, changes, &stop_tasks);
-        let server = serve(listener, web::Data::from(Arc::clone(&state)))?;
+        let tasks = spawn_background_tasks(&ctx, changes, &stop_tasks);
+        let site = Site::new(ctx.issuer(), &ctx.user_scopes);
+        let server = serve(
+            listener,
+            web::Data::from(Arc::clone(&ctx)),
+            web::Data::new(site),
+        )?;
         tracing::info!(
             %address,
-            issuer = state.issuer(),
-            database = state.store.backend(),
+            issuer = ctx.issuer(),
+            database = ctx.store.backend(),
             "countersign is listening"
         );
         Ok(Self {
             port: address.port(),
             server,
-            state,
+            ctx,
             bootstrap,
             stop_tasks,
             tasks,
@@ -108,10 +195,10 @@ impl Application {
         self.port
     }
 
-    /// The state the server runs on, for callers that drive its jobs
+    /// The context the server runs in, for callers that drive its jobs
     /// directly (the purge, in tests).
-    pub fn state(&self) -> Arc<AppState> {
-        Arc::clone(&self.state)
+    pub fn context(&self) -> Arc<Ctx> {
+        Arc::clone(&self.ctx)
     }
 
     /// A handle to stop the server from elsewhere.
@@ -144,130 +231,57 @@ impl Application {
                 tracing::warn!("a background task did not stop within 10 s");
             }
         }
-        for (id, at) in self.state.sessions.unpersisted() {
-            if let Err(e) = self.state.store.touch_session(id, at).await {
+        for (id, at) in self.ctx.sessions.unpersisted() {
+            if let Err(e) = self.ctx.store.touch_session(id, at).await {
                 tracing::warn!(error = %e, "a session's last use was not written at shutdown");
             }
         }
-        self.state.store.close().await;
+        self.ctx.store.close().await;
         tracing::info!("countersign stopped");
         outcome
     }
 }
 
-/// Opens the store, migrates, and loads or creates everything the state
-/// holds: keys, the shared refresh secret, the revocation list, the first admin.
-async fn assemble(
-    settings: Settings,
-    clock: Clock,
-    address: SocketAddr,
-) -> Result<(Arc<AppState>, Bootstrap, Option<Box<dyn Subscription>>), StartupError> {
-    let store = store::connect(&settings.database).await?;
-    if settings.database.migrate_on_start {
-        store.migrate().await?;
+/// `bootstrap.admin_password`, checked like any password; `None` when
+/// unset (a random one is generated).
+fn configured_admin_password(settings: &Settings) -> Result<Option<Password>, StartupError> {
+    match settings.bootstrap.admin_password.expose_secret() {
+        "" => Ok(None),
+        password => Password::parse(password.to_owned())
+            .map(Some)
+            .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}"))),
     }
-    let issuer = match settings.tokens.issuer.trim_end_matches('/') {
-        "" => {
-            if address.ip().is_unspecified() {
-                tracing::warn!(
-                    %address,
-                    "tokens.issuer is not set and the server listens on every interface; \
-                     set it to the public URL clients use, or their token checks will fail"
-                );
-            }
-            format!("http://{address}")
-        }
-        configured => configured.to_owned(),
-    };
-    let audience = match settings.tokens.audience.as_str() {
-        "" => issuer.clone(),
-        configured => configured.to_owned(),
-    };
-    let password_settings = settings.password.clone();
-    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
-        .await
-        .map_err(|e| StartupError::Setup(e.to_string()))?
-        .map_err(Error::from)?;
-    let master_key = service::keys::master_key(&settings.keys)?;
-    let loaded = service::keys::load_or_create(
-        store.as_ref(),
-        &settings.keys,
-        master_key.as_deref(),
-        &clock,
-    )
-    .await?;
-    let keys = service::keys::key_set(
-        &loaded,
-        clock.now(),
-        service::tokens::max_lifetime(&settings),
-    )?;
-    let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
-    // Listen first, load second: nothing committed in between is missed.
-    let changes = sync::subscribe(store.as_ref()).await;
-    let revocations = Arc::new(RevocationList::new());
-    let window = service::tokens::max_lifetime(&settings).num_seconds();
-    let leeway = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
-    revocation::resync(&revocations, store.as_ref(), &clock, window, leeway).await?;
-    let sessions = SessionCache::new(
-        settings.sessions.cache_ttl.get(),
-        settings.sessions.cache_capacity,
-    );
-    let configured_admin = match settings.bootstrap.admin_password.expose_secret() {
-        "" => None,
-        password => Some(
-            Password::parse(password.to_owned())
-                .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}")))?,
-        ),
-    };
-    let bootstrap =
-        service::users::bootstrap_admin(store.as_ref(), &hasher, &clock, configured_admin).await?;
-    let user_scopes = Scope::from_tokens(settings.tokens.user_scopes.iter().cloned());
-    let discovery = Prebuilt::json(&service::discovery::metadata(&issuer, &user_scopes));
-    let openapi = http::openapi::document(&issuer);
-    let leeway_secs = i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60);
-    let issuer_for_origin = issuer.clone();
-    let audit = Arc::new(AuditLog::new(Arc::clone(&store), clock.clone()));
-    let state = AppState {
-        audit,
-        clients: ClientCache::default(),
-        store,
-        keys: KeyRing::new(keys, loaded),
-        master_key,
-        hasher,
-        revocations,
-        sessions,
-        clock,
-        expect: Expectations {
-            issuer,
-            audience,
-            leeway_secs,
-        },
-        user_scopes,
-        discovery,
-        openapi,
-        origin: origin_of(&issuer_for_origin),
-        refresh_secret,
-        settings,
-    };
-    Ok((Arc::new(state), bootstrap, changes))
 }
 
 /// The change listener with its resync, and the purge job, stopped
 /// through `stop`.
 fn spawn_background_tasks(
-    state: &Arc<AppState>,
+    ctx: &Arc<Ctx>,
     changes: Option<Box<dyn Subscription>>,
     stop: &watch::Sender<bool>,
 ) -> Vec<JoinHandle<()>> {
     vec![
-        tokio::spawn(sync::run(Arc::clone(state), changes, stop.subscribe())),
-        tokio::spawn(Arc::clone(&state.audit).run(stop.subscribe())),
-        tokio::spawn(service::keys::run(Arc::clone(state), stop.subscribe())),
-        tokio::spawn(service::maintenance::run(
-            Arc::clone(state),
-            stop.subscribe(),
-        )),
+        tokio::spawn(sync::run(replica(ctx), changes, stop.subscribe())),
+        tokio::spawn(Arc::clone(&ctx.audit).run(stop.subscribe())),
+        tokio::spawn(service::keys::run(Arc::clone(ctx), stop.subscribe())),
+        tokio::spawn(service::maintenance::run(Arc::clone(ctx), stop.subscribe())),
     ]
+}
+
+/// The parts of the context the change listener keeps fresh.
+fn replica(ctx: &Ctx) -> Replica {
+    Replica {
+        store: Arc::clone(&ctx.store),
+        clock: ctx.clock.clone(),
+        keys: Arc::clone(&ctx.keys),
+        master_key: ctx.master_key.clone(),
+        revocations: Arc::clone(&ctx.revocations),
+        sessions: Arc::clone(&ctx.sessions),
+        clients: Arc::clone(&ctx.clients),
+        resync_interval: ctx.settings.revocation.resync_interval.get(),
+        watermark_window: ctx.settings.tokens.max_access_lifetime().num_seconds(),
+        leeway: ctx.expect.leeway_secs,
+    }
 }
 
 /// Cross-origin access for the configured origins only (none by default):
@@ -315,17 +329,22 @@ async fn stop_requested() {
     }
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
-    let workers = match state.settings.server.workers {
+fn serve(
+    listener: TcpListener,
+    ctx: web::Data<Ctx>,
+    site: web::Data<Site>,
+) -> Result<Server, StartupError> {
+    let workers = match ctx.settings.server.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
-    let body_limit = state.settings.server.body_limit;
-    let cors_origins = state.settings.server.cors_origins.clone();
-    let shutdown_timeout = state.settings.server.shutdown_timeout.get().as_secs();
+    let body_limit = ctx.settings.server.body_limit;
+    let cors_origins = ctx.settings.server.cors_origins.clone();
+    let shutdown_timeout = ctx.settings.server.shutdown_timeout.get().as_secs();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(state.clone())
+            .app_data(ctx.clone())
+            .app_data(site.clone())
             .wrap(Condition::new(
                 !cors_origins.is_empty(),
                 cors(&cors_origins),

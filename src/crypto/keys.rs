@@ -256,19 +256,50 @@ pub fn schedule(keys: &[LoadedKey], now: DateTime<Utc>, lifetime: TimeDelta) -> 
     }
 }
 
+/// The key set for `now`: the newest activated key signs; keys are
+/// published until `lifetime` after they stopped signing.
+pub fn key_set(
+    loaded: &[LoadedKey],
+    now: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> Result<KeySet, CryptoError> {
+    if loaded.is_empty() {
+        return Err(CryptoError("no signing key is loaded".into()));
+    }
+    let schedule = schedule(loaded, now, lifetime);
+    let published: Vec<&KeyMaterial> = schedule
+        .published
+        .iter()
+        .map(|&i| &loaded[i].material)
+        .collect();
+    Ok(KeySet::new(&loaded[schedule.signing].material, &published)?.valid_until(schedule.until))
+}
+
 /// The live key set, shared by all requests and replaced as a whole, and
-/// the loaded keys it is chosen from.
+/// the loaded keys it is chosen from. The schedule is a function of time,
+/// so a set whose moment has passed is rebuilt on the spot: every replica
+/// switches signing keys, and drops retired ones, at the same instant
+/// rather than at its next tick.
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
     loaded: RwLock<Arc<Vec<LoadedKey>>>,
+    /// The longest a token lives: how long a key stays published after it
+    /// stopped signing.
+    lifetime: TimeDelta,
 }
 
 impl KeyRing {
-    pub fn new(keys: KeySet, loaded: Vec<LoadedKey>) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(keys)),
+    pub fn new(
+        loaded: Vec<LoadedKey>,
+        now: DateTime<Utc>,
+        lifetime: TimeDelta,
+    ) -> Result<Self, CryptoError> {
+        let set = key_set(&loaded, now, lifetime)?;
+        Ok(Self {
+            current: RwLock::new(Arc::new(set)),
             loaded: RwLock::new(Arc::new(loaded)),
-        }
+            lifetime,
+        })
     }
 
     pub fn loaded(&self) -> Arc<Vec<LoadedKey>> {
@@ -278,27 +309,65 @@ impl KeyRing {
         }
     }
 
-    pub fn set_loaded(&self, loaded: Vec<LoadedKey>) {
+    /// Replaces the loaded keys (read again from the database) and the set
+    /// chosen from them.
+    pub fn load(&self, loaded: Vec<LoadedKey>, now: DateTime<Utc>) -> Result<(), CryptoError> {
         let loaded = Arc::new(loaded);
         match self.loaded.write() {
             Ok(mut guard) => *guard = loaded,
             Err(poisoned) => *poisoned.into_inner() = loaded,
         }
+        self.reschedule(now)
     }
 
-    pub fn replace(&self, keys: KeySet) {
-        let keys = Arc::new(keys);
-        match self.current.write() {
-            Ok(mut guard) => *guard = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
+    /// The key set in force at `now`.
+    pub fn current(&self, now: DateTime<Utc>) -> Arc<KeySet> {
+        let keys = self.live();
+        if !keys.expired_at(now) {
+            return keys;
         }
+        if let Err(e) = self.reschedule(now) {
+            tracing::warn!(error = %e, "could not refresh the key schedule");
+        }
+        self.live()
     }
 
-    pub fn current(&self) -> Arc<KeySet> {
+    /// Which keys sign and are published at `now`.
+    pub fn schedule(&self, now: DateTime<Utc>) -> Schedule {
+        schedule(&self.loaded(), now, self.lifetime)
+    }
+
+    /// When the key signing at `now` started signing.
+    pub fn signing_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let loaded = self.loaded();
+        let schedule = schedule(&loaded, now, self.lifetime);
+        loaded.get(schedule.signing).map(|key| key.activates_at)
+    }
+
+    fn live(&self) -> Arc<KeySet> {
         match self.current.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Swaps in the key set for `now` (cheap: no database).
+    fn reschedule(&self, now: DateTime<Utc>) -> Result<(), CryptoError> {
+        let next = Arc::new(key_set(&self.loaded(), now, self.lifetime)?);
+        let current = self.live();
+        if next.signer().kid() != current.signer().kid() || next.published() != current.published()
+        {
+            tracing::info!(
+                signing = next.signer().kid(),
+                published = next.published().len(),
+                "signing keys changed"
+            );
+        }
+        match self.current.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,8 @@
 //! [`DomainError`] naming what is wrong; code past the edges never re-checks.
 
 #[cfg(feature = "server")]
+mod actor;
+#[cfg(feature = "server")]
 mod client;
 mod jti;
 #[cfg(feature = "server")]
@@ -9,9 +11,13 @@ mod password;
 mod role;
 mod scope;
 #[cfg(feature = "server")]
+mod session;
+#[cfg(feature = "server")]
 mod user;
 mod username;
 
+#[cfg(feature = "server")]
+pub use actor::{Actor, Caller};
 #[cfg(feature = "server")]
 pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::{Jti, JtiHash, JtiHasher};
@@ -19,6 +25,8 @@ pub use jti::{Jti, JtiHash, JtiHasher};
 pub use password::Password;
 pub use role::{ADMIN, Role, Roles};
 pub use scope::Scope;
+#[cfg(feature = "server")]
+pub use session::{Session, SessionScope};
 #[cfg(feature = "server")]
 pub use user::{User, UserId};
 pub use username::Username;

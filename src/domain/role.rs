@@ -1,7 +1,6 @@
 //! Role names carried in the `roles` claim: short, lowercase, no spaces, so a
 //! role list survives being stored as one space-separated column.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use super::DomainError;
@@ -36,17 +35,21 @@ impl Role {
     }
 }
 
-/// A user's roles, ordered so tokens and listings are stable.
+/// A user's roles, sorted and without repeats so tokens and listings are
+/// stable. A plain vector: session caches hold one per session, and a set
+/// would cost several times the memory for the few roles a user has.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Roles(BTreeSet<Role>);
+pub struct Roles(Vec<Role>);
 
 impl Roles {
     pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, DomainError> {
-        items
+        let mut roles = items
             .into_iter()
             .map(Role::parse)
-            .collect::<Result<BTreeSet<_>, _>>()
-            .map(Self)
+            .collect::<Result<Vec<_>, _>>()?;
+        roles.sort_unstable();
+        roles.dedup();
+        Ok(Self(roles))
     }
 
     /// Reads the stored space-separated form.
@@ -62,6 +65,9 @@ impl Roles {
         self.0.iter().any(|r| r.as_str() == role)
     }
 
+    /// Whether these roles make an administrator: the one place this rule
+    /// is written (the store records its answer beside the roles, so SQL
+    /// can select administrators without restating it).
     pub fn is_admin(&self) -> bool {
         self.contains(ADMIN)
     }
@@ -77,7 +83,7 @@ impl Roles {
 
 impl From<Role> for Roles {
     fn from(role: Role) -> Self {
-        Self(BTreeSet::from([role]))
+        Self(vec![role])
     }
 }
 

@@ -1,7 +1,7 @@
 //! The one authentication extractor: every endpoint that takes a bearer
-//! token takes [`Authenticated`], so every one applies the same checks to
-//! the same two kinds of credential: an access JWT or an opaque session,
-//! given as `Authorization: Bearer` or, for sessions, as the cookie.
+//! token takes [`Authenticated`] (or [`Admin`]), which reads the credential
+//! from `Authorization: Bearer` or, for sessions, from the cookie, and
+//! leaves the checks themselves to `service::access`.
 //!
 //! A request authenticated by cookie that changes state must also come from
 //! this server's own origin (the `Origin` header, else `Sec-Fetch-Site`):
@@ -14,54 +14,39 @@ use std::pin::Pin;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use uuid::Uuid;
 
-use crate::crypto::jwt::AccessClaims;
-use crate::domain::{ADMIN, UserId};
+use super::Site;
+use crate::context::Ctx;
+use crate::domain::{Caller, UserId};
 use crate::error::Error;
-use crate::service::sessions::{self, SessionAuth};
-use crate::service::{tokens, users};
-use crate::state::AppState;
+use crate::service::access::{self, Principal};
 
 /// The session cookie's name: with the `__Host-` prefix when Secure, so a
 /// sibling domain cannot set or shadow it.
-pub fn session_cookie_name(state: &AppState) -> &'static str {
-    if state.settings.sessions.cookie_secure {
+pub fn session_cookie_name(ctx: &Ctx) -> &'static str {
+    if ctx.settings.sessions.cookie_secure {
         "__Host-cs_session"
     } else {
         "cs_session"
     }
 }
 
-/// What the caller presented, once verified.
-pub enum Credential {
-    AccessToken(AccessClaims),
-    Session(SessionAuth),
-}
-
-/// A caller whose access token or session verified.
+/// A caller whose access token or session verified, and who acts with it
+/// from where.
 pub struct Authenticated {
-    pub sub: String,
-    pub roles: Vec<String>,
-    pub credential: Credential,
+    pub principal: Principal,
+    pub caller: Caller,
 }
 
 impl Authenticated {
     /// The user behind the credential; a client's own token has none.
     pub fn user_id(&self) -> Result<UserId, Error> {
-        Uuid::parse_str(&self.sub)
-            .map(UserId)
-            .map_err(|_| Error::Forbidden("this token belongs to a client, not a user".into()))
+        self.principal.user_id()
     }
 
     /// The session the credential is, or is bound to.
-    pub fn session_id(&self) -> Option<Uuid> {
-        match &self.credential {
-            Credential::Session(session) => Some(session.id),
-            Credential::AccessToken(claims) => {
-                claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok())
-            }
-        }
+    pub fn session_id(&self) -> Option<uuid::Uuid> {
+        self.principal.session_id()
     }
 }
 
@@ -75,8 +60,7 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// A user whose current roles (as the database says now, not as an older
-/// token claims) include `admin`.
+/// An administrator (see `service::access::require_admin`).
 pub struct Admin(pub Authenticated);
 
 impl FromRequest for Admin {
@@ -87,63 +71,44 @@ impl FromRequest for Admin {
         let req = req.clone();
         Box::pin(async move {
             let caller = authenticate(&req).await?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| Error::Internal("application state is missing".into()))?;
-            let is_admin = match &caller.credential {
-                // A session's roles were read from the database moments ago.
-                Credential::Session(session) => session.roles.iter().any(|r| r == ADMIN),
-                Credential::AccessToken(_) => users::token_owner(state.store.as_ref(), &caller.sub)
-                    .await
-                    .is_ok_and(|user| user.roles.is_admin()),
-            };
-            if is_admin {
-                Ok(Admin(caller))
-            } else {
-                Err(Error::Forbidden("this needs the admin role".into()))
-            }
+            access::require_admin(context(&req)?, &caller.principal).await?;
+            Ok(Admin(caller))
         })
     }
 }
 
+/// The context the server was started with.
+pub(crate) fn context(req: &HttpRequest) -> Result<&Ctx, Error> {
+    req.app_data::<web::Data<Ctx>>()
+        .map(|ctx| ctx.get_ref())
+        .ok_or_else(|| Error::Internal("application state is missing".into()))
+}
+
 async fn authenticate(req: &HttpRequest) -> Result<Authenticated, Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| Error::Internal("application state is missing".into()))?;
+    let ctx = context(req)?;
     let (token, via_cookie) = match req.headers().get(header::AUTHORIZATION) {
         Some(_) => (bearer_token(req)?.to_owned(), false),
-        None => match req.cookie(session_cookie_name(state)) {
+        None => match req.cookie(session_cookie_name(ctx)) {
             Some(cookie) => (cookie.value().to_owned(), true),
             None => return Err(Error::Unauthenticated("a bearer token is required".into())),
         },
     };
     if via_cookie && !matches!(*req.method(), Method::GET | Method::HEAD) {
-        same_origin(req, state)?;
+        same_origin(req)?;
     }
-    if token.starts_with(sessions::PREFIX) {
-        let session = sessions::authenticate(state, &token).await?;
-        return Ok(Authenticated {
-            sub: session.user_id.to_string(),
-            roles: session.roles.clone(),
-            credential: Credential::Session(session),
-        });
-    }
-    if via_cookie {
+    if via_cookie && !token.starts_with(crate::service::sessions::PREFIX) {
         return Err(Error::Unauthenticated(
             "the session cookie is not a session".into(),
         ));
     }
-    let claims = tokens::verify(state, &token)?;
-    Ok(Authenticated {
-        sub: claims.sub.clone(),
-        roles: claims.roles.clone(),
-        credential: Credential::AccessToken(claims),
-    })
+    let principal = access::authenticate(ctx, &token).await?;
+    let caller = principal.caller(super::client_addr(req, ctx));
+    Ok(Authenticated { principal, caller })
 }
 
 /// Refuses a cookie-authenticated change that a browser says came from
 /// another origin.
-pub(super) fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Error> {
+pub(super) fn same_origin(req: &HttpRequest) -> Result<(), Error> {
     let refused =
         || Error::Forbidden("cross-origin requests may not use the session cookie".into());
     if let Some(origin) = req.headers().get(header::ORIGIN) {
@@ -156,7 +121,10 @@ pub(super) fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Err
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
-        return if origin == state.origin() || (!host.is_empty() && authority == host) {
+        let ours = req
+            .app_data::<web::Data<Site>>()
+            .is_some_and(|site| site.origin == origin);
+        return if ours || (!host.is_empty() && authority == host) {
             Ok(())
         } else {
             Err(refused())
@@ -192,12 +160,12 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, Error> {
 
 /// The session cookie: HttpOnly, SameSite=Lax, Path=/, and Secure with the
 /// `__Host-` prefix unless configured off for plain-HTTP development.
-pub fn session_cookie(state: &AppState, token: &str, max_age_secs: u64) -> Cookie<'static> {
-    Cookie::build(session_cookie_name(state), token.to_owned())
+pub fn session_cookie(ctx: &Ctx, token: &str, max_age_secs: u64) -> Cookie<'static> {
+    Cookie::build(session_cookie_name(ctx), token.to_owned())
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
-        .secure(state.settings.sessions.cookie_secure)
+        .secure(ctx.settings.sessions.cookie_secure)
         .max_age(CookieDuration::seconds(
             i64::try_from(max_age_secs).unwrap_or(i64::MAX),
         ))
@@ -205,8 +173,8 @@ pub fn session_cookie(state: &AppState, token: &str, max_age_secs: u64) -> Cooki
 }
 
 /// A cookie that removes the session cookie from the browser.
-pub fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
-    let mut cookie = session_cookie(state, "", 0);
+pub fn cleared_session_cookie(ctx: &Ctx) -> Cookie<'static> {
+    let mut cookie = session_cookie(ctx, "", 0);
     cookie.make_removal();
     cookie
 }

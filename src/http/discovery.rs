@@ -3,7 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::state::AppState;
+use super::Site;
+use crate::context::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -31,8 +32,12 @@ pub(crate) struct Doc;
         (status = 304, description = "Unchanged since the ETag given"),
     ),
 )]
-async fn authorization_server(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    metadata(&state, &req)
+async fn authorization_server(
+    ctx: web::Data<Ctx>,
+    site: web::Data<Site>,
+    req: HttpRequest,
+) -> HttpResponse {
+    metadata(&ctx, &site, &req)
 }
 
 #[utoipa::path(
@@ -45,16 +50,20 @@ async fn authorization_server(state: web::Data<AppState>, req: HttpRequest) -> H
         (status = 304, description = "Unchanged since the ETag given"),
     ),
 )]
-async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    metadata(&state, &req)
+async fn openid_configuration(
+    ctx: web::Data<Ctx>,
+    site: web::Data<Site>,
+    req: HttpRequest,
+) -> HttpResponse {
+    metadata(&ctx, &site, &req)
 }
 
-fn metadata(state: &AppState, req: &HttpRequest) -> HttpResponse {
-    let max_age = state.settings.keys.jwks_max_age().as_secs();
+fn metadata(ctx: &Ctx, site: &Site, req: &HttpRequest) -> HttpResponse {
+    let max_age = ctx.settings.keys.jwks_max_age().as_secs();
     super::jwks::cached(
         req,
-        &state.discovery.etag,
+        &site.discovery.etag,
         max_age,
-        state.discovery.body.clone(),
+        site.discovery.body.clone(),
     )
 }

@@ -14,11 +14,12 @@ use actix_web::error::PayloadError;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
+use super::error::ApiError;
 use crate::error::Error;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
-pub struct Form<T>(pub Result<T, Error>);
+pub struct Form<T>(pub Result<T, ApiError>);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Error = actix_web::Error;
@@ -29,7 +30,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_form {
-                return Ok(Self(Err(Error::UnsupportedMediaType(format!(
+                return Ok(Self(Err(ApiError::UnsupportedMediaType(format!(
                     "content type must be {FORM}"
                 )))));
             }
@@ -37,21 +38,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
                 Ok(body) => body,
                 Err(e) => return Ok(Self(Err(read_error(&e)))),
             };
-            Ok(Self(decode(&body)))
+            Ok(Self(decode(&body).map_err(ApiError::from)))
         })
     }
 }
 
 impl<T> Form<T> {
-    pub fn into_result(self) -> Result<T, Error> {
+    pub fn into_result(self) -> Result<T, ApiError> {
         self.0
     }
 }
 
-fn read_error(e: &actix_web::Error) -> Error {
+fn read_error(e: &actix_web::Error) -> ApiError {
     match e.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => super::too_large(super::AUTH_BODY_LIMIT),
-        _ => Error::InvalidRequest("request body could not be read".into()),
+        _ => Error::InvalidRequest("request body could not be read".into()).into(),
     }
 }
 

@@ -6,8 +6,9 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{Error, Problem};
-use crate::state::AppState;
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::http::error::Problem;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/healthz", "GET, HEAD").route(crate::http::get().to(healthz)))
@@ -54,10 +55,10 @@ async fn healthz() -> HttpResponse {
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    state.store.ping().await?;
+async fn readyz(ctx: web::Data<Ctx>) -> Result<HttpResponse, Error> {
+    ctx.store.ping().await?;
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready",
-        database: state.store.backend(),
+        database: ctx.store.backend(),
     }))
 }

@@ -4,7 +4,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::state::AppState;
+use crate::context::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,9 +32,9 @@ pub(crate) struct Doc;
         (status = 304, description = "Unchanged since the ETag given"),
     ),
 )]
-async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let keys = crate::service::keys::current(&state);
-    let max_age = state.settings.keys.jwks_max_age().as_secs();
+async fn jwks(ctx: web::Data<Ctx>, req: HttpRequest) -> HttpResponse {
+    let keys = ctx.key_set();
+    let max_age = ctx.settings.keys.jwks_max_age().as_secs();
     cached(&req, keys.etag(), max_age, keys.jwks())
 }
 

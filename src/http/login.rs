@@ -10,17 +10,18 @@ use utoipa::ToSchema;
 use super::auth::session_cookie;
 use super::oauth::TokenResponse;
 use crate::config::LoginMode;
-use crate::error::{Error, OAuthError, OAuthErrorBody};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::http::error::{ApiError, OAuthError, OAuthErrorBody};
 use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions::{self, ClientContext};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/v1/login", "POST")
             .app_data(super::json_config(super::AUTH_BODY_LIMIT, |e| {
-                OAuthError::login(Error::from(e)).into()
+                OAuthError::login(ApiError::from(e)).into()
             }))
             .route(web::post().to(login)),
     );
@@ -39,6 +40,7 @@ struct LoginBody {
     /// `jwt` (tokens) or `session` (an opaque session); default
     /// `sessions.default_mode`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(jwt|session)$", example = "jwt")]
     mode: Option<LoginMode>,
     /// Space-separated scopes to ask for (default: every user scope).
     #[serde(default)]
@@ -91,12 +93,12 @@ struct SessionResponse {
 )]
 #[tracing::instrument(skip_all, fields(mode))]
 async fn login(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = body.into_inner();
-    let mode = body.mode.unwrap_or(state.settings.sessions.default_mode);
+    let mode = body.mode.unwrap_or(ctx.settings.sessions.default_mode);
     tracing::Span::current().record("mode", format!("{mode:?}").as_str());
     if mode == LoginMode::Jwt && (body.cookie || body.jwt) {
         return Err(OAuthError::login(Error::InvalidRequest(
@@ -104,27 +106,27 @@ async fn login(
         )));
     }
     let verified = login::verify_password(
-        &state,
+        &ctx,
         PasswordLogin {
             username: body.username,
             password: body.password,
             scope: body.scope,
             client: ClientIdentity::builtin(),
-            client_addr: super::client_addr(&req, &state),
+            client_addr: super::client_addr(&req, &ctx),
         },
     )
     .await
     .map_err(OAuthError::login)?;
     if mode == LoginMode::Jwt {
-        let grant = login::jwt_grant(&state, &verified).await?;
+        let grant = login::jwt_grant(&ctx, &verified).await?;
         return Ok(
             super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token)))
         );
     }
-    let grant = sessions::start(&state, &verified, client_context(&req, &state), body.jwt).await?;
+    let grant = sessions::start(&ctx, &verified, client_context(&req, &ctx), body.jwt).await?;
     let mut response = super::ok_no_store();
     if body.cookie {
-        response.cookie(session_cookie(&state, &grant.token, grant.expires_in));
+        response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     }
     let (access_token, access_token_expires_in) = match grant.access {
         Some(access) => (Some(access.token), Some(access.expires_in)),
@@ -142,7 +144,7 @@ async fn login(
 
 /// Where a request comes from, as session listings show it: the user agent
 /// (trimmed to something printable and short) and the client's address.
-pub(super) fn client_context(req: &HttpRequest, state: &AppState) -> ClientContext {
+pub(super) fn client_context(req: &HttpRequest, ctx: &Ctx) -> ClientContext {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -152,7 +154,7 @@ pub(super) fn client_context(req: &HttpRequest, state: &AppState) -> ClientConte
         .filter(|c| !c.is_control())
         .take(256)
         .collect();
-    let client_addr = super::client_addr(req, state);
+    let client_addr = super::client_addr(req, ctx);
     ClientContext {
         user_agent,
         client_addr,

@@ -7,14 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{Authenticated, Credential, cleared_session_cookie};
+use super::auth::{Authenticated, cleared_session_cookie};
+use super::error::{ApiError, Problem};
 use super::openapi::JsonBodyRefusals;
-use crate::audit::Actor;
-use crate::error::{Error, Problem};
-use crate::service::revocation::{self, Revoker};
-use crate::service::sessions;
-use crate::state::AppState;
-use crate::store::SessionScope;
+use crate::context::Ctx;
+use crate::service::access::Credential;
+use crate::service::logout;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/logout", "POST").route(web::post().to(logout)));
@@ -52,47 +50,24 @@ struct LogoutBody {
 )]
 #[tracing::instrument(skip_all)]
 async fn logout(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     auth: Authenticated,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, Error> {
+) -> Result<HttpResponse, ApiError> {
     let body = super::optional_json::<LogoutBody>(&req, &body)?;
+    let refresh_token = body.and_then(|b| b.refresh_token);
+    logout::logout(
+        &ctx,
+        &auth.caller,
+        &auth.principal,
+        refresh_token.as_deref(),
+    )
+    .await?;
     let mut response = HttpResponse::NoContent();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    let actor = Actor::User(&auth.sub);
-    match &auth.credential {
-        Credential::AccessToken(claims) => {
-            revocation::revoke_access(&state, claims, "logout").await?;
-            let target = format!("access token {}", claims.jti);
-            crate::http::audit(&state, &req, Actor::User(&auth.sub), "logout", &target).await;
-            // A token bound to a session logs that session out too.
-            if let Some(sid) = auth.session_id() {
-                let scope = SessionScope::One {
-                    id: sid,
-                    owner: Some(auth.user_id()?),
-                };
-                sessions::end(&state, scope, "logout").await?;
-            }
-        }
-        Credential::Session(session) => {
-            let scope = SessionScope::One {
-                id: session.id,
-                owner: None,
-            };
-            sessions::end(&state, scope, "logout").await?;
-            response.cookie(cleared_session_cookie(&state));
-            let target = format!("session {}", session.id);
-            crate::http::audit(&state, &req, Actor::User(&auth.sub), "logout", &target).await;
-        }
-    }
-    if let Some(refresh_token) = body.and_then(|b| b.refresh_token) {
-        let user = auth.user_id()?;
-        let revoked =
-            revocation::revoke_presented(&state, &refresh_token, &Revoker::User(user.0)).await?;
-        if let Some(target) = revoked {
-            crate::http::audit(&state, &req, actor, "token.revoke", &target).await;
-        }
+    if let Credential::Session(_) = auth.principal.credential {
+        response.cookie(cleared_session_cookie(&ctx));
     }
     Ok(response.finish())
 }

@@ -8,6 +8,8 @@
 mod admin;
 mod auth;
 mod discovery;
+pub mod error;
+mod feed;
 mod form;
 mod health;
 mod jwks;
@@ -17,8 +19,8 @@ mod metrics;
 mod oauth;
 pub mod openapi;
 mod pages;
-mod revocations;
 mod sessions;
+mod site;
 mod timeout;
 pub mod trace;
 mod userinfo;
@@ -30,9 +32,12 @@ use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
+use crate::context::Ctx;
 use crate::error::Error;
+use error::ApiError;
 
 pub use auth::Authenticated;
+pub use site::{Prebuilt, Site, origin_of};
 
 /// The body cap of the endpoints that take credentials: small, so an
 /// unauthenticated caller cannot make the server buffer much.
@@ -41,7 +46,7 @@ pub(crate) const AUTH_BODY_LIMIT: usize = 16 * 1024;
 /// Registers every route, the extractor limits and the fallbacks.
 pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
-        .app_data(json_config(body_limit, |e| Error::from(e).into()))
+        .app_data(json_config(body_limit, |e| ApiError::from(e).into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .configure(health::configure)
         .configure(jwks::configure)
@@ -51,7 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(login::configure)
         .configure(oauth::configure)
         .configure(logout::configure)
-        .configure(revocations::configure)
+        .configure(feed::configure)
         .configure(sessions::configure)
         .configure(userinfo::configure)
         .configure(admin::configure)
@@ -69,7 +74,7 @@ fn documented() -> Vec<utoipa::openapi::OpenApi> {
         metrics::Doc::openapi(),
         login::Doc::openapi(),
         logout::Doc::openapi(),
-        revocations::Doc::openapi(),
+        feed::Doc::openapi(),
         sessions::Doc::openapi(),
         userinfo::Doc::openapi(),
         pages::Doc::openapi(),
@@ -100,7 +105,7 @@ pub(crate) fn resource(
     web::resource(path)
         .wrap(from_fn(timeout::bound_request))
         .default_service(web::to(move |req: HttpRequest| async move {
-            let error = Error::MethodNotAllowed(format!(
+            let error = ApiError::MethodNotAllowed(format!(
                 "{} is not allowed on {}; use {allow}",
                 req.method(),
                 req.path().escape_debug()
@@ -121,24 +126,26 @@ fn json_config(limit: usize, shape: fn(JsonPayloadError) -> actix_web::Error) ->
         .error_handler(move |e, _| shape(e))
 }
 
-impl From<JsonPayloadError> for Error {
+impl From<JsonPayloadError> for ApiError {
     fn from(e: JsonPayloadError) -> Self {
         match e {
             JsonPayloadError::OverflowKnownLength { limit, .. }
             | JsonPayloadError::Overflow { limit } => too_large(limit),
             JsonPayloadError::ContentType => {
-                Error::UnsupportedMediaType("content type must be application/json".into())
+                ApiError::UnsupportedMediaType("content type must be application/json".into())
             }
             JsonPayloadError::Deserialize(e) => {
-                Error::InvalidRequest(format!("request body is not acceptable JSON: {e}"))
+                Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")).into()
             }
-            other => Error::InvalidRequest(format!("request body could not be read: {other}")),
+            other => {
+                Error::InvalidRequest(format!("request body could not be read: {other}")).into()
+            }
         }
     }
 }
 
-fn too_large(limit: usize) -> Error {
-    Error::PayloadTooLarge(format!("request body is larger than {limit} bytes"))
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("request body is larger than {limit} bytes"))
 }
 
 fn query_error(e: QueryPayloadError) -> Error {
@@ -154,10 +161,9 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
 
 /// The client's address: the peer, or, when the peer is a trusted proxy,
 /// the last address in `X-Forwarded-For` that is not one.
-pub(crate) fn client_addr(req: &HttpRequest, state: &crate::state::AppState) -> String {
+pub(crate) fn client_addr(req: &HttpRequest, ctx: &Ctx) -> String {
     let trusted = |ip: &std::net::IpAddr| {
-        state
-            .settings
+        ctx.settings
             .server
             .trusted_proxies
             .iter()
@@ -186,30 +192,19 @@ pub(crate) fn client_addr(req: &HttpRequest, state: &crate::state::AppState) -> 
 pub(crate) fn optional_json<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<Option<T>, Error> {
+) -> Result<Option<T>, ApiError> {
     if body.is_empty() {
         return Ok(None);
     }
     if actix_web::HttpMessage::content_type(req) != "application/json" {
-        return Err(Error::UnsupportedMediaType(
+        return Err(ApiError::UnsupportedMediaType(
             "content type must be application/json".into(),
         ));
     }
     // JSON `null` says "nothing" as well as an empty body does.
-    serde_json::from_slice::<Option<T>>(body)
-        .map_err(|e| Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")))
-}
-
-/// Records a successful action in the audit trail, with the caller's address.
-pub(crate) async fn audit(
-    state: &crate::state::AppState,
-    req: &HttpRequest,
-    actor: crate::audit::Actor<'_>,
-    action: &str,
-    target: &str,
-) {
-    let addr = client_addr(req, state);
-    state.audit.record(actor, action, target, &addr, true).await;
+    serde_json::from_slice::<Option<T>>(body).map_err(|e| {
+        Error::InvalidRequest(format!("request body is not acceptable JSON: {e}")).into()
+    })
 }
 
 /// A route answering GET and HEAD (RFC 9110 §9.3.2: HEAD wherever GET).

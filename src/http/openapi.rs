@@ -12,7 +12,7 @@ use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder, ResponsesB
 use utoipa::openapi::{Server, ServerBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use crate::state::{AppState, Prebuilt};
+use super::{Prebuilt, Site};
 
 /// Security scheme names. The handlers' annotations spell them out (the
 /// macro takes literals only); the route test checks they exist.
@@ -30,8 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "operations",
     responses((status = 200, description = "This document", content_type = "application/json")),
 )]
-async fn openapi_json(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    super::jwks::cached(&req, &state.openapi.etag, 300, state.openapi.body.clone())
+async fn openapi_json(site: web::Data<Site>, req: HttpRequest) -> HttpResponse {
+    super::jwks::cached(&req, &site.openapi.etag, 300, site.openapi.body.clone())
 }
 
 /// The document for a server whose issuer (public URL) is `issuer`.
@@ -51,7 +51,7 @@ fn server(url: &str) -> Server {
 /// A problem+json response, described.
 fn problem(description: &str) -> ResponseBuilder {
     ResponseBuilder::new().description(description).content(
-        crate::error::PROBLEM_JSON,
+        super::error::PROBLEM_JSON,
         Content::new(Some(Ref::from_schema_name("Problem"))),
     )
 }

@@ -2,18 +2,18 @@
 //! /v1/sessions/{id}` ends one, `DELETE /v1/sessions` ends all but the
 //! current one ("log out everywhere else").
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Authenticated;
-use crate::audit::Actor;
-use crate::error::{Error, Problem};
+use crate::context::Ctx;
+use crate::domain::{Session, SessionScope};
+use crate::error::Error;
+use crate::http::error::Problem;
 use crate::service::sessions;
-use crate::state::AppState;
-use crate::store::{SessionRecord, SessionScope};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -52,14 +52,14 @@ pub struct SessionList {
 
 impl SessionList {
     /// `current` marks the caller's own session.
-    pub fn new(sessions: &[SessionRecord], current: Option<Uuid>) -> Self {
+    pub fn new(sessions: &[Session], current: Option<Uuid>) -> Self {
         let items = sessions
             .iter()
             .map(|session| SessionView {
                 id: session.id,
-                created_at: session.created_at.0,
-                last_seen_at: session.last_seen_at.0,
-                expires_at: session.absolute_expires_at.0,
+                created_at: session.created_at,
+                last_seen_at: session.last_seen_at,
+                expires_at: session.expires_at,
                 user_agent: session.user_agent.clone(),
                 client_addr: session.client_addr.clone(),
                 current: Some(session.id) == current,
@@ -87,9 +87,9 @@ struct Ended {
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, Error> {
+async fn list(ctx: web::Data<Ctx>, auth: Authenticated) -> Result<HttpResponse, Error> {
     let current = auth.session_id();
-    let listed = sessions::list(&state, auth.user_id()?).await?;
+    let listed = sessions::list(&ctx, auth.user_id()?).await?;
     Ok(HttpResponse::Ok().json(SessionList::new(&listed, current)))
 }
 
@@ -111,9 +111,8 @@ async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpRes
 )]
 #[tracing::instrument(skip_all)]
 async fn end_one(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     auth: Authenticated,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let not_found = || Error::NotFound("no session of yours with this id".into());
@@ -122,12 +121,10 @@ async fn end_one(
         id,
         owner: Some(auth.user_id()?),
     };
-    let ended = sessions::end(&state, scope, "ended by its user").await?;
-    if ended.ids.is_empty() {
+    let ended = sessions::end_by(&ctx, &auth.caller, scope, "ended by its user").await?;
+    if ended.is_empty() {
         return Err(not_found());
     }
-    let target = format!("session {id}");
-    super::audit(&state, &req, Actor::User(&auth.sub), "session.end", &target).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -145,19 +142,11 @@ async fn end_one(
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn end_others(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    req: HttpRequest,
-) -> Result<HttpResponse, Error> {
+async fn end_others(ctx: web::Data<Ctx>, auth: Authenticated) -> Result<HttpResponse, Error> {
     let scope = SessionScope::AllOf {
         user: auth.user_id()?,
         except: auth.session_id(),
     };
-    let ended = sessions::end(&state, scope, "ended by its user elsewhere").await?;
-    let target = format!("{} other sessions", ended.ids.len());
-    super::audit(&state, &req, Actor::User(&auth.sub), "session.end", &target).await;
-    Ok(HttpResponse::Ok().json(Ended {
-        ended: ended.ids.len(),
-    }))
+    let ended = sessions::end_by(&ctx, &auth.caller, scope, "ended by its user elsewhere").await?;
+    Ok(HttpResponse::Ok().json(Ended { ended: ended.len() }))
 }

@@ -10,16 +10,16 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use crate::context::Ctx;
 use crate::error::Error;
-use crate::state::AppState;
 
 pub async fn bound_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.settings.server.request_timeout.get())
+        .app_data::<web::Data<Ctx>>()
+        .map(|ctx| ctx.settings.server.request_timeout.get())
         .ok_or_else(|| Error::Internal("application state is missing".into()))?;
     let request = req.request().clone();
     match tokio::time::timeout(limit, next.call(req)).await {

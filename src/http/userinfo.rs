@@ -8,9 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Authenticated;
-use crate::error::{Error, Problem};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::http::error::Problem;
 use crate::service::users;
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/userinfo", "GET, HEAD").route(super::get().to(userinfo)));
@@ -44,8 +45,8 @@ pub struct UserInfo {
     ),
 )]
 #[tracing::instrument(skip_all)]
-async fn userinfo(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, Error> {
-    let user = users::token_owner(state.store.as_ref(), &auth.sub).await?;
+async fn userinfo(ctx: web::Data<Ctx>, auth: Authenticated) -> Result<HttpResponse, Error> {
+    let user = users::current(&ctx, auth.user_id()?).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(UserInfo {

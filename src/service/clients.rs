@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::audit::Actor;
-use crate::clock::Clock;
+use crate::context::{BUILTIN_CLIENT_ID, Ctx};
 use crate::crypto::random;
-use crate::domain::{Client, ClientId, GrantType, GrantTypes, Roles, Scope};
+use crate::domain::{Caller, Client, ClientId, GrantType, GrantTypes, Roles, Scope};
 use crate::error::Error;
 use crate::service::tokens::{self, AccessToken, Subject};
-use crate::state::{AppState, BUILTIN_CLIENT_ID};
-use crate::store::{NewClient, Store, StoreError};
+use crate::store::{NewClient, StoreError};
 
 /// The prefix of client secrets, so a leaked one is easy to scan for.
 pub const SECRET_PREFIX: &str = "cs_secret_";
@@ -68,36 +66,15 @@ pub struct Registration {
     pub confidential: bool,
 }
 
-/// Registers a client; returns it and, for a confidential one, its secret
-/// (the only time it exists in the clear).
+/// Registers a client at `caller`'s request; returns it and, for a
+/// confidential one, its secret (the only time it exists in the clear).
 pub async fn register(
-    store: &dyn Store,
-    clock: &Clock,
+    ctx: &Ctx,
+    caller: &Caller,
     registration: Registration,
 ) -> Result<(Client, Option<String>), Error> {
-    let Registration {
-        client_id,
-        name,
-        grant_types,
-        scopes,
-        confidential,
-    } = registration;
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(Error::InvalidRequest(
-            "name must be 1-200 printable characters".into(),
-        ));
-    }
-    if grant_types.is_empty() {
-        return Err(Error::InvalidRequest(
-            "grant_types must name at least one grant".into(),
-        ));
-    }
-    if !confidential && grant_types.contains(GrantType::ClientCredentials) {
-        return Err(Error::InvalidRequest(
-            "client_credentials needs a confidential client".into(),
-        ));
-    }
-    let id = match client_id {
+    check(&registration)?;
+    let id = match registration.client_id {
         Some(id) => id,
         None => ClientId::parse(
             &random::token("client-")?
@@ -111,20 +88,20 @@ pub async fn register(
             "`{BUILTIN_CLIENT_ID}` is built in"
         )));
     }
-    let secret = if confidential {
+    let secret = if registration.confidential {
         Some(random::token(SECRET_PREFIX)?)
     } else {
         None
     };
     let client = Client {
         id,
-        name,
+        name: registration.name,
         secret_hash: secret.as_ref().map(|s| random::sha256(s.as_bytes())),
-        grant_types,
-        scopes,
-        created_at: clock.now(),
+        grant_types: registration.grant_types,
+        scopes: registration.scopes,
+        created_at: ctx.clock.now(),
     };
-    store
+    ctx.store
         .insert_client(&NewClient {
             client_id: client.id.clone(),
             name: client.name.clone(),
@@ -140,13 +117,41 @@ pub async fn register(
             }
             other => other.into(),
         })?;
+    ctx.audit
+        .record(caller, "client.create", client.id.as_str())
+        .await;
     Ok((client, secret))
+}
+
+/// Refuses a registration that cannot work as asked.
+fn check(registration: &Registration) -> Result<(), Error> {
+    let name = &registration.name;
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::InvalidRequest(
+            "name must be 1-200 printable characters".into(),
+        ));
+    }
+    if registration.grant_types.is_empty() {
+        return Err(Error::InvalidRequest(
+            "grant_types must name at least one grant".into(),
+        ));
+    }
+    if !registration.confidential
+        && registration
+            .grant_types
+            .contains(GrantType::ClientCredentials)
+    {
+        return Err(Error::InvalidRequest(
+            "client_credentials needs a confidential client".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Authenticates a client by id and secret. Unknown clients and wrong
 /// secrets get the same answer.
 pub async fn authenticate(
-    state: &AppState,
+    ctx: &Ctx,
     id: &str,
     secret: Option<&str>,
 ) -> Result<ClientIdentity, Error> {
@@ -157,7 +162,7 @@ pub async fn authenticate(
             Some(_) => Err(refused()),
         };
     }
-    let client = find(state, id).await?.ok_or_else(refused)?;
+    let client = find(ctx, id).await?.ok_or_else(refused)?;
     match (client.secret_hash, secret) {
         (Some(expected), Some(secret)) => {
             let presented = random::sha256(secret.as_bytes());
@@ -175,7 +180,8 @@ pub async fn authenticate(
 /// them when it asks for none). No refresh token: the client can always
 /// ask again.
 pub async fn client_credentials(
-    state: &AppState,
+    ctx: &Ctx,
+    caller: &Caller,
     client: &ClientIdentity,
     asked: Option<&str>,
 ) -> Result<AccessToken, Error> {
@@ -192,7 +198,7 @@ pub async fn client_credentials(
         )));
     };
     let token = tokens::issue(
-        state,
+        ctx,
         Subject {
             sub: client.id.clone(),
             roles: &Roles::default(),
@@ -202,55 +208,59 @@ pub async fn client_credentials(
         scope,
     )?;
     crate::meter::token_issued("client_credentials");
-    state
-        .audit
-        .record(
-            Actor::Client(&client.id),
-            "token.client_credentials",
-            &client.id,
-            "",
-            true,
-        )
+    ctx.audit
+        .record(caller, "token.client_credentials", &client.id)
         .await;
     Ok(token)
 }
 
 /// A registered client, from the cache or the database.
-pub async fn find(state: &AppState, id: &str) -> Result<Option<Arc<Client>>, Error> {
-    if let Some(client) = state.clients.get(id) {
+pub async fn find(ctx: &Ctx, id: &str) -> Result<Option<Arc<Client>>, Error> {
+    if let Some(client) = ctx.clients.get(id) {
         return Ok(Some(client));
     }
-    let Some(record) = state.store.client(id).await? else {
+    let Some(record) = ctx.store.client(id).await? else {
         return Ok(None);
     };
     let client = Arc::new(record.into_client()?);
-    state.clients.put(Arc::clone(&client));
+    ctx.clients.put(Arc::clone(&client));
     Ok(Some(client))
 }
 
-/// Issues a new secret; the old one stops working at once, here and (by
-/// notification) on every replica.
-pub async fn rotate_secret(state: &AppState, id: &str) -> Result<String, Error> {
+/// Every registered client, by id (at most `limit`).
+pub async fn list(ctx: &Ctx, limit: u32) -> Result<Vec<Client>, Error> {
+    let records = ctx.store.list_clients(limit).await?;
+    Ok(records
+        .into_iter()
+        .map(|r| r.into_client())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Issues a new secret at `caller`'s request; the old one stops working at
+/// once, here and (by notification) on every replica.
+pub async fn rotate_secret(ctx: &Ctx, caller: &Caller, id: &str) -> Result<String, Error> {
     let secret = random::token(SECRET_PREFIX)?;
-    let changed = state
+    let changed = ctx
         .store
-        .set_client_secret(id, &random::sha256(secret.as_bytes()), state.clock.now())
+        .set_client_secret(id, &random::sha256(secret.as_bytes()), ctx.clock.now())
         .await?;
-    state.clients.forget(id);
+    ctx.clients.forget(id);
     if !changed {
         return Err(Error::NotFound(
             "no confidential client with this id".into(),
         ));
     }
+    ctx.audit.record(caller, "client.rotate_secret", id).await;
     Ok(secret)
 }
 
-pub async fn remove(state: &AppState, id: &str) -> Result<(), Error> {
-    let removed = state.store.delete_client(id).await?;
-    state.clients.forget(id);
-    if removed {
-        Ok(())
-    } else {
-        Err(Error::NotFound("no client with this id".into()))
+/// Deletes a client at `caller`'s request; its secret stops working at once.
+pub async fn remove(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), Error> {
+    let removed = ctx.store.delete_client(id).await?;
+    ctx.clients.forget(id);
+    if !removed {
+        return Err(Error::NotFound("no client with this id".into()));
     }
+    ctx.audit.record(caller, "client.delete", id).await;
+    Ok(())
 }

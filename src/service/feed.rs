@@ -12,11 +12,10 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::context::Ctx;
 use crate::crypto::jwt;
 use crate::error::Error;
-use crate::revocation::SEQ_LOOKBACK;
-use crate::service::tokens;
-use crate::state::AppState;
+use crate::replica::revocations::SEQ_LOOKBACK;
 
 pub const FEED_TOKEN_TYPE: &str = "revocation-list+jwt";
 
@@ -54,14 +53,14 @@ struct SignedFeed<'a> {
 }
 
 /// The feed for a poll with cursor `since` (everything when `None`).
-pub fn build(state: &AppState, since: Option<i64>) -> Feed {
-    let now = state.now_secs();
+pub fn build(ctx: &Ctx, since: Option<i64>) -> Feed {
+    let now = ctx.now_secs();
     let after = since.map_or(0, |s| s.saturating_sub(SEQ_LOOKBACK).max(0));
     // Revocations stay listed while the token could still pass a check
     // with leeway.
-    let live_after = now.saturating_sub(state.expect.leeway_secs);
-    let horizon = now - tokens::max_lifetime(&state.settings).num_seconds();
-    let (revoked, watermarks) = state.revocations.snapshot(after, live_after);
+    let live_after = now.saturating_sub(ctx.expect.leeway_secs);
+    let horizon = now - ctx.settings.tokens.max_access_lifetime().num_seconds();
+    let (revoked, watermarks) = ctx.revocations.snapshot(after, live_after);
     Feed {
         revoked: revoked
             .into_iter()
@@ -78,22 +77,21 @@ pub fn build(state: &AppState, since: Option<i64>) -> Feed {
                 valid_after,
             })
             .collect(),
-        cursor: state.revocations.max_seq().to_string(),
-        poll_interval: state.settings.revocation.feed_poll_interval.get().as_secs(),
+        cursor: ctx.revocations.max_seq().to_string(),
+        poll_interval: ctx.settings.revocation.feed_poll_interval.get().as_secs(),
     }
 }
 
 /// The feed as a JWT signed with the current key, valid for two poll
 /// intervals, so a copy that passed through a cache can still be trusted.
-pub fn sign(state: &AppState, feed: &Feed) -> Result<String, Error> {
-    let iat = state.now_secs();
+pub fn sign(ctx: &Ctx, feed: &Feed) -> Result<String, Error> {
+    let iat = ctx.now_secs();
     let lifetime = i64::try_from(feed.poll_interval.saturating_mul(2)).unwrap_or(i64::MAX);
     let claims = SignedFeed {
-        iss: state.issuer(),
+        iss: ctx.issuer(),
         iat,
         exp: iat.saturating_add(lifetime),
         feed,
     };
-    let keys = crate::service::keys::current(state);
-    Ok(jwt::sign(keys.signer(), FEED_TOKEN_TYPE, &claims)?)
+    Ok(jwt::sign(ctx.key_set().signer(), FEED_TOKEN_TYPE, &claims)?)
 }

@@ -2,25 +2,36 @@
 //! say? Access JWTs go through the same verification as every endpoint
 //! (revocation included); refresh tokens are looked up by hash.
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::context::Ctx;
 use crate::crypto::jwt::AccessClaims;
 use crate::error::Error;
 use crate::service::sessions::{self, SessionAuth};
 use crate::service::{refresh, tokens};
-use crate::state::AppState;
-use crate::store::RefreshTokenState;
+
+/// A live refresh token, as introspection describes it.
+pub struct RefreshInfo {
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
 
 pub enum Introspection {
     Inactive,
     Access(AccessClaims),
-    Refresh(RefreshTokenState),
+    Refresh(RefreshInfo),
     Session(SessionAuth),
 }
 
 /// `token_type_hint` is not needed: the kinds cannot be confused (refresh
 /// and session tokens carry their prefixes).
-pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Error> {
+pub async fn introspect(ctx: &Ctx, token: &str) -> Result<Introspection, Error> {
     if token.starts_with(sessions::PREFIX) {
-        return Ok(match sessions::inspect(state, token).await? {
+        return Ok(match sessions::inspect(ctx, token).await? {
             Some(session) => Introspection::Session(session),
             None => Introspection::Inactive,
         });
@@ -29,20 +40,26 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, 
         let Ok(hash) = refresh::hash_of(token) else {
             return Ok(Introspection::Inactive);
         };
-        let now = state.clock.now();
-        return Ok(match state.store.refresh_token(&hash).await? {
+        let now = ctx.clock.now();
+        return Ok(match ctx.store.refresh_token(&hash).await? {
             Some(row)
                 if row.used_at.is_none()
                     && !row.family_revoked
                     && !row.user_disabled
                     && row.expires_at.0 > now =>
             {
-                Introspection::Refresh(row)
+                Introspection::Refresh(RefreshInfo {
+                    user_id: row.user_id,
+                    client_id: row.client_id,
+                    scope: row.scope,
+                    issued_at: row.issued_at.0,
+                    expires_at: row.expires_at.0,
+                })
             }
             _ => Introspection::Inactive,
         });
     }
-    match tokens::verify(state, token) {
+    match tokens::verify(ctx, token) {
         Ok(claims) => Ok(Introspection::Access(claims)),
         Err(Error::InvalidToken(_)) => Ok(Introspection::Inactive),
         Err(other) => Err(other),

@@ -15,13 +15,14 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::config::KeySettings;
-use crate::crypto::keys::{self, KeyMaterial, KeySet, LoadedKey};
+use crate::config::{KeySettings, Settings};
+use crate::context::Ctx;
+use crate::crypto::keys::{KeyMaterial, KeyRing, LoadedKey};
 use crate::crypto::master_key::MasterKey;
 use crate::crypto::random;
+use crate::domain::Caller;
 use crate::error::Error;
-use crate::service::tokens;
-use crate::state::AppState;
+use crate::replica::keys::{self as ring, decrypt_all};
 use crate::store::{DbTime, SigningKeyRecord, Store};
 
 pub const RS256: &str = "RS256";
@@ -76,7 +77,7 @@ pub fn master_key(settings: &KeySettings) -> Result<Option<Arc<MasterKey>>, Erro
 /// encrypting any stored in the clear when a master key is configured.
 /// A key encrypted under another master key stops start-up, and nothing
 /// is changed.
-pub async fn load_or_create(
+async fn load_or_create(
     store: &dyn Store,
     settings: &KeySettings,
     master: Option<&MasterKey>,
@@ -114,51 +115,6 @@ pub async fn load_or_create(
 pub async fn open_all(store: &dyn Store, master: Option<&MasterKey>) -> Result<usize, Error> {
     let records = store.signing_keys().await?;
     Ok(decrypt_all(&records, master)?.len())
-}
-
-/// Decrypts and parses every record, checking each still matches its kid.
-fn decrypt_all(
-    records: &[SigningKeyRecord],
-    master: Option<&MasterKey>,
-) -> Result<Vec<LoadedKey>, Error> {
-    records
-        .iter()
-        .map(|record| {
-            let der = match (&record.key_encryption, master) {
-                (None, _) => record.private_key.clone(),
-                (Some(id), Some(master)) if id == master.id() => master
-                    .open(&record.kid, &record.private_key)
-                    .map_err(|e| Error::Internal(format!("signing key {}: {e}", record.kid)))?,
-                (Some(id), Some(master)) => {
-                    return Err(Error::Internal(format!(
-                        "signing key {} is encrypted under master key {id}, but the configured \
-                         master key is {}; refusing to start (nothing was changed)",
-                        record.kid,
-                        master.id()
-                    )));
-                }
-                (Some(id), None) => {
-                    return Err(Error::Internal(format!(
-                        "signing key {} is encrypted under master key {id}, and no master key is \
-                         configured; refusing to start (nothing was changed)",
-                        record.kid
-                    )));
-                }
-            };
-            let material = KeyMaterial::from_pkcs8(&der)?;
-            if material.kid() != record.kid {
-                return Err(Error::Internal(format!(
-                    "signing key {} does not match its stored key id; refusing to start",
-                    record.kid
-                )));
-            }
-            Ok(LoadedKey {
-                material,
-                created_at: record.created_at.0,
-                activates_at: record.activates_at.0,
-            })
-        })
-        .collect()
 }
 
 /// The record of `key` sealed under `master`.
@@ -201,75 +157,99 @@ async fn new_record(
     })
 }
 
-/// The key set for `now`: the newest activated key signs; stored keys are
-/// published until their tokens have expired.
-pub fn key_set(
-    loaded: &[LoadedKey],
-    now: DateTime<Utc>,
-    lifetime: TimeDelta,
-) -> Result<KeySet, Error> {
-    if loaded.is_empty() {
-        return Err(Error::Internal("no signing key is loaded".into()));
+/// The key ring for a context: every stored key (the first created when
+/// there is none), scheduled at the clock's now.
+pub async fn load_ring(
+    store: &dyn Store,
+    settings: &Settings,
+    master: Option<&MasterKey>,
+    clock: &Clock,
+) -> Result<KeyRing, Error> {
+    let loaded = load_or_create(store, &settings.keys, master, clock).await?;
+    Ok(KeyRing::new(
+        loaded,
+        clock.now(),
+        settings.tokens.max_access_lifetime(),
+    )?)
+}
+
+/// Reads the keys from the database again (after a change).
+pub async fn reload(ctx: &Ctx) -> Result<(), Error> {
+    ring::reload(
+        ctx.store.as_ref(),
+        ctx.master_key.as_deref(),
+        &ctx.keys,
+        ctx.clock.now(),
+    )
+    .await
+}
+
+/// Where a key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not signing yet.
+    Next,
+    /// Signs new tokens.
+    Current,
+    /// Published still, for the tokens it signed.
+    Previous,
+    /// Neither signs nor is published; removed at the next purge.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Previous => "previous",
+            Self::Retired => "retired",
+        }
     }
-    let schedule = keys::schedule(loaded, now, lifetime);
-    let published: Vec<&KeyMaterial> = schedule
-        .published
+}
+
+/// A signing key as administrators see it (never its private part).
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub algorithm: &'static str,
+    pub bits: usize,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    /// When its successor takes over, if one is stored.
+    pub retires_at: Option<DateTime<Utc>>,
+    pub state: KeyState,
+}
+
+/// The loaded keys in order of activation, with their state now.
+pub fn list(ctx: &Ctx) -> Vec<KeyInfo> {
+    let now = ctx.clock.now();
+    let loaded = ctx.keys.loaded();
+    let schedule = ctx.keys.schedule(now);
+    loaded
         .iter()
-        .map(|&i| &loaded[i].material)
-        .collect();
-    Ok(KeySet::new(&loaded[schedule.signing].material, &published)?.valid_until(schedule.until))
-}
-
-/// The key set in force now. The schedule is a function of time, so a set
-/// whose moment has passed is rebuilt on the spot: every replica switches
-/// signing keys, and drops retired ones, at the same instant rather than
-/// at its next tick.
-pub fn current(state: &AppState) -> Arc<KeySet> {
-    let keys = state.keys.current();
-    if !keys.expired_at(state.clock.now()) {
-        return keys;
-    }
-    if let Err(e) = refresh_schedule(state) {
-        tracing::warn!(error = %e, "could not refresh the key schedule");
-    }
-    state.keys.current()
-}
-
-/// Swaps in the key set for the current time if it differs from the live
-/// one (a key started signing, or one left the JWKS). Cheap: no database.
-pub fn refresh_schedule(state: &AppState) -> Result<(), Error> {
-    let loaded = state.keys.loaded();
-    let next = key_set(
-        &loaded,
-        state.clock.now(),
-        tokens::max_lifetime(&state.settings),
-    )?;
-    let current = state.keys.current();
-    if next.signer().kid() != current.signer().kid() || next.published() != current.published() {
-        tracing::info!(
-            signing = next.signer().kid(),
-            published = next.published().len(),
-            "signing keys changed"
-        );
-    }
-    state.keys.replace(next);
-    Ok(())
-}
-
-/// When the key signing now started signing.
-pub fn signing_since(state: &AppState) -> Option<DateTime<Utc>> {
-    let loaded = state.keys.loaded();
-    let now = state.clock.now();
-    let schedule = keys::schedule(&loaded, now, tokens::max_lifetime(&state.settings));
-    loaded.get(schedule.signing).map(|key| key.activates_at)
-}
-
-/// Reads the keys from the database again (another replica rotated).
-pub async fn reload(state: &AppState) -> Result<(), Error> {
-    let records = state.store.signing_keys().await?;
-    let loaded = decrypt_all(&records, state.master_key.as_deref())?;
-    state.keys.set_loaded(loaded);
-    refresh_schedule(state)
+        .enumerate()
+        .map(|(i, key)| {
+            let state = if i == schedule.signing {
+                KeyState::Current
+            } else if key.activates_at > now {
+                KeyState::Next
+            } else if schedule.published.contains(&i) {
+                KeyState::Previous
+            } else {
+                KeyState::Retired
+            };
+            KeyInfo {
+                kid: key.material.kid().to_owned(),
+                algorithm: RS256,
+                bits: key.material.bits(),
+                created_at: key.created_at,
+                activates_at: key.activates_at,
+                retires_at: loaded.get(i + 1).map(|next| next.activates_at),
+                state,
+            }
+        })
+        .collect()
 }
 
 /// What a rotation did.
@@ -283,43 +263,37 @@ pub struct Rotation {
 /// after `keys.prepublish`; refused (409) while another key is still
 /// waiting to sign. An emergency rotation signs at once: caches that have
 /// not refetched the JWKS will refuse its tokens until they do (up to the
-/// JWKS max-age), and replicas pick it up within a second.
-pub async fn rotate(state: &AppState, emergency: bool) -> Result<Rotation, Error> {
-    let rotation = add_key(
-        state.store.as_ref(),
-        &state.settings.keys,
-        state.master_key.as_deref(),
-        state.clock.now(),
-        emergency,
-    )
-    .await?;
-    reload(state).await?;
-    Ok(rotation)
-}
-
-/// The rotation itself, shared by the admin API and the command line (the
-/// other replicas, and a running server, learn of it by notification or
-/// at their next resync).
-pub async fn add_key(
-    store: &dyn Store,
-    settings: &KeySettings,
-    master: Option<&MasterKey>,
-    now: DateTime<Utc>,
-    emergency: bool,
-) -> Result<Rotation, Error> {
+/// JWKS max-age), and replicas pick it up within a second (a running
+/// server, when the command line rotates, at its next resync).
+pub async fn rotate(ctx: &Ctx, caller: &Caller, emergency: bool) -> Result<Rotation, Error> {
+    let now = ctx.clock.now();
+    let settings = &ctx.settings.keys;
     let activates_at = if emergency {
         now
     } else {
         now + delta(settings.prepublish.get())
     };
-    let record = new_record(settings.rsa_bits, master, now, activates_at).await?;
+    let record = new_record(
+        settings.rsa_bits,
+        ctx.master_key.as_deref(),
+        now,
+        activates_at,
+    )
+    .await?;
     // Staged: only if no key is already waiting to sign.
     let cutoff = (!emergency).then_some(now);
-    if !store.add_signing_key(&record, cutoff).await? {
+    if !ctx.store.add_signing_key(&record, cutoff).await? {
         return Err(Error::Conflict(
             "a new key is already waiting to sign".into(),
         ));
     }
+    reload(ctx).await?;
+    let action = if emergency {
+        "keys.rotate_now"
+    } else {
+        "keys.rotate"
+    };
+    ctx.audit.record(caller, action, &record.kid).await;
     Ok(Rotation {
         kid: record.kid,
         activates_at,
@@ -329,75 +303,73 @@ pub async fn add_key(
 /// Rotates on schedule: when the signing key has signed for
 /// `keys.rotation_interval` less the pre-publication time, and no successor
 /// is waiting. Returns whether this replica rotated.
-pub async fn rotate_if_due(state: &AppState) -> Result<bool, Error> {
-    let interval = state.settings.keys.rotation_interval.get();
+pub async fn rotate_if_due(ctx: &Ctx) -> Result<bool, Error> {
+    let interval = ctx.settings.keys.rotation_interval.get();
     if interval.is_zero() {
         return Ok(false);
     }
-    let now = state.clock.now();
-    let prepublish = delta(state.settings.keys.prepublish.get());
+    let now = ctx.clock.now();
+    let prepublish = delta(ctx.settings.keys.prepublish.get());
     // Due when the newest key activated at least this long ago.
     let newest_activated_by = now + prepublish - delta(interval);
-    let loaded = state.keys.loaded();
+    let loaded = ctx.keys.loaded();
     if loaded.iter().any(|k| k.activates_at > newest_activated_by) {
         return Ok(false);
     }
     let record = new_record(
-        state.settings.keys.rsa_bits,
-        state.master_key.as_deref(),
+        ctx.settings.keys.rsa_bits,
+        ctx.master_key.as_deref(),
         now,
         now + prepublish,
     )
     .await?;
-    let rotated = state
+    let rotated = ctx
         .store
         .add_signing_key(&record, Some(newest_activated_by))
         .await?;
     if rotated {
         tracing::info!(kid = %record.kid, "scheduled rotation: a new key is published");
+        ctx.audit
+            .record(&Caller::system(), "keys.rotate", &record.kid)
+            .await;
     }
-    reload(state).await?;
+    reload(ctx).await?;
     Ok(rotated)
 }
 
 /// Removes keys whose tokens have all expired (the purge calls this).
-pub async fn purge(state: &AppState) -> Result<u64, Error> {
-    let cutoff = state.clock.now() - tokens::max_lifetime(&state.settings);
-    Ok(state
-        .store
-        .delete_signing_keys_retired_before(cutoff)
-        .await?)
+pub async fn purge(ctx: &Ctx) -> Result<u64, Error> {
+    let cutoff = ctx.clock.now() - ctx.settings.tokens.max_access_lifetime();
+    Ok(ctx.store.delete_signing_keys_retired_before(cutoff).await?)
 }
 
-/// Re-encrypts every key under `new` (from `old`, or from the clear), in
-/// one transaction. Used by `countersign keys rewrap`.
-pub async fn rewrap(
-    store: &dyn Store,
-    old: Option<&MasterKey>,
-    new: &MasterKey,
-) -> Result<usize, Error> {
+/// Re-encrypts every key under `new` (from the context's master key, or
+/// from the clear), in one transaction. Used by `countersign keys rewrap`.
+pub async fn rewrap(ctx: &Ctx, caller: &Caller, new: &MasterKey) -> Result<usize, Error> {
+    let store = ctx.store.as_ref();
     let records = store.signing_keys().await?;
-    let loaded = decrypt_all(&records, old)?;
+    let loaded = decrypt_all(&records, ctx.master_key.as_deref())?;
     let sealed: Vec<SigningKeyRecord> = records
         .iter()
         .zip(&loaded)
         .map(|(record, key)| seal(record, key, new))
         .collect::<Result<_, _>>()?;
     store.rewrap_signing_keys(&sealed).await?;
+    ctx.audit.record(caller, "keys.rewrap", new.id()).await;
     Ok(sealed.len())
 }
 
 /// Scheduled rotation, checked every second (in memory; the database is
 /// touched only when a rotation is due). Key sets switch by themselves, in
-/// [`current`].
-pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// [`KeyRing::current`].
+pub async fn run(ctx: Arc<Ctx>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(e) = rotate_if_due(&state).await {
+        if let Err(e) = rotate_if_due(&ctx).await {
             tracing::warn!(error = %e, "scheduled key rotation failed; will retry");
         }
     }

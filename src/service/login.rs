@@ -1,20 +1,21 @@
-//! Password login, shared by `POST /v1/login` and the RFC 6749 §4.3
-//! password grant.
+//! Password login, shared by `POST /v1/login`, the hosted login page and
+//! the RFC 6749 §4.3 password grant.
 //!
 //! Unknown users, wrong passwords and disabled accounts all cost one Argon2id
 //! verification and end in the same [`Error::InvalidCredentials`], so
 //! neither the answer nor its timing tells them apart.
 
-use crate::audit::Actor;
+use crate::context::Ctx;
 use crate::crypto::password::{HashError, Verdict};
-use crate::domain::{GrantType, Password, Scope, User, Username};
+use crate::domain::{Actor, Caller, GrantType, Password, Scope, User, Username};
 use crate::error::Error;
 use crate::meter;
 use crate::service::clients::ClientIdentity;
-use crate::service::refresh;
+use crate::service::grant::Verified;
 use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Subject};
-use crate::state::AppState;
+use crate::service::{refresh, users};
+use crate::store::LoginLookup;
 
 pub struct PasswordLogin {
     pub username: String,
@@ -23,13 +24,6 @@ pub struct PasswordLogin {
     pub client: ClientIdentity,
     /// Where the attempt comes from: throttled and audited under it.
     pub client_addr: String,
-}
-
-/// A user whose password checked out, and what a grant may carry.
-pub struct Verified {
-    pub user: User,
-    pub scope: Scope,
-    pub client_id: String,
 }
 
 /// What a JWT-mode login hands back.
@@ -41,80 +35,39 @@ pub struct LoginGrant {
 /// Checks the credentials (after the throttle, before anything is
 /// granted); the way a grant is then made (tokens or a session) is the
 /// caller's.
-pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<Verified, Error> {
+pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified, Error> {
     login.client.may_use(GrantType::Password)?;
     let username = Username::parse(&login.username)?;
     let password = Password::candidate(login.password)?;
-    let scope = granted_scope(state, &login.client, login.scope.as_deref())?;
-    let keys = throttle::Keys::new(username.key(), &login.client_addr);
-    let now = state.clock.now();
-    let lookup = state
+    let scope = granted_scope(ctx, &login.client, login.scope.as_deref())?;
+    let anonymous = Caller::new(Actor::Anonymous, login.client_addr);
+    let keys = throttle::Keys::new(username.key(), &anonymous.addr);
+    let now = ctx.clock.now();
+    let lookup = ctx
         .store
         .login_lookup(username.key(), &keys.account, &keys.address, now)
         .await?;
     if let Err(throttled) = throttle::check(lookup.blocked_until.map(|t| t.0), now) {
-        let target = username.as_str();
-        state
-            .audit
-            .record(
-                Actor::Anonymous,
-                "login.throttled",
-                target,
-                &login.client_addr,
-                false,
-            )
+        ctx.audit
+            .refused(&anonymous, "login.throttled", username.as_str())
             .await;
         meter::login(meter::Login::Throttled);
         return Err(throttled);
     }
-    let record = lookup.user();
-    let verdict = state
-        .hasher
-        .verify(&password, record.as_ref().map(|r| r.password_hash.as_str()))
-        .await
-        .inspect_err(|e| {
-            if matches!(e, HashError::Overloaded { .. }) {
-                meter::login(meter::Login::Overloaded);
-            }
-        })?;
-    let (user, rehash) = match (verdict, record) {
-        (Verdict::Match { rehash }, Some(record)) if !record.disabled => {
-            let old_hash = rehash.then(|| record.password_hash.clone());
-            (record.into_user()?, old_hash)
-        }
-        _ => {
-            throttle::failed(state, &keys).await?;
-            let target = username.as_str();
-            state
-                .audit
-                .record(
-                    Actor::Anonymous,
-                    "login.failure",
-                    target,
-                    &login.client_addr,
-                    false,
-                )
-                .await;
-            meter::login(meter::Login::BadCredentials);
-            return Err(Error::InvalidCredentials);
-        }
+    let Some(user) = check_password(ctx, &lookup, &password).await? else {
+        throttle::failed(ctx, &keys).await?;
+        ctx.audit
+            .refused(&anonymous, "login.failure", username.as_str())
+            .await;
+        meter::login(meter::Login::BadCredentials);
+        return Err(Error::InvalidCredentials);
     };
     if lookup.account_failures.is_some() {
-        throttle::succeeded(state, &keys).await?;
+        throttle::succeeded(ctx, &keys).await?;
     }
-    if let Some(old_hash) = rehash {
-        upgrade_hash(state, &user, &password, &old_hash).await;
-    }
-    let actor = user.id.to_string();
-    state
-        .audit
-        .record(
-            Actor::User(&actor),
-            "login.success",
-            user.username.as_str(),
-            &login.client_addr,
-            true,
-        )
+    let caller = Caller::new(Actor::User(user.id), anonymous.addr);
+    ctx.audit
+        .record(&caller, "login.success", user.username.as_str())
         .await;
     meter::login(meter::Login::Success);
     Ok(Verified {
@@ -124,10 +77,42 @@ pub async fn verify_password(state: &AppState, login: PasswordLogin) -> Result<V
     })
 }
 
+/// The enabled user whose password `password` is, if any; upgrades the
+/// stored hash when it was made at other parameters than the configured
+/// ones. Costs one Argon2 verification whether or not the user exists.
+async fn check_password(
+    ctx: &Ctx,
+    lookup: &LoginLookup,
+    password: &Password,
+) -> Result<Option<User>, Error> {
+    let record = lookup.user();
+    let verdict = ctx
+        .hasher
+        .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
+        .await
+        .inspect_err(|e| {
+            if matches!(e, HashError::Overloaded { .. }) {
+                meter::login(meter::Login::Overloaded);
+            }
+        })?;
+    let (Verdict::Match { rehash }, Some(record)) = (verdict, record) else {
+        return Ok(None);
+    };
+    if record.disabled {
+        return Ok(None);
+    }
+    let old_hash = rehash.then(|| record.password_hash.clone());
+    let user = record.into_user()?;
+    if let Some(old_hash) = old_hash {
+        users::upgrade_hash(ctx, &user, password, &old_hash).await;
+    }
+    Ok(Some(user))
+}
+
 /// An access token and the first refresh token of a new family.
-pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGrant, Error> {
+pub async fn jwt_grant(ctx: &Ctx, verified: &Verified) -> Result<LoginGrant, Error> {
     let access = tokens::issue(
-        state,
+        ctx,
         Subject {
             sub: verified.user.id.to_string(),
             roles: &verified.user.roles,
@@ -137,7 +122,7 @@ pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGra
         verified.scope.clone(),
     )?;
     let refresh_token = refresh::start_family(
-        state,
+        ctx,
         verified.user.id,
         &verified.client_id,
         &access.scope,
@@ -151,50 +136,17 @@ pub async fn jwt_grant(state: &AppState, verified: &Verified) -> Result<LoginGra
     })
 }
 
-/// The RFC 6749 §4.3 password grant: credentials in, tokens out.
-pub async fn password_login(state: &AppState, login: PasswordLogin) -> Result<LoginGrant, Error> {
-    let verified = verify_password(state, login).await?;
-    jwt_grant(state, &verified).await
-}
-
-/// Re-hashes a password stored at other Argon2 parameters than the
-/// configured ones, now that the plaintext is at hand. A failure only
-/// postpones the upgrade to the next login.
-async fn upgrade_hash(state: &AppState, user: &User, password: &Password, old_hash: &str) {
-    let upgraded = match state.hasher.hash(password).await {
-        Ok(hash) => state
-            .store
-            .update_password_hash(user.id, old_hash, &hash, state.clock.now())
-            .await
-            .map_err(Error::from),
-        Err(e) => Err(e.into()),
-    };
-    match upgraded {
-        Ok(()) => {
-            tracing::info!(user = %user.id, "password re-hashed at the configured parameters")
-        }
-        Err(e) => {
-            tracing::warn!(user = %user.id, error = %e, "password re-hash failed; will retry at next login")
-        }
-    }
-}
-
 /// The scope asked for, if the user (and the client) may have all of it;
 /// everything they may have when nothing is asked for (RFC 6749 §3.3).
-fn granted_scope(
-    state: &AppState,
-    client: &ClientIdentity,
-    asked: Option<&str>,
-) -> Result<Scope, Error> {
+fn granted_scope(ctx: &Ctx, client: &ClientIdentity, asked: Option<&str>) -> Result<Scope, Error> {
     let allowed = match &client.scopes {
         Some(client_scopes) => Scope::from_tokens(
-            state
-                .user_scopes
+            ctx.user_scopes
                 .iter()
                 .filter(|s| client_scopes.iter().any(|c| c == *s))
                 .map(str::to_owned),
         ),
-        None => state.user_scopes.clone(),
+        None => ctx.user_scopes.clone(),
     };
     let asked = Scope::parse(asked.unwrap_or(""))?;
     if asked.is_empty() {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::context::Ctx;
 use crate::error::Error;
-use crate::service::{sessions, tokens};
-use crate::state::AppState;
+use crate::service::sessions;
 use crate::store::Purge;
 
 fn delta(duration: std::time::Duration) -> chrono::TimeDelta {
@@ -17,44 +17,44 @@ fn delta(duration: std::time::Duration) -> chrono::TimeDelta {
 }
 
 /// One pass; returns the number of rows deleted.
-pub async fn purge(state: &AppState) -> Result<u64, Error> {
+pub async fn purge(ctx: &Ctx) -> Result<u64, Error> {
     // Buffered audit events go in first, so the retention applies to them too.
-    state.audit.flush().await?;
-    let now = state.clock.now();
-    let lifetime = tokens::max_lifetime(&state.settings);
-    let removed = state
+    ctx.audit.flush().await?;
+    let now = ctx.clock.now();
+    let lifetime = ctx.settings.tokens.max_access_lifetime();
+    let removed = ctx
         .store
         .purge_expired(Purge {
             now,
-            revoked_cutoff: now - chrono::TimeDelta::seconds(state.expect.leeway_secs),
-            idle_cutoff: sessions::idle_cutoff(state, now),
+            revoked_cutoff: now - chrono::TimeDelta::seconds(ctx.expect.leeway_secs),
+            idle_cutoff: sessions::idle_cutoff(ctx, now),
             tombstone_cutoff: now - lifetime,
-            audit_cutoff: now - delta(state.settings.maintenance.audit_retention.get()),
-            throttle_cutoff: now - delta(state.settings.throttle.window.get()),
-            batch: state.settings.maintenance.purge_batch,
+            audit_cutoff: now - delta(ctx.settings.maintenance.audit_retention.get()),
+            throttle_cutoff: now - delta(ctx.settings.throttle.window.get()),
+            batch: ctx.settings.maintenance.purge_batch,
         })
         .await?;
     let horizon = now - lifetime;
     // A revoked token is accepted until exp + leeway; its entry stays as long.
-    let expired_before = now.timestamp() - state.expect.leeway_secs;
-    state.revocations.prune(expired_before, horizon.timestamp());
-    let keys = super::keys::purge(state).await?;
+    let expired_before = now.timestamp() - ctx.expect.leeway_secs;
+    ctx.revocations.prune(expired_before, horizon.timestamp());
+    let keys = super::keys::purge(ctx).await?;
     crate::meter::purged(removed + keys);
-    let live = state
+    let live = ctx
         .store
-        .count_live_sessions(sessions::idle_cutoff(state, now), now)
+        .count_live_sessions(sessions::idle_cutoff(ctx, now), now)
         .await?;
     crate::meter::sessions_live(live);
     Ok(removed + keys)
 }
 
 /// Purges every `maintenance.purge_interval` until `shutdown` fires.
-pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(state.settings.maintenance.purge_interval.get());
+pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(ctx.settings.maintenance.purge_interval.get());
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = ticker.tick() => match purge(&state).await {
+            _ = ticker.tick() => match purge(&ctx).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "purged expired rows"),
                 Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),

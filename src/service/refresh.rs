@@ -13,13 +13,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::audit::Actor;
+use crate::context::Ctx;
 use crate::crypto::random;
-use crate::domain::{Roles, Scope, UserId};
+use crate::domain::{Caller, Jti, Roles, Scope, UserId};
 use crate::error::Error;
 use crate::service::revocation;
 use crate::service::tokens::{self, AccessToken, Subject};
-use crate::state::AppState;
 use crate::store::{NewRefreshToken, RefreshTokenState, Rotation};
 
 pub const PREFIX: &str = "cs_rt_";
@@ -32,16 +31,15 @@ pub struct RefreshGrant {
 
 /// Starts a new family for a fresh login and returns its first token.
 pub async fn start_family(
-    state: &AppState,
+    ctx: &Ctx,
     user: UserId,
     client_id: &str,
     scope: &Scope,
     access: &AccessToken,
 ) -> Result<String, Error> {
     let token = random::token(PREFIX)?;
-    let now = state.clock.now();
-    state
-        .store
+    let now = ctx.clock.now();
+    ctx.store
         .insert_refresh_token(&NewRefreshToken {
             token_hash: random::sha256(token.as_bytes()),
             family_id: Uuid::new_v4(),
@@ -49,7 +47,7 @@ pub async fn start_family(
             client_id: client_id.to_owned(),
             scope: scope.to_string(),
             issued_at: now,
-            expires_at: now + ttl(state),
+            expires_at: now + ttl(ctx),
             access_jti: access.jti,
             access_expires_at: access.expires_at,
         })
@@ -60,7 +58,8 @@ pub async fn start_family(
 /// Redeems `presented` for a new access token and a new refresh token.
 /// `scope`, if given, may only narrow the family's scope (RFC 6749 §6).
 pub async fn redeem(
-    state: &AppState,
+    ctx: &Ctx,
+    caller: &Caller,
     presented: &str,
     scope: Option<&str>,
     client_id: &str,
@@ -69,7 +68,7 @@ pub async fn redeem(
     let asked = Scope::parse(scope.unwrap_or(""))?;
     if !asked.is_empty() {
         // Checked before the token is spent, so a bad request costs nothing.
-        let row = state.store.refresh_token(&presented_hash).await?;
+        let row = ctx.store.refresh_token(&presented_hash).await?;
         if let Some(row) = row.filter(|row| !asked.is_subset(&scope_of(row))) {
             return Err(Error::InvalidScope(format!(
                 "scope not granted to this refresh token: {}",
@@ -77,25 +76,33 @@ pub async fn redeem(
             )));
         }
     }
-    let successor = successor_of(state, presented);
-    let now = state.clock.now();
+    let successor = successor_of(ctx, presented);
+    let now = ctx.clock.now();
     // The access token's id is fixed first so the successor row can name
     // it; its expiry is stored as the longest it can be.
     let access_jti = random::jti()?;
-    let rotated = state
+    let rotated = ctx
         .store
         .rotate_refresh_token(&Rotation {
             presented_hash,
             successor_hash: random::sha256(successor.as_bytes()),
             now,
-            expires_at: now + ttl(state),
+            expires_at: now + ttl(ctx),
             client_id: client_id.to_owned(),
             access_jti,
-            access_expires_at: now + tokens::max_lifetime(&state.settings),
+            access_expires_at: now + ctx.settings.tokens.max_access_lifetime(),
         })
         .await?;
     let Some(rotated) = rotated else {
-        return retry_or_reuse(state, &presented_hash, &successor, &asked, client_id, now).await;
+        let presentation = Presentation {
+            caller,
+            presented_hash: &presented_hash,
+            successor: &successor,
+            asked: &asked,
+            client_id,
+            now,
+        };
+        return retry_or_reuse(ctx, presentation).await;
     };
     let roles = Roles::from_stored(&rotated.roles)?;
     let granted = if asked.is_empty() {
@@ -104,9 +111,9 @@ pub async fn redeem(
         asked
     };
     let sub = rotated.user_id.to_string();
-    let pending = tokens::pending(state, &sub, access_jti);
+    let pending = tokens::pending(ctx, &sub, access_jti);
     let access = tokens::sign(
-        state,
+        ctx,
         pending,
         Subject {
             sub,
@@ -123,95 +130,100 @@ pub async fn redeem(
     })
 }
 
+/// A refresh token that did not rotate, as it was presented.
+struct Presentation<'a> {
+    caller: &'a Caller,
+    presented_hash: &'a [u8; 32],
+    successor: &'a str,
+    asked: &'a Scope,
+    client_id: &'a str,
+    now: DateTime<Utc>,
+}
+
 /// Why a token that did not rotate was refused, and what follows: the same
 /// successor for a retry within the grace window, the family revoked for
 /// any other reuse.
-async fn retry_or_reuse(
-    state: &AppState,
-    presented_hash: &[u8; 32],
-    successor: &str,
-    asked: &Scope,
-    client_id: &str,
-    now: DateTime<Utc>,
-) -> Result<RefreshGrant, Error> {
-    let Some(row) = state.store.refresh_token(presented_hash).await? else {
+async fn retry_or_reuse(ctx: &Ctx, p: Presentation<'_>) -> Result<RefreshGrant, Error> {
+    let Some(row) = ctx.store.refresh_token(p.presented_hash).await? else {
         return Err(Error::InvalidGrant("refresh token is not known".into()));
     };
     if row.family_revoked || row.user_disabled {
         return Err(Error::InvalidGrant("refresh token has been revoked".into()));
     }
-    if row.client_id != client_id {
+    if row.client_id != p.client_id {
         return Err(Error::InvalidGrant(
             "refresh token was issued to another client".into(),
         ));
     }
-    if row.expires_at.0 <= now {
+    if row.expires_at.0 <= p.now {
         return Err(Error::InvalidGrant("refresh token has expired".into()));
     }
     let Some(used_at) = row.used_at else {
         return Err(Error::InvalidGrant("refresh token cannot be used".into()));
     };
-    let grace = TimeDelta::from_std(state.settings.tokens.refresh_reuse_grace.get())
+    let grace = TimeDelta::from_std(ctx.settings.tokens.refresh_reuse_grace.get())
         .unwrap_or(TimeDelta::zero());
-    if now - used_at.0 <= grace && !grace.is_zero() {
-        let successor_row = state
-            .store
-            .refresh_token(&random::sha256(successor.as_bytes()))
-            .await?;
-        if let Some(next) = successor_row.filter(|s| s.used_at.is_none() && !s.family_revoked) {
-            let user = state.store.user_by_id(UserId(next.user_id)).await?;
-            if let Some(user) = user.filter(|u| !u.disabled) {
-                let roles = Roles::from_stored(&user.roles)?;
-                let scope = if asked.is_empty() {
-                    scope_of(&next)
-                } else {
-                    asked.clone()
-                };
-                // The access token carries the id recorded with the
-                // successor, so revoking the family revokes it too; its
-                // expiry stays within the recorded one.
-                let sub = next.user_id.to_string();
-                let jti = crate::domain::Jti::parse(&next.access_jti)?;
-                let leeway = TimeDelta::seconds(state.expect.leeway_secs);
-                let pending = tokens::pending(state, &sub, jti)
-                    .expiring_by(next.access_expires_at.0 - leeway);
-                let access = tokens::sign(
-                    state,
-                    pending,
-                    Subject {
-                        sub,
-                        roles: &roles,
-                        sid: None,
-                    },
-                    &next.client_id,
-                    scope,
-                )?;
-                crate::meter::token_issued("refresh_token");
-                return Ok(RefreshGrant {
-                    access,
-                    refresh_token: successor.to_owned(),
-                });
-            }
-        }
+    if !grace.is_zero()
+        && p.now - used_at.0 <= grace
+        && let Some(grant) = answer_retry(ctx, &p).await?
+    {
+        return Ok(grant);
     }
     crate::meter::refresh_reuse();
-    revocation::revoke_family(state, row.family_id, row.user_id, "refresh token reuse").await?;
+    revocation::revoke_family(ctx, row.family_id, row.user_id, "refresh token reuse").await?;
     tracing::warn!(family = %row.family_id, "refresh token reused; family revoked");
     let target = format!("refresh family {}", row.family_id);
-    let user = row.user_id.to_string();
-    state
-        .audit
-        .record(
-            Actor::User(&user),
-            "token.reuse_detected",
-            &target,
-            "",
-            false,
-        )
+    ctx.audit
+        .refused(p.caller, "token.reuse_detected", &target)
         .await;
     Err(Error::InvalidGrant(
         "refresh token was already used; every token of its family is now revoked".into(),
     ))
+}
+
+/// A retry of a redemption (the answer was lost on the way): the same
+/// successor again, with an access token carrying the id recorded with it,
+/// so revoking the family revokes it too. `None` when the successor is
+/// spent or its family or user is no longer live: that is reuse.
+async fn answer_retry(ctx: &Ctx, p: &Presentation<'_>) -> Result<Option<RefreshGrant>, Error> {
+    let successor_row = ctx
+        .store
+        .refresh_token(&random::sha256(p.successor.as_bytes()))
+        .await?;
+    let Some(next) = successor_row.filter(|s| s.used_at.is_none() && !s.family_revoked) else {
+        return Ok(None);
+    };
+    let user = ctx.store.user_by_id(UserId(next.user_id)).await?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Ok(None);
+    };
+    let roles = Roles::from_stored(&user.roles)?;
+    let scope = if p.asked.is_empty() {
+        scope_of(&next)
+    } else {
+        p.asked.clone()
+    };
+    // The expiry stays within the one recorded with the successor.
+    let sub = next.user_id.to_string();
+    let jti = Jti::parse(&next.access_jti)?;
+    let leeway = TimeDelta::seconds(ctx.expect.leeway_secs);
+    let pending = tokens::pending(ctx, &sub, jti).expiring_by(next.access_expires_at.0 - leeway);
+    let access = tokens::sign(
+        ctx,
+        pending,
+        Subject {
+            sub,
+            roles: &roles,
+            sid: None,
+        },
+        &next.client_id,
+        scope,
+    )?;
+    crate::meter::token_issued("refresh_token");
+    Ok(Some(RefreshGrant {
+        access,
+        refresh_token: p.successor.to_owned(),
+    }))
 }
 
 /// The SHA-256 of a well-formed refresh token; anything else is refused
@@ -224,8 +236,8 @@ pub fn hash_of(token: &str) -> Result<[u8; 32], Error> {
     Ok(random::sha256(token.as_bytes()))
 }
 
-fn successor_of(state: &AppState, presented: &str) -> String {
-    let mac = random::hmac_sha256(state.refresh_secret(), presented.as_bytes());
+fn successor_of(ctx: &Ctx, presented: &str) -> String {
+    let mac = random::hmac_sha256(ctx.refresh_secret(), presented.as_bytes());
     format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
@@ -233,6 +245,6 @@ fn scope_of(row: &RefreshTokenState) -> Scope {
     Scope::parse(&row.scope).unwrap_or_default()
 }
 
-fn ttl(state: &AppState) -> TimeDelta {
-    TimeDelta::from_std(state.settings.tokens.refresh_ttl.get()).unwrap_or(TimeDelta::MAX)
+fn ttl(ctx: &Ctx) -> TimeDelta {
+    ctx.settings.tokens.refresh_lifetime()
 }

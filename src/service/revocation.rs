@@ -2,31 +2,25 @@
 //! user holds. Each change is committed to the database before it is
 //! applied to this replica's in-memory list and before the caller hears
 //! back; other replicas learn of it through notifications and resyncs.
+//!
+//! These are the primitives the use cases share; revoking a token as it is
+//! presented (whatever its kind) is `super::presented`'s.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use serde::Serialize;
-
-use crate::config::Settings;
-use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims, TokenError};
-use crate::domain::{Jti, UserId};
+use crate::context::Ctx;
+use crate::crypto::jwt::AccessClaims;
+use crate::domain::{Caller, Jti, UserId};
 use crate::error::Error;
-use crate::revocation::RevocationList;
-use crate::service::{refresh, sessions, tokens};
-use crate::state::AppState;
-use crate::store::{NewRevocation, SessionScope, Store};
+use crate::store::NewRevocation;
 
-/// Commits a revocation, then applies it to `list`; `false` if the id was
-/// already revoked. The one path every revocation of a token id takes,
-/// from HTTP or from the command line.
-pub async fn record(
-    store: &dyn Store,
-    list: &RevocationList,
-    revocation: &NewRevocation,
-) -> Result<bool, Error> {
-    let (entry, added) = store.revoke_token(revocation).await?;
-    list.add([entry]);
+/// Commits a revocation, then applies it to this replica's list; `false`
+/// if the id was already revoked. The one path every revocation of a token
+/// id takes.
+async fn record(ctx: &Ctx, revocation: &NewRevocation) -> Result<bool, Error> {
+    let (entry, added) = ctx.store.revoke_token(revocation).await?;
+    ctx.revocations.add([entry]);
     if added {
         crate::meter::revoked("token", 1);
     }
@@ -36,7 +30,7 @@ pub async fn record(
 /// Puts one token id on the list until `expires_at`; `false` if it was
 /// already there.
 pub async fn revoke_jti(
-    state: &AppState,
+    ctx: &Ctx,
     jti: Jti,
     subject: &str,
     expires_at: DateTime<Utc>,
@@ -46,112 +40,75 @@ pub async fn revoke_jti(
         jti,
         subject: subject.to_owned(),
         expires_at,
-        revoked_at: state.clock.now(),
+        revoked_at: ctx.clock.now(),
         reason: reason.to_owned(),
     };
-    record(state.store.as_ref(), &state.revocations, &revocation).await
+    record(ctx, &revocation).await
 }
 
-/// A revocation of a token id whose token is not at hand: it is kept for as
-/// long as any access token issued now could live.
-pub fn unknown_jti(
-    settings: &Settings,
-    now: DateTime<Utc>,
-    jti: Jti,
-    reason: &str,
-) -> NewRevocation {
-    NewRevocation {
-        jti,
-        subject: "unknown".into(),
-        expires_at: now + tokens::max_lifetime(settings),
-        revoked_at: now,
-        reason: reason.to_owned(),
-    }
+/// Revokes a token id whose token is not at hand: it is kept for as long
+/// as any access token issued now could live.
+pub async fn revoke_unknown_jti(ctx: &Ctx, jti: Jti, reason: &str) -> Result<bool, Error> {
+    let expires_at = ctx.clock.now() + ctx.settings.tokens.max_access_lifetime();
+    revoke_jti(ctx, jti, "unknown", expires_at, reason).await
 }
 
 /// Revokes a verified access token until its own expiry.
-pub async fn revoke_access(
-    state: &AppState,
-    claims: &AccessClaims,
-    reason: &str,
-) -> Result<(), Error> {
+pub async fn revoke_access(ctx: &Ctx, claims: &AccessClaims, reason: &str) -> Result<bool, Error> {
     let jti = Jti::parse(&claims.jti)?;
     let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
         .ok_or_else(|| Error::InvalidRequest("token expiry is out of range".into()))?;
-    revoke_jti(state, jti, &claims.sub, expires_at, reason).await?;
-    Ok(())
+    revoke_jti(ctx, jti, &claims.sub, expires_at, reason).await
 }
 
 /// Revokes a refresh family and the live access tokens issued with it.
-pub async fn revoke_family(
-    state: &AppState,
-    family: Uuid,
-    user: Uuid,
-    reason: &str,
-) -> Result<(), Error> {
-    let now = state.clock.now();
-    let revoked = state
+pub async fn revoke_family(ctx: &Ctx, family: Uuid, user: Uuid, reason: &str) -> Result<(), Error> {
+    let now = ctx.clock.now();
+    let revoked = ctx
         .store
         .revoke_family(
             family,
             &user.to_string(),
             reason,
             now,
-            family_expiry(state, now),
+            family_expiry(ctx, now),
         )
         .await?;
-    state.revocations.add(revoked);
+    ctx.revocations.add(revoked);
     crate::meter::revoked("family", 1);
     Ok(())
 }
 
-/// Whose a refresh token is, if it is one this server knows.
-pub struct RefreshOwner {
-    pub family: Uuid,
-    pub user: Uuid,
-    pub client_id: String,
-}
-
-pub async fn refresh_owner(state: &AppState, token: &str) -> Result<Option<RefreshOwner>, Error> {
-    let Ok(hash) = refresh::hash_of(token) else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .refresh_token(&hash)
-        .await?
-        .map(|row| RefreshOwner {
-            family: row.family_id,
-            user: row.user_id,
-            client_id: row.client_id,
-        }))
-}
-
 /// Sets the user's watermark (every token issued until now is invalid),
-/// revokes all their refresh families and ends all their sessions; `false`
-/// if there is no such user.
-pub async fn revoke_user(state: &AppState, user: UserId, reason: &str) -> Result<bool, Error> {
-    let now = watermark_time(state, user);
-    let ended = state
-        .store
-        .revoke_user_tokens(user, reason, now, family_expiry(state, now))
-        .await?;
-    let Some(ended) = ended else {
-        return Ok(false);
+/// revokes all their refresh families and ends all their sessions, at the
+/// request of `caller`.
+pub async fn revoke_user(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(), Error> {
+    let now = watermark_time(ctx, user);
+    let reason = match caller.actor {
+        crate::domain::Actor::Cli => "revoked from the command line",
+        _ => "revoked by an administrator",
     };
-    state.revocations.set_watermark(user.0, now.timestamp());
-    state.sessions.remove(&ended);
+    let ended = ctx
+        .store
+        .revoke_user_tokens(user, reason, now, family_expiry(ctx, now))
+        .await?
+        .ok_or_else(|| Error::NotFound("no user with this id".into()))?;
+    ctx.revocations.set_watermark(user.0, now.timestamp());
+    ctx.sessions.remove(&ended);
     crate::meter::revoked("user", 1);
-    Ok(true)
+    ctx.audit
+        .record(caller, "user.revoke_all", &user.to_string())
+        .await;
+    Ok(())
 }
 
 /// The time a new watermark for `user` should carry: now, or just past the
 /// current one when that is this very second. Tokens issued right after a
 /// watermark carry an `iat` one second past it (see `tokens::pending`), and
 /// a second revocation in the same second must cover them too.
-pub fn watermark_time(state: &AppState, user: UserId) -> DateTime<Utc> {
-    let now = state.clock.now();
-    match state.revocations.watermark(user.0) {
+pub fn watermark_time(ctx: &Ctx, user: UserId) -> DateTime<Utc> {
+    let now = ctx.clock.now();
+    match ctx.revocations.watermark(user.0) {
         Some(current) if current >= now.timestamp() => {
             DateTime::<Utc>::from_timestamp(current + 1, 0).unwrap_or(now)
         }
@@ -159,164 +116,53 @@ pub fn watermark_time(state: &AppState, user: UserId) -> DateTime<Utc> {
     }
 }
 
-/// Reads an access token for revocation: it must be one of ours (signature
-/// and key), but may already be expired, in which case there is nothing to do.
-pub fn claims_for_revocation(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<AccessClaims>, TokenError> {
-    let keys = crate::service::keys::current(state);
-    let claims: AccessClaims = jwt::verify_signature(token, ACCESS_TOKEN_TYPE, &keys)?;
-    if claims.iss != state.expect.issuer {
-        return Err(TokenError::Issuer);
-    }
-    let now = state.now_secs();
-    Ok((claims.exp + state.expect.leeway_secs > now).then_some(claims))
-}
-
 /// Revoked families are remembered as long as any token of theirs could be
 /// presented: a refresh token's lifetime.
-fn family_expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + TimeDelta::from_std(state.settings.tokens.refresh_ttl.get()).unwrap_or(TimeDelta::MAX)
+pub fn family_expiry(ctx: &Ctx, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + ctx.settings.tokens.refresh_lifetime()
 }
 
-/// Who asks for a revocation (RFC 7009): a user, by a bearer token of
-/// theirs, or a client the token was issued to.
-pub enum Revoker {
-    User(Uuid),
-    Client(String),
+/// A revoked token id, as administrators list them.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub seq: i64,
+    pub jti: String,
+    pub subject: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: DateTime<Utc>,
+    pub reason: String,
 }
 
-/// Revokes `token` (an access, refresh or session token) if `revoker` may;
-/// returns what was revoked, for the audit trail (never the token itself).
-/// Unknown, forged and expired tokens are quietly accepted, as RFC 7009
-/// §2.2 asks.
-pub async fn revoke_presented(
-    state: &AppState,
-    token: &str,
-    revoker: &Revoker,
-) -> Result<Option<String>, Error> {
-    let refused = || Error::Forbidden("the token was not issued to the caller".into());
-    if token.starts_with(sessions::PREFIX) {
-        // Possession of a session token is enough to end it.
-        if let Some(session) = sessions::inspect(state, token).await? {
-            let owner = match revoker {
-                Revoker::User(user) if *user != session.user_id => return Err(refused()),
-                _ => None,
-            };
-            let scope = SessionScope::One {
-                id: session.id,
-                owner,
-            };
-            sessions::end(state, scope, "revoked by its holder").await?;
-            return Ok(Some(format!("session {}", session.id)));
-        }
-        return Ok(None);
-    }
-    if token.starts_with(refresh::PREFIX) {
-        let Some(owner) = refresh_owner(state, token).await? else {
-            return Ok(None);
-        };
-        let allowed = match revoker {
-            Revoker::User(user) => owner.user == *user,
-            Revoker::Client(client) => owner.client_id == *client,
-        };
-        if !allowed {
-            return Err(refused());
-        }
-        revoke_family(state, owner.family, owner.user, "revoked by its holder").await?;
-        return Ok(Some(format!("refresh family {}", owner.family)));
-    }
-    let Ok(Some(claims)) = claims_for_revocation(state, token) else {
-        return Ok(None);
+/// A page of the revocation list in revocation order, after `cursor` (a
+/// `seq` from an earlier page), and the cursor of the next page if any.
+pub async fn list(
+    ctx: &Ctx,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<Revocation>, Option<String>), Error> {
+    let after = match cursor {
+        None => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| Error::InvalidRequest("cursor must come from an earlier page".into()))?,
     };
-    let allowed = match revoker {
-        Revoker::User(user) => claims.sub == user.to_string(),
-        Revoker::Client(client) => claims.client_id == *client,
-    };
-    if !allowed {
-        return Err(refused());
-    }
-    revoke_access(state, &claims, "revoked by its holder").await?;
-    Ok(Some(format!("access token {}", claims.jti)))
-}
-
-/// What an administrator's revocation did.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AdminRevocation {
-    /// `access_token`, `refresh_token` or `session`.
-    pub token_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-    /// `false` when there was nothing left to revoke (already revoked, or
-    /// already expired).
-    pub revoked: bool,
-}
-
-pub async fn revoke_by_admin_jti(state: &AppState, jti: Jti) -> Result<AdminRevocation, Error> {
-    let revocation = unknown_jti(
-        &state.settings,
-        state.clock.now(),
-        jti,
-        "revoked by an administrator",
-    );
-    let revoked = record(state.store.as_ref(), &state.revocations, &revocation).await?;
-    Ok(AdminRevocation {
-        token_type: "access_token",
-        jti: Some(jti.to_string()),
-        revoked,
-    })
-}
-
-/// Revokes an access token (until its expiry), a refresh token (its whole
-/// family) or a session, given the token itself.
-pub async fn revoke_by_admin_token(
-    state: &AppState,
-    token: &str,
-) -> Result<AdminRevocation, Error> {
-    let reason = "revoked by an administrator";
-    if token.starts_with(sessions::PREFIX) {
-        let session = sessions::inspect(state, token)
-            .await?
-            .ok_or_else(|| Error::NotFound("no live session with this token".into()))?;
-        let scope = SessionScope::One {
-            id: session.id,
-            owner: None,
-        };
-        sessions::end(state, scope, reason).await?;
-        return Ok(AdminRevocation {
-            token_type: "session",
-            jti: None,
-            revoked: true,
-        });
-    }
-    if token.starts_with(refresh::PREFIX) {
-        let owner = refresh_owner(state, token)
-            .await?
-            .ok_or_else(|| Error::NotFound("no such refresh token".into()))?;
-        revoke_family(state, owner.family, owner.user, reason).await?;
-        return Ok(AdminRevocation {
-            token_type: "refresh_token",
-            jti: None,
-            revoked: true,
-        });
-    }
-    let claims =
-        claims_for_revocation(state, token).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    let Some(claims) = claims else {
-        return Ok(AdminRevocation {
-            token_type: "access_token",
-            jti: None,
-            revoked: false,
-        });
-    };
-    let jti = Jti::parse(&claims.jti)?;
-    let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
-        .ok_or_else(|| Error::InvalidRequest("token expiry is out of range".into()))?;
-    let revoked = revoke_jti(state, jti, &claims.sub, expires_at, reason).await?;
-    Ok(AdminRevocation {
-        token_type: "access_token",
-        jti: Some(claims.jti),
-        revoked,
-    })
+    let rows = ctx
+        .store
+        .list_revocations(after, limit, ctx.clock.now())
+        .await?;
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.seq.to_string()))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|r| Revocation {
+            seq: r.seq,
+            jti: r.jti,
+            subject: r.subject,
+            expires_at: r.expires_at.0,
+            revoked_at: r.revoked_at.0,
+            reason: r.reason,
+        })
+        .collect();
+    Ok((items, next))
 }

@@ -5,22 +5,22 @@
 //! A session ends after `sessions.idle_timeout` without use or
 //! `sessions.absolute_timeout` after it began. Use slides the idle limit,
 //! but `last_seen_at` is written at most once per `sessions.touch_interval`,
-//! not on every request; lookups go through a short cache (`crate::session_cache`).
+//! not on every request; lookups go through a short cache (`crate::replica::sessions`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::jwt::TokenError;
 use crate::crypto::random;
-use crate::domain::{Roles, UserId};
+use crate::domain::{Caller, Roles, Session, SessionScope, UserId};
 use crate::error::Error;
-use crate::service::login::Verified;
+use crate::replica::sessions::CachedSession;
+use crate::service::grant::Verified;
 use crate::service::tokens::{self, AccessToken, Subject};
-use crate::session_cache::CachedSession;
-use crate::state::AppState;
-use crate::store::{EndedSessions, NewSession, SessionRecord, SessionScope};
+use crate::store::{EndedSessions, NewSession};
 
 pub const PREFIX: &str = "cs_sess_";
 
@@ -46,25 +46,25 @@ pub struct SessionGrant {
 pub struct SessionAuth {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub roles: Vec<String>,
+    pub roles: Roles,
     /// When it ends if not used again (or at its absolute limit, if sooner).
     pub expires_at: DateTime<Utc>,
 }
 
 /// Starts a session for a user whose password checked out.
 pub async fn start(
-    state: &AppState,
+    ctx: &Ctx,
     verified: &Verified,
     context: ClientContext,
     with_jwt: bool,
 ) -> Result<SessionGrant, Error> {
     let token = random::token(PREFIX)?;
     let id = Uuid::new_v4();
-    let now = state.clock.now();
-    let absolute = delta(state.settings.sessions.absolute_timeout.get());
+    let now = ctx.clock.now();
+    let absolute = delta(ctx.settings.sessions.absolute_timeout.get());
     let access = if with_jwt {
         Some(tokens::issue(
-            state,
+            ctx,
             Subject {
                 sub: verified.user.id.to_string(),
                 roles: &verified.user.roles,
@@ -77,8 +77,7 @@ pub async fn start(
     } else {
         None
     };
-    state
-        .store
+    ctx.store
         .insert_session(&NewSession {
             id,
             token_hash: random::sha256(token.as_bytes()),
@@ -94,21 +93,21 @@ pub async fn start(
         token,
         id,
         expires_in: u64::try_from(absolute.num_seconds()).unwrap_or(0),
-        idle_timeout: state.settings.sessions.idle_timeout.get().as_secs(),
+        idle_timeout: ctx.settings.sessions.idle_timeout.get().as_secs(),
         access,
     })
 }
 
 /// Checks a session token and records the use (sliding the idle limit).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionAuth, Error> {
+pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<SessionAuth, Error> {
     let hash = hash_of(token)?;
-    let now = state.clock.now();
-    let session = lookup(state, &hash).await?;
-    let auth = check(state, &session, now)?;
+    let now = ctx.clock.now();
+    let session = lookup(ctx, &hash).await?;
+    let auth = check(ctx, &session, now)?;
     let persist =
-        now - session.last_persisted_at >= delta(state.settings.sessions.touch_interval.get());
+        now - session.last_persisted_at >= delta(ctx.settings.sessions.touch_interval.get());
     let persisted = persist
-        && match state.store.touch_session(session.id, now).await {
+        && match ctx.store.touch_session(session.id, now).await {
             Ok(()) => true,
             Err(e) => {
                 // The session is still valid; the next use retries the write.
@@ -116,21 +115,21 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionAuth, 
                 false
             }
         };
-    state.sessions.touch(&hash, now, persisted);
+    ctx.sessions.touch(&hash, now, persisted);
     Ok(SessionAuth {
-        expires_at: idle_expiry(state, now).min(session.absolute_expires_at),
+        expires_at: idle_expiry(ctx, now).min(session.absolute_expires_at),
         ..auth
     })
 }
 
 /// Checks a session token without recording a use (for introspection);
 /// `None` for anything that is not a live session.
-pub async fn inspect(state: &AppState, token: &str) -> Result<Option<SessionAuth>, Error> {
+pub async fn inspect(ctx: &Ctx, token: &str) -> Result<Option<SessionAuth>, Error> {
     let Ok(hash) = hash_of(token) else {
         return Ok(None);
     };
-    match lookup(state, &hash).await {
-        Ok(session) => Ok(check(state, &session, state.clock.now()).ok()),
+    match lookup(ctx, &hash).await {
+        Ok(session) => Ok(check(ctx, &session, ctx.clock.now()).ok()),
         Err(Error::InvalidToken(_)) => Ok(None),
         Err(other) => Err(other),
     }
@@ -138,43 +137,69 @@ pub async fn inspect(state: &AppState, token: &str) -> Result<Option<SessionAuth
 
 /// Ends sessions, revokes the access tokens bound to them, and forgets
 /// them here at once (other replicas are told by the store).
-pub async fn end(
-    state: &AppState,
-    scope: SessionScope,
-    reason: &str,
-) -> Result<EndedSessions, Error> {
-    let ended = state
+pub async fn end(ctx: &Ctx, scope: SessionScope, reason: &str) -> Result<EndedSessions, Error> {
+    let ended = ctx
         .store
-        .end_sessions(scope, reason, state.clock.now())
+        .end_sessions(scope, reason, ctx.clock.now())
         .await?;
-    state.sessions.remove(&ended.ids);
-    state.revocations.add(ended.revoked.iter().copied());
+    ctx.sessions.remove(&ended.ids);
+    ctx.revocations.add(ended.revoked.iter().copied());
     crate::meter::revoked("session", ended.ids.len() as u64);
     Ok(ended)
 }
 
+/// Ends sessions at `caller`'s request, and records it; returns the ids
+/// of those ended (none: nothing matched, and nothing is recorded).
+pub async fn end_by(
+    ctx: &Ctx,
+    caller: &Caller,
+    scope: SessionScope,
+    reason: &str,
+) -> Result<Vec<Uuid>, Error> {
+    let ended = end(ctx, scope, reason).await?;
+    let target = match ended.ids.as_slice() {
+        [] => return Ok(ended.ids),
+        [one] => format!("session {one}"),
+        many => format!("{} sessions", many.len()),
+    };
+    ctx.audit.record(caller, "session.end", &target).await;
+    Ok(ended.ids)
+}
+
 /// The user's live sessions, newest first.
-pub async fn list(state: &AppState, user: UserId) -> Result<Vec<SessionRecord>, Error> {
-    let now = state.clock.now();
-    Ok(state
+pub async fn list(ctx: &Ctx, user: UserId) -> Result<Vec<Session>, Error> {
+    let now = ctx.clock.now();
+    let rows = ctx
         .store
-        .list_sessions(user, idle_cutoff(state, now), now)
-        .await?)
+        .list_sessions(user, idle_cutoff(ctx, now), now)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Session {
+            id: row.id,
+            user_id: UserId(row.user_id),
+            created_at: row.created_at.0,
+            last_seen_at: row.last_seen_at.0,
+            expires_at: row.absolute_expires_at.0,
+            user_agent: row.user_agent,
+            client_addr: row.client_addr,
+        })
+        .collect())
 }
 
 /// Sessions unseen in the database since this time have surely passed
 /// their idle limit (the stored `last_seen_at` lags by a touch interval).
-pub fn idle_cutoff(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now - delta(state.settings.sessions.idle_timeout.get())
-        - delta(state.settings.sessions.touch_interval.get())
+pub fn idle_cutoff(ctx: &Ctx, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - delta(ctx.settings.sessions.idle_timeout.get())
+        - delta(ctx.settings.sessions.touch_interval.get())
 }
 
-async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Error> {
-    if let Some(session) = state.sessions.get(hash) {
+async fn lookup(ctx: &Ctx, hash: &[u8; 32]) -> Result<CachedSession, Error> {
+    if let Some(session) = ctx.sessions.get(hash) {
         return Ok(session);
     }
-    let generation = state.sessions.generation();
-    let row = state
+    let generation = ctx.sessions.generation();
+    let row = ctx
         .store
         .session_by_hash(hash)
         .await?
@@ -183,21 +208,17 @@ async fn lookup(state: &AppState, hash: &[u8; 32]) -> Result<CachedSession, Erro
     let session = CachedSession {
         id: row.id,
         user_id: row.user_id,
-        roles: Roles::from_stored(&row.roles)?.names(),
+        roles: Roles::from_stored(&row.roles)?,
         absolute_expires_at: row.absolute_expires_at.0,
         last_seen_at: row.last_seen_at.0,
         last_persisted_at: row.last_seen_at.0,
     };
-    state.sessions.put(*hash, session.clone(), generation);
+    ctx.sessions.put(*hash, session.clone(), generation);
     Ok(session)
 }
 
-fn check(
-    state: &AppState,
-    session: &CachedSession,
-    now: DateTime<Utc>,
-) -> Result<SessionAuth, Error> {
-    let idle_limit = session.last_seen_at + delta(state.settings.sessions.idle_timeout.get());
+fn check(ctx: &Ctx, session: &CachedSession, now: DateTime<Utc>) -> Result<SessionAuth, Error> {
+    let idle_limit = session.last_seen_at + delta(ctx.settings.sessions.idle_timeout.get());
     if now >= session.absolute_expires_at || now >= idle_limit {
         return Err(Error::InvalidToken(TokenError::SessionExpired));
     }
@@ -209,8 +230,8 @@ fn check(
     })
 }
 
-fn idle_expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + delta(state.settings.sessions.idle_timeout.get())
+fn idle_expiry(ctx: &Ctx, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + delta(ctx.settings.sessions.idle_timeout.get())
 }
 
 /// The SHA-256 of a well-formed session token; anything else is refused

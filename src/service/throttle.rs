@@ -10,8 +10,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::context::Ctx;
 use crate::error::Error;
-use crate::state::AppState;
 
 /// The keys a login is counted under.
 pub struct Keys {
@@ -43,15 +43,15 @@ pub fn check(blocked_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result
 
 /// Counts a failed attempt against both keys, setting a delay where a
 /// threshold is passed.
-pub async fn failed(state: &AppState, keys: &Keys) -> Result<(), Error> {
-    let settings = &state.settings.throttle;
-    let now = state.clock.now();
+pub async fn failed(ctx: &Ctx, keys: &Keys) -> Result<(), Error> {
+    let settings = &ctx.settings.throttle;
+    let now = ctx.clock.now();
     let window_start = now - delta(settings.window.get());
     for (key, threshold) in [
         (&keys.account, settings.account_threshold),
         (&keys.address, settings.address_threshold),
     ] {
-        let failures = state.store.record_failure(key, now, window_start).await?;
+        let failures = ctx.store.record_failure(key, now, window_start).await?;
         if failures >= threshold {
             let doublings = u32::try_from(failures - threshold)
                 .unwrap_or(u32::MAX)
@@ -60,15 +60,15 @@ pub async fn failed(state: &AppState, keys: &Keys) -> Result<(), Error> {
                 .checked_mul(1 << doublings)
                 .unwrap_or(TimeDelta::MAX)
                 .min(delta(settings.max_delay.get()));
-            state.store.block_until(key, now + wait).await?;
+            ctx.store.block_until(key, now + wait).await?;
         }
     }
     Ok(())
 }
 
 /// Forgets an account's failures after a successful login.
-pub async fn succeeded(state: &AppState, keys: &Keys) -> Result<(), Error> {
-    Ok(state.store.clear_failures(&keys.account).await?)
+pub async fn succeeded(ctx: &Ctx, keys: &Keys) -> Result<(), Error> {
+    Ok(ctx.store.clear_failures(&keys.account).await?)
 }
 
 fn delta(duration: std::time::Duration) -> TimeDelta {

@@ -2,14 +2,13 @@
 //! assembled and the one check every endpoint that accepts them goes through
 //! (signature, key, type, issuer, audience, time, revocation).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::config::Settings;
+use crate::context::Ctx;
 use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::crypto::random;
 use crate::domain::{Jti, Roles, Scope};
 use crate::error::Error;
-use crate::state::AppState;
 
 /// A freshly signed access token and what the token response says of it.
 pub struct AccessToken {
@@ -40,16 +39,16 @@ pub struct Pending {
 /// moved just past the user's revocation watermark when one was set this
 /// very second, so a login right after "revoke everything" is not itself
 /// revoked.
-pub fn pending(state: &AppState, sub: &str, jti: Jti) -> Pending {
-    let now = state.now_secs();
+pub fn pending(ctx: &Ctx, sub: &str, jti: Jti) -> Pending {
+    let now = ctx.now_secs();
     let watermark = uuid::Uuid::parse_str(sub)
         .ok()
-        .and_then(|user| state.revocations.watermark(user));
+        .and_then(|user| ctx.revocations.watermark(user));
     let iat = match watermark {
         Some(valid_after) if valid_after >= now => valid_after + 1,
         _ => now,
     };
-    let ttl = i64::try_from(state.settings.tokens.access_ttl.get().as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(ctx.settings.tokens.access_ttl.get().as_secs()).unwrap_or(i64::MAX);
     let exp = iat.saturating_add(ttl);
     Pending {
         jti,
@@ -69,7 +68,7 @@ impl Pending {
 
 /// Signs the pending token.
 pub fn sign(
-    state: &AppState,
+    ctx: &Ctx,
     pending: Pending,
     subject: Subject<'_>,
     client_id: &str,
@@ -77,9 +76,9 @@ pub fn sign(
 ) -> Result<AccessToken, Error> {
     let exp = pending.expires_at.timestamp();
     let claims = AccessClaims {
-        iss: state.issuer().to_owned(),
+        iss: ctx.issuer().to_owned(),
         sub: subject.sub,
-        aud: state.expect.audience.clone(),
+        aud: ctx.expect.audience.clone(),
         exp,
         iat: pending.iat,
         nbf: pending.iat,
@@ -89,8 +88,7 @@ pub fn sign(
         sid: subject.sid.map(|id| id.to_string()),
         roles: subject.roles.names(),
     };
-    let keys = crate::service::keys::current(state);
-    let token = jwt::sign(keys.signer(), ACCESS_TOKEN_TYPE, &claims)?;
+    let token = jwt::sign(ctx.key_set().signer(), ACCESS_TOKEN_TYPE, &claims)?;
     Ok(AccessToken {
         token,
         jti: pending.jti,
@@ -102,27 +100,18 @@ pub fn sign(
 
 /// Picks and signs in one go, for tokens nothing else refers to.
 pub fn issue(
-    state: &AppState,
+    ctx: &Ctx,
     subject: Subject<'_>,
     client_id: &str,
     scope: Scope,
 ) -> Result<AccessToken, Error> {
-    let pending = pending(state, &subject.sub, random::jti()?);
-    sign(state, pending, subject, client_id, scope)
+    let pending = pending(ctx, &subject.sub, random::jti()?);
+    sign(ctx, pending, subject, client_id, scope)
 }
 
 /// The full check of an access token, used by every endpoint that takes one.
-pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
-    let keys = crate::service::keys::current(state);
-    let claims = jwt::verify_access(token, &keys, &state.expect, state.now_secs())?;
-    state.revocations.check(&claims)?;
+pub fn verify(ctx: &Ctx, token: &str) -> Result<AccessClaims, Error> {
+    let claims = jwt::verify_access(token, &ctx.key_set(), &ctx.expect, ctx.now_secs())?;
+    ctx.revocations.check(&claims)?;
     Ok(claims)
-}
-
-/// The longest an access token issued now can live, leeway included: how
-/// long a revocation must be remembered when the token's own `exp` is not
-/// known.
-pub fn max_lifetime(settings: &Settings) -> TimeDelta {
-    let secs = settings.tokens.access_ttl.get().as_secs() + settings.tokens.leeway.get().as_secs();
-    TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
 }

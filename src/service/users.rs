@@ -1,25 +1,28 @@
-//! Creating users, and the first admin on an empty database.
+//! User accounts: creating them (and the first admin on an empty
+//! database), reading and listing them, changing their password, roles or
+//! status, deleting them, and the current account a token speaks for.
+//! A change that must end what the user holds (a new password, disabling,
+//! deleting) does so in the same transaction; the last enabled admin can be
+//! neither disabled, demoted nor deleted.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::clock::Clock;
-use crate::crypto::password::PasswordHasher;
+use crate::context::Ctx;
 use crate::crypto::random;
-use crate::domain::{Password, Role, Roles, User, UserId, Username};
+use crate::domain::{Caller, Password, Role, Roles, User, UserId, Username};
 use crate::error::Error;
 use crate::service::revocation;
-use crate::state::AppState;
-use crate::store::{NewUser, Store, StoreError, UserChange, UserPatch, UserRecord};
+use crate::store::{NewUser, StoreError, UserChange, UserPatch, UserRecord};
 
-/// Hashes the password and inserts the user; a taken name (in any case) is
-/// a conflict.
+/// Hashes the password and inserts the user, at `caller`'s request; a
+/// taken name (in any case) is a conflict.
 pub async fn create(
-    store: &dyn Store,
-    hasher: &PasswordHasher,
-    clock: &Clock,
+    ctx: &Ctx,
+    caller: &Caller,
     username: Username,
     password: &Password,
     roles: Roles,
@@ -27,16 +30,19 @@ pub async fn create(
     let user = NewUser {
         id: UserId::random(),
         username,
-        password_hash: hasher.hash(password).await?,
+        password_hash: ctx.hasher.hash(password).await?,
         roles,
-        created_at: clock.now(),
+        created_at: ctx.clock.now(),
     };
-    store.insert_user(&user).await.map_err(|e| match e {
+    ctx.store.insert_user(&user).await.map_err(|e| match e {
         StoreError::Conflict => {
             Error::Conflict(format!("username `{}` is already taken", user.username))
         }
         other => other.into(),
     })?;
+    ctx.audit
+        .record(caller, "user.create", &user.id.to_string())
+        .await;
     Ok(User {
         id: user.id,
         username: user.username,
@@ -58,13 +64,8 @@ pub enum Bootstrap {
 
 /// Creates user `admin` with role `admin` when there is no user at all, so
 /// a first start is immediately usable.
-pub async fn bootstrap_admin(
-    store: &dyn Store,
-    hasher: &PasswordHasher,
-    clock: &Clock,
-    configured: Option<Password>,
-) -> Result<Bootstrap, Error> {
-    if store.has_users().await? {
+pub async fn bootstrap_admin(ctx: &Ctx, configured: Option<Password>) -> Result<Bootstrap, Error> {
+    if ctx.store.has_users().await? {
         return Ok(Bootstrap::NotNeeded);
     }
     let (password, generated) = match configured {
@@ -74,13 +75,16 @@ pub async fn bootstrap_admin(
     let user = NewUser {
         id: UserId::random(),
         username: Username::parse("admin")?,
-        password_hash: hasher.hash(&password).await?,
+        password_hash: ctx.hasher.hash(&password).await?,
         roles: Roles::from(Role::admin()),
-        created_at: clock.now(),
+        created_at: ctx.clock.now(),
     };
-    if !store.insert_first_user(&user).await? {
+    if !ctx.store.insert_first_user(&user).await? {
         return Ok(Bootstrap::NotNeeded);
     }
+    ctx.audit
+        .record(&Caller::system(), "user.create", &user.id.to_string())
+        .await;
     Ok(if generated {
         Bootstrap::CreatedWithPassword(SecretString::from(password.expose().to_owned()))
     } else {
@@ -90,15 +94,35 @@ pub async fn bootstrap_admin(
 
 /// The user a token speaks for, as the database says now: a deleted or
 /// disabled user is refused even while the token itself is valid.
-pub async fn token_owner(store: &dyn Store, sub: &str) -> Result<User, Error> {
+pub async fn current(ctx: &Ctx, id: UserId) -> Result<User, Error> {
     let gone = || Error::Unauthenticated("the token's user no longer exists or is disabled".into());
-    let id = uuid::Uuid::parse_str(sub)
-        .map_err(|_| Error::Forbidden("this token belongs to a client, not a user".into()))?;
-    let record = store.user_by_id(UserId(id)).await?.ok_or_else(gone)?;
+    let record = ctx.store.user_by_id(id).await?.ok_or_else(gone)?;
     if record.disabled {
         return Err(gone());
     }
     Ok(record.into_user()?)
+}
+
+/// Re-hashes a password stored at other Argon2 parameters than the
+/// configured ones, now that the plaintext is at hand. A failure only
+/// postpones the upgrade to the next login.
+pub async fn upgrade_hash(ctx: &Ctx, user: &User, password: &Password, old_hash: &str) {
+    let upgraded = match ctx.hasher.hash(password).await {
+        Ok(hash) => ctx
+            .store
+            .update_password_hash(user.id, old_hash, &hash, ctx.clock.now())
+            .await
+            .map_err(Error::from),
+        Err(e) => Err(e.into()),
+    };
+    match upgraded {
+        Ok(()) => {
+            tracing::info!(user = %user.id, "password re-hashed at the configured parameters")
+        }
+        Err(e) => {
+            tracing::warn!(user = %user.id, error = %e, "password re-hash failed; will retry at next login")
+        }
+    }
 }
 
 /// What an administrator may change about a user.
@@ -109,9 +133,8 @@ pub struct UserUpdate {
     pub roles: Option<Roles>,
 }
 
-pub async fn get(state: &AppState, id: UserId) -> Result<User, Error> {
-    state
-        .store
+pub async fn get(ctx: &Ctx, id: UserId) -> Result<User, Error> {
+    ctx.store
         .user_by_id(id)
         .await?
         .ok_or_else(|| Error::NotFound("no user with this id".into()))?
@@ -122,13 +145,13 @@ pub async fn get(state: &AppState, id: UserId) -> Result<User, Error> {
 /// A page of users in a stable order (by name, then id), and the cursor of
 /// the next page if there is one.
 pub async fn list(
-    state: &AppState,
+    ctx: &Ctx,
     cursor: Option<&str>,
     query: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<User>, Option<String>), Error> {
     let after = cursor.map(decode_cursor).transpose()?;
-    let records = state.store.list_users(after, query, limit).await?;
+    let records = ctx.store.list_users(after, query, limit).await?;
     let next = (records.len() == limit as usize)
         .then(|| {
             records
@@ -158,12 +181,16 @@ fn decode_cursor(cursor: &str) -> Result<(String, Uuid), Error> {
     Ok((key.to_owned(), Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-/// Changes a user. A new password or disabling ends everything the user
-/// holds at once; the last enabled admin can be neither disabled nor
-/// demoted.
-pub async fn update(state: &AppState, id: UserId, update: UserUpdate) -> Result<User, Error> {
+/// Changes a user at `caller`'s request. A new password or disabling ends
+/// everything the user holds at once.
+pub async fn update(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: UserId,
+    update: UserUpdate,
+) -> Result<User, Error> {
     let password_hash = match &update.password {
-        Some(password) => Some(state.hasher.hash(password).await?),
+        Some(password) => Some(ctx.hasher.hash(password).await?),
         None => None,
     };
     let patch = UserPatch {
@@ -171,36 +198,36 @@ pub async fn update(state: &AppState, id: UserId, update: UserUpdate) -> Result<
         disabled: update.disabled,
         roles: update.roles,
     };
-    let now = revocation::watermark_time(state, id);
-    let change = state
-        .store
-        .update_user(id, &patch, now, family_expiry(state, now))
-        .await?;
-    match settle(state, id, change, now)? {
-        Some(record) => Ok(record.into_user()?),
-        None => Err(Error::NotFound("no user with this id".into())),
-    }
+    let now = revocation::watermark_time(ctx, id);
+    let expiry = revocation::family_expiry(ctx, now);
+    let change = ctx.store.update_user(id, &patch, now, expiry).await?;
+    let record = settle(ctx, id, change, now)?
+        .ok_or_else(|| Error::NotFound("no user with this id".into()))?;
+    ctx.audit
+        .record(caller, "user.update", &id.to_string())
+        .await;
+    Ok(record.into_user()?)
 }
 
-/// Deletes a user and ends everything they hold; the last enabled admin
-/// cannot be deleted.
-pub async fn delete(state: &AppState, id: UserId) -> Result<(), Error> {
-    let now = revocation::watermark_time(state, id);
-    let change = state
-        .store
-        .delete_user(id, now, family_expiry(state, now))
-        .await?;
-    settle(state, id, change, now)?;
+/// Deletes a user at `caller`'s request and ends everything they hold.
+pub async fn delete(ctx: &Ctx, caller: &Caller, id: UserId) -> Result<(), Error> {
+    let now = revocation::watermark_time(ctx, id);
+    let expiry = revocation::family_expiry(ctx, now);
+    let change = ctx.store.delete_user(id, now, expiry).await?;
+    settle(ctx, id, change, now)?;
+    ctx.audit
+        .record(caller, "user.delete", &id.to_string())
+        .await;
     Ok(())
 }
 
 /// Applies what a guarded change did to this replica's memory (the other
 /// replicas learn by notification), or turns a refusal into an error.
 fn settle(
-    state: &AppState,
+    ctx: &Ctx,
     id: UserId,
     change: UserChange,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Option<UserRecord>, Error> {
     match change {
         UserChange::NotFound => Err(Error::NotFound("no user with this id".into())),
@@ -213,18 +240,10 @@ fn settle(
             ended_sessions,
         } => {
             if revoked {
-                state.revocations.set_watermark(id.0, now.timestamp());
-                state.sessions.remove(&ended_sessions);
+                ctx.revocations.set_watermark(id.0, now.timestamp());
+                ctx.sessions.remove(&ended_sessions);
             }
             Ok(user)
         }
     }
-}
-
-fn family_expiry(
-    state: &AppState,
-    now: chrono::DateTime<chrono::Utc>,
-) -> chrono::DateTime<chrono::Utc> {
-    now + chrono::TimeDelta::from_std(state.settings.tokens.refresh_ttl.get())
-        .unwrap_or(chrono::TimeDelta::MAX)
 }

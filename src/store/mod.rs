@@ -21,13 +21,13 @@ pub use error::StoreError;
 pub use records::{
     AuditEvent, AuditRecord, ClientRecord, EndedSessions, LoginLookup, NewClient, NewRefreshToken,
     NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord,
-    RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope, SigningKeyRecord,
-    UserChange, UserPatch, UserRecord,
+    RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, UserChange,
+    UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
 use crate::config::DatabaseSettings;
-use crate::domain::UserId;
+use crate::domain::{SessionScope, UserId};
 
 #[async_trait]
 pub trait Store: AdminStore + Send + Sync + 'static {

@@ -15,11 +15,11 @@ use super::portable_admin::portable_admin_impl;
 use super::{
     AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
     NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
     SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
 };
 use crate::config::DatabaseSettings;
-use crate::domain::{Jti, UserId};
+use crate::domain::{Jti, SessionScope, UserId};
 
 /// The channel every replica listens on; the triggers in the migrations
 /// publish to it.

@@ -198,15 +198,6 @@ pub struct SessionLookup {
     pub disabled: bool,
 }
 
-/// Which sessions to end.
-#[derive(Debug, Clone, Copy)]
-pub enum SessionScope {
-    /// One session; with an owner, only if it is theirs.
-    One { id: Uuid, owner: Option<UserId> },
-    /// Every session of a user, but perhaps one.
-    AllOf { user: UserId, except: Option<Uuid> },
-}
-
 /// What ending sessions did: which ended, and which access tokens issued
 /// with them were put on the revocation list.
 #[derive(Debug, Clone, Default)]

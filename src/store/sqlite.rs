@@ -14,11 +14,11 @@ use super::portable_admin::portable_admin_impl;
 use super::{
     AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
     NewRefreshToken, NewRevocation, NewSession, NewUser, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SessionScope,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
     SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
 };
 use crate::config::{DatabaseSettings, SqliteSync};
-use crate::domain::{Jti, UserId};
+use crate::domain::{Jti, SessionScope, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 

@@ -129,7 +129,7 @@ async fn old_events_are_purged(db: TestDb) {
     let admin = app.admin_token().await;
     app.clock
         .advance(std::time::Duration::from_secs(91 * 86_400));
-    countersign::service::maintenance::purge(&app.state)
+    countersign::service::maintenance::purge(&app.ctx)
         .await
         .unwrap();
     let admin = {

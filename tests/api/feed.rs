@@ -64,7 +64,7 @@ async fn the_feed_shows_a_revocation_until_the_token_expires(db: TestDb) {
     app.clock.advance(Duration::from_secs(16 * 60));
     let admin = app.admin_token().await;
     assert!(!listed(&feed(&app, &admin, None).await, &claims["jti"]));
-    let removed = countersign::service::maintenance::purge(&app.state)
+    let removed = countersign::service::maintenance::purge(&app.ctx)
         .await
         .unwrap();
     assert!(removed >= 1);

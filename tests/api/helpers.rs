@@ -212,7 +212,7 @@ pub struct TestApp {
     pub clock: Clock,
     pub db: TestDb,
     pub settings: Settings,
-    pub state: Arc<countersign::state::AppState>,
+    pub ctx: Arc<countersign::context::Ctx>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -223,7 +223,7 @@ impl TestApp {
             .expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
-        let state = app.state();
+        let ctx = app.context();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -236,7 +236,7 @@ impl TestApp {
             clock,
             db,
             settings,
-            state,
+            ctx,
             handle,
         }
     }

@@ -120,8 +120,8 @@ async fn scheduled_rotation_happens_once_and_replicas_agree(db: TestDb) {
     for step in 0..36 {
         clock.advance(Duration::from_secs(150));
         let (ra, rb) = tokio::join!(
-            countersign::service::keys::rotate_if_due(&a.state),
-            countersign::service::keys::rotate_if_due(&b.state),
+            countersign::service::keys::rotate_if_due(&a.ctx),
+            countersign::service::keys::rotate_if_due(&b.ctx),
         );
         assert!(!(ra.unwrap() && rb.unwrap()), "both replicas rotated");
         let jwks = settled_jwks(&a, &b).await;

@@ -86,7 +86,7 @@ async fn metrics_count_what_happens_with_bounded_labels(db: TestDb) {
     // Past the audit retention, the purge removes those events.
     app.clock
         .advance(std::time::Duration::from_secs(91 * 86_400));
-    countersign::service::maintenance::purge(&app.state)
+    countersign::service::maintenance::purge(&app.ctx)
         .await
         .unwrap();
     let admin = app.admin_token().await;

@@ -221,7 +221,7 @@ async fn a_revoked_token_stays_refused_through_its_leeway(db: TestDb) {
     // Past exp but within the 30 s leeway a check would still pass; the
     // revocation must outlast it, through a purge too.
     app.clock.advance(Duration::from_secs(15 * 60 + 10));
-    countersign::service::maintenance::purge(&app.state)
+    countersign::service::maintenance::purge(&app.ctx)
         .await
         .unwrap();
     let refused = app.get_with_token("/v1/userinfo", &token).await;

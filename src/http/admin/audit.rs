@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{Error, Problem};
+use crate::context::Ctx;
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::Problem;
 use crate::http::openapi::AdminRefusals;
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -69,7 +70,7 @@ struct AuditPage {
     ),
 )]
 async fn list(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     _admin: Admin,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -81,8 +82,8 @@ async fn list(
         .transpose()
         .map_err(|_| Error::InvalidRequest("cursor must come from an earlier page".into()))?;
     // What this replica still holds in its buffer belongs in the answer.
-    state.audit.flush().await?;
-    let records = state
+    ctx.audit.flush().await?;
+    let records = ctx
         .store
         .list_audit(
             before,

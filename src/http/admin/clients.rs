@@ -2,18 +2,18 @@
 //! delete, and rotate a confidential client's secret.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::users::audit;
+use crate::context::Ctx;
 use crate::domain::{Client, ClientId, GrantTypes, Scope};
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::clients::{self, Registration};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -109,11 +109,10 @@ struct NewClientBody {
         JsonBodyRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn create(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     body: web::Json<NewClientBody>,
 ) -> Result<HttpResponse, Error> {
     let body = body.into_inner();
@@ -124,16 +123,7 @@ async fn create(
         scopes: Scope::parse(&body.scopes.join(" "))?,
         confidential: body.confidential,
     };
-    let (client, secret) =
-        clients::register(state.store.as_ref(), &state.clock, registration).await?;
-    audit(
-        &state,
-        &admin.sub,
-        "client.create",
-        client.id.as_str(),
-        &req,
-    )
-    .await;
+    let (client, secret) = clients::register(&ctx, &admin.caller, registration).await?;
     let answer = ClientView {
         client_secret: secret,
         ..ClientView::from(&client)
@@ -155,12 +145,12 @@ async fn create(
         AdminRefusals,
     ),
 )]
-async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, Error> {
-    let records = state.store.list_clients(super::MAX_PAGE).await?;
-    let items = records
-        .into_iter()
-        .map(|r| r.into_client().map(|c| ClientView::from(&c)))
-        .collect::<Result<Vec<_>, _>>()?;
+async fn list(ctx: web::Data<Ctx>, _admin: Admin) -> Result<HttpResponse, Error> {
+    let items = clients::list(&ctx, super::MAX_PAGE)
+        .await?
+        .iter()
+        .map(ClientView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(ClientList { items }))
 }
 
@@ -178,11 +168,11 @@ async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse,
     ),
 )]
 async fn read(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     _admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let client = clients::find(&state, &id)
+    let client = clients::find(&ctx, &id)
         .await?
         .ok_or_else(|| Error::NotFound("no client with this id".into()))?;
     Ok(HttpResponse::Ok().json(ClientView::from(client.as_ref())))
@@ -201,15 +191,13 @@ async fn read(
         AdminRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn delete(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    clients::remove(&state, &id).await?;
-    audit(&state, &admin.sub, "client.delete", &id, &req).await;
+    clients::remove(&ctx, &admin.caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -226,15 +214,13 @@ async fn delete(
         AdminRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn rotate_secret(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let secret = clients::rotate_secret(&state, &id).await?;
-    audit(&state, &admin.sub, "client.rotate_secret", &id, &req).await;
+    let secret = clients::rotate_secret(&ctx, &admin.caller, &id).await?;
     Ok(crate::http::ok_no_store().json(NewSecret {
         client_id: id.into_inner(),
         client_secret: secret,

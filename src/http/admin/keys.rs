@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::users::audit;
-use crate::crypto::keys::schedule;
-use crate::error::{Error, Problem};
+use crate::context::Ctx;
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::ApiError;
+use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
-use crate::service::{keys, tokens};
-use crate::state::AppState;
+use crate::service::keys::{self, KeyInfo};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -59,35 +59,23 @@ struct KeyList {
         AdminRefusals,
     ),
 )]
-async fn list(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, Error> {
-    let now = state.clock.now();
-    let loaded = state.keys.loaded();
-    let schedule = schedule(&loaded, now, tokens::max_lifetime(&state.settings));
-    let items = loaded
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let status = if i == schedule.signing {
-                "current"
-            } else if key.activates_at > now {
-                "next"
-            } else if schedule.published.contains(&i) {
-                "previous"
-            } else {
-                "retired"
-            };
-            KeyView {
-                kid: key.material.kid().to_owned(),
-                algorithm: keys::RS256,
-                bits: key.material.bits(),
-                created_at: key.created_at,
-                activates_at: key.activates_at,
-                retires_at: loaded.get(i + 1).map(|next| next.activates_at),
-                state: status,
-            }
-        })
-        .collect();
+async fn list(ctx: web::Data<Ctx>, _admin: Admin) -> Result<HttpResponse, Error> {
+    let items = keys::list(&ctx).iter().map(KeyView::from).collect();
     Ok(HttpResponse::Ok().json(KeyList { items }))
+}
+
+impl From<&KeyInfo> for KeyView {
+    fn from(key: &KeyInfo) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            algorithm: key.algorithm,
+            bits: key.bits,
+            created_at: key.created_at,
+            activates_at: key.activates_at,
+            retires_at: key.retires_at,
+            state: key.state.as_str(),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -124,27 +112,21 @@ struct RotationAnswer {
         JsonBodyRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn rotate(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, Error> {
+) -> Result<HttpResponse, ApiError> {
     let body = crate::http::optional_json::<RotateBody>(&req, &body)?;
     let emergency = body.is_some_and(|b| b.now);
-    let rotation = keys::rotate(&state, emergency).await?;
-    let action = if emergency {
-        "keys.rotate_now"
-    } else {
-        "keys.rotate"
-    };
-    audit(&state, &admin.sub, action, &rotation.kid, &req).await;
+    let rotation = keys::rotate(&ctx, &admin.caller, emergency).await?;
     let warning = emergency.then(|| {
         format!(
             "the new key signs at once: caches that fetched the JWKS in the last {} s refuse its \
              tokens until they refetch",
-            state.settings.keys.jwks_max_age().as_secs()
+            ctx.settings.keys.jwks_max_age().as_secs()
         )
     });
     Ok(HttpResponse::Created().json(RotationAnswer {

@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::context::Ctx;
 use crate::domain::Jti;
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
-use crate::service::revocation::{self, AdminRevocation};
-use crate::state::AppState;
+use crate::service::presented::{self, Revoked, Target};
+use crate::service::revocation::{self, Revocation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -44,41 +46,31 @@ struct RevokeBody {
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "What was revoked; `revoked: false` when nothing was left \
-            to revoke", body = AdminRevocation),
+            to revoke", body = RevokedView),
         (status = 400, description = "Not exactly one of `jti` and `token`, or a malformed one",
             body = Problem, content_type = "application/problem+json"),
         AdminRefusals,
         JsonBodyRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn revoke(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: actix_web::HttpRequest,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, Error> {
-    let outcome = match body.into_inner() {
-        RevokeBody {
-            jti: Some(jti),
-            token: None,
-        } => revocation::revoke_by_admin_jti(&state, Jti::parse(&jti)?).await?,
-        RevokeBody {
-            jti: None,
-            token: Some(token),
-        } => revocation::revoke_by_admin_token(&state, &token).await?,
+    let body = body.into_inner();
+    let target = match (&body.jti, &body.token) {
+        (Some(jti), None) => Target::Jti(Jti::parse(jti)?),
+        (None, Some(token)) => Target::Token(token),
         _ => {
             return Err(Error::InvalidRequest(
                 "give exactly one of `jti` and `token`".into(),
             ));
         }
     };
-    let target = outcome
-        .jti
-        .clone()
-        .unwrap_or_else(|| outcome.token_type.to_owned());
-    super::users::audit(&state, &admin.sub, "token.revoke", &target, &req).await;
-    Ok(HttpResponse::Ok().json(outcome))
+    let outcome = presented::revoke_as_admin(&ctx, &admin.caller, target).await?;
+    Ok(HttpResponse::Ok().json(RevokedView::from(outcome)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -99,6 +91,40 @@ struct RevocationView {
     expires_at: DateTime<Utc>,
     revoked_at: DateTime<Utc>,
     reason: String,
+}
+
+impl From<Revocation> for RevocationView {
+    fn from(r: Revocation) -> Self {
+        Self {
+            jti: r.jti,
+            subject: r.subject,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            reason: r.reason,
+        }
+    }
+}
+
+/// What an administrator's revocation did.
+#[derive(Serialize, ToSchema)]
+struct RevokedView {
+    /// `access_token`, `refresh_token` or `session`.
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    /// `false` when there was nothing left to revoke (already revoked, or
+    /// already expired).
+    revoked: bool,
+}
+
+impl From<Revoked> for RevokedView {
+    fn from(r: Revoked) -> Self {
+        Self {
+            token_type: r.token_type,
+            jti: r.jti,
+            revoked: r.revoked,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,35 +149,14 @@ struct RevocationPage {
 )]
 #[tracing::instrument(skip_all)]
 async fn list(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     _admin: Admin,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, Error> {
     let page = page.into_inner();
     let limit = super::page_size(page.limit)?;
-    let after = match page.cursor {
-        None => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| Error::InvalidRequest("cursor must come from an earlier page".into()))?,
-    };
-    let rows = state
-        .store
-        .list_revocations(after, limit, state.clock.now())
-        .await?;
-    let next = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten();
-    let items = rows
-        .into_iter()
-        .map(|r| RevocationView {
-            jti: r.jti,
-            subject: r.subject,
-            expires_at: r.expires_at.0,
-            revoked_at: r.revoked_at.0,
-            reason: r.reason,
-        })
-        .collect();
+    let (rows, next) = revocation::list(&ctx, page.cursor.as_deref(), limit).await?;
+    let items = rows.into_iter().map(RevocationView::from).collect();
     Ok(HttpResponse::Ok().json(RevocationPage {
         items,
         next_cursor: next,

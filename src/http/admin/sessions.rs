@@ -4,13 +4,13 @@
 use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
-use crate::domain::UserId;
-use crate::error::{Error, Problem};
+use crate::context::Ctx;
+use crate::domain::{SessionScope, UserId};
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::Problem;
 use crate::http::sessions::SessionList;
 use crate::service::sessions;
-use crate::state::AppState;
-use crate::store::SessionScope;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -49,12 +49,12 @@ fn parse_id(raw: &str, what: &str) -> Result<Uuid, Error> {
 )]
 #[tracing::instrument(skip_all)]
 async fn list(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let user = UserId(parse_id(&id, "user")?);
-    let listed = sessions::list(&state, user).await?;
+    let listed = sessions::list(&ctx, user).await?;
     Ok(HttpResponse::Ok().json(SessionList::new(&listed, admin.session_id())))
 }
 
@@ -74,28 +74,19 @@ async fn list(
             content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn end(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: actix_web::HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let scope = SessionScope::One {
         id: parse_id(&id, "session")?,
         owner: None,
     };
-    let ended = sessions::end(&state, scope, "ended by an administrator").await?;
-    if ended.ids.is_empty() {
+    let ended = sessions::end_by(&ctx, &admin.caller, scope, "ended by an administrator").await?;
+    if ended.is_empty() {
         return Err(Error::NotFound("no session with this id".into()));
     }
-    super::users::audit(
-        &state,
-        &admin.sub,
-        "session.end",
-        &format!("session {id}"),
-        &req,
-    )
-    .await;
     Ok(HttpResponse::NoContent().finish())
 }

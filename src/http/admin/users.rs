@@ -4,20 +4,20 @@
 //! sessions at once; the last enabled admin stays.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{page_size, parse_uuid};
-use crate::audit::Actor;
+use crate::context::Ctx;
 use crate::domain::{Password, Roles, User, UserId, Username};
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::http::auth::Admin;
+use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
 use crate::service::revocation;
 use crate::service::users::{self, UserUpdate};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -99,34 +99,17 @@ struct NewUserBody {
         JsonBodyRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn create(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     body: web::Json<NewUserBody>,
 ) -> Result<HttpResponse, Error> {
     let body = body.into_inner();
     let username = Username::parse(&body.username)?;
     let password = Password::parse(body.password)?;
     let roles = Roles::parse(body.roles.iter().map(String::as_str))?;
-    let user = users::create(
-        state.store.as_ref(),
-        &state.hasher,
-        &state.clock,
-        username,
-        &password,
-        roles,
-    )
-    .await?;
-    audit(
-        &state,
-        &admin.sub,
-        "user.create",
-        &user.id.to_string(),
-        &req,
-    )
-    .await;
+    let user = users::create(&ctx, &admin.caller, username, &password, roles).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/users/{}", user.id)))
         .json(UserView::from(&user)))
@@ -158,13 +141,13 @@ struct ListQuery {
     ),
 )]
 async fn list(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     _admin: Admin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
     let (items, next) = users::list(
-        &state,
+        &ctx,
         query.cursor.as_deref(),
         query.q.as_deref().filter(|q| !q.is_empty()),
         page_size(query.limit)?,
@@ -190,11 +173,11 @@ async fn list(
     ),
 )]
 async fn read(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     _admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let user = users::get(&state, UserId(parse_uuid(&id, "user")?)).await?;
+    let user = users::get(&ctx, UserId(parse_uuid(&id, "user")?)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
@@ -228,11 +211,10 @@ struct PatchBody {
         JsonBodyRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn change(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<PatchBody>,
 ) -> Result<HttpResponse, Error> {
@@ -251,8 +233,7 @@ async fn change(
             .map(|roles| Roles::parse(roles.iter().map(String::as_str)))
             .transpose()?,
     };
-    let user = users::update(&state, id, update).await?;
-    audit(&state, &admin.sub, "user.update", &id.to_string(), &req).await;
+    let user = users::update(&ctx, &admin.caller, id, update).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
@@ -271,16 +252,14 @@ async fn change(
         AdminRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn delete(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let id = UserId(parse_uuid(&id, "user")?);
-    users::delete(&state, id).await?;
-    audit(&state, &admin.sub, "user.delete", &id.to_string(), &req).await;
+    users::delete(&ctx, &admin.caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -298,27 +277,13 @@ async fn delete(
         AdminRefusals,
     ),
 )]
-#[tracing::instrument(skip_all, fields(admin = %admin.sub))]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
 async fn revoke_all(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     Admin(admin): Admin,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let id = UserId(parse_uuid(&id, "user")?);
-    if !revocation::revoke_user(&state, id, "revoked by an administrator").await? {
-        return Err(Error::NotFound("no user with this id".into()));
-    }
-    audit(&state, &admin.sub, "user.revoke_all", &id.to_string(), &req).await;
+    revocation::revoke_user(&ctx, &admin.caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-pub(super) async fn audit(
-    state: &AppState,
-    admin: &str,
-    action: &str,
-    target: &str,
-    req: &HttpRequest,
-) {
-    crate::http::audit(state, req, Actor::User(admin), action, target).await;
 }

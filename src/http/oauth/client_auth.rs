@@ -7,10 +7,10 @@ use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::context::Ctx;
 use crate::error::Error;
 use crate::http::auth::Admin;
 use crate::service::clients::{self, ClientIdentity};
-use crate::state::AppState;
 
 /// A client id, and a secret when one was sent.
 pub struct Presented {
@@ -48,25 +48,22 @@ pub fn presented(
 
 /// The client a request speaks for: the one it authenticates as, or the
 /// built-in public client when it names none.
-pub async fn identify(
-    state: &AppState,
-    presented: Option<Presented>,
-) -> Result<ClientIdentity, Error> {
+pub async fn identify(ctx: &Ctx, presented: Option<Presented>) -> Result<ClientIdentity, Error> {
     match presented {
         None => Ok(ClientIdentity::builtin()),
-        Some(p) => clients::authenticate(state, &p.id, p.secret.as_deref()).await,
+        Some(p) => clients::authenticate(ctx, &p.id, p.secret.as_deref()).await,
     }
 }
 
 /// A client that must prove itself with a secret.
 pub async fn confidential(
-    state: &AppState,
+    ctx: &Ctx,
     presented: Option<Presented>,
 ) -> Result<ClientIdentity, Error> {
     let presented = presented
         .filter(|p| p.secret.is_some())
         .ok_or_else(|| Error::InvalidClient("client authentication is required".into()))?;
-    clients::authenticate(state, &presented.id, presented.secret.as_deref()).await
+    clients::authenticate(ctx, &presented.id, presented.secret.as_deref()).await
 }
 
 /// Admits the callers of the endpoints meant for resource servers
@@ -74,13 +71,13 @@ pub async fn confidential(
 /// administrator's bearer token or session.
 pub async fn resource_server(
     req: &HttpRequest,
-    state: &AppState,
+    ctx: &Ctx,
     form_id: Option<&str>,
     form_secret: Option<&str>,
 ) -> Result<(), Error> {
     let presented = presented(req, form_id, form_secret)?;
     if presented.as_ref().is_some_and(|p| p.secret.is_some()) {
-        let client = confidential(state, presented).await?;
+        let client = confidential(ctx, presented).await?;
         if !client.confidential {
             return Err(Error::InvalidClient(
                 "a confidential client is required".into(),

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{client_auth, required};
-use crate::error::{OAuthError, OAuthErrorBody};
+use crate::context::Ctx;
+use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::introspection::{self, Introspection};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -84,20 +84,20 @@ struct IntrospectionResponse {
 )]
 #[tracing::instrument(skip_all)]
 async fn introspect(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<IntrospectForm>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = form.into_result()?;
     client_auth::resource_server(
         &req,
-        &state,
+        &ctx,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
     .await?;
     let token = required(form.token, "token")?;
-    let body = match introspection::introspect(&state, &token).await? {
+    let body = match introspection::introspect(&ctx, &token).await? {
         Introspection::Inactive => IntrospectionResponse::default(),
         Introspection::Access(claims) => IntrospectionResponse {
             active: true,
@@ -120,8 +120,8 @@ async fn introspect(
             scope: Some(row.scope),
             client_id: Some(row.client_id),
             sub: Some(row.user_id.to_string()),
-            exp: Some(row.expires_at.0.timestamp()),
-            iat: Some(row.issued_at.0.timestamp()),
+            exp: Some(row.expires_at.timestamp()),
+            iat: Some(row.issued_at.timestamp()),
             ..Default::default()
         },
         Introspection::Session(session) => IntrospectionResponse {

@@ -9,13 +9,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{client_auth, required};
-use crate::audit::Actor;
-use crate::error::{Error, OAuthError, OAuthErrorBody};
+use crate::context::Ctx;
+use crate::domain::{Actor, Caller};
+use crate::error::Error;
 use crate::http::auth::Authenticated;
+use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::clients;
-use crate::service::revocation::{self, Revoker};
-use crate::state::AppState;
+use crate::service::presented;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,35 +58,31 @@ struct RevokeForm {
 )]
 #[tracing::instrument(skip_all)]
 async fn revoke(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<RevokeForm>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = form.into_result()?;
     let token = required(form.token, "token")?;
     let revoker = revoker(
-        &state,
+        &ctx,
         &req,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
     .await?;
-    if let Some(target) = revocation::revoke_presented(&state, &token, &revoker).await? {
-        let actor = match &revoker {
-            Revoker::User(user) => user.to_string(),
-            Revoker::Client(client) => format!("client:{client}"),
-        };
-        crate::http::audit(&state, &req, Actor::User(&actor), "token.revoke", &target).await;
-    }
+    presented::revoke_by_holder(&ctx, &revoker, &token).await?;
     Ok(crate::http::ok_no_store().finish())
 }
 
+/// Who asks: a user, by a bearer token of theirs, or a client the token was
+/// issued to.
 async fn revoker(
-    state: &AppState,
+    ctx: &Ctx,
     req: &HttpRequest,
     client_id: Option<&str>,
     client_secret: Option<&str>,
-) -> Result<Revoker, Error> {
+) -> Result<Caller, Error> {
     let bearer = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -96,15 +93,18 @@ async fn revoker(
         let user = caller
             .user_id()
             .map_err(|_| Error::InvalidClient("client authentication is required".into()))?;
-        return Ok(Revoker::User(user.0));
+        return Ok(Caller::new(Actor::User(user), caller.caller.addr));
     }
     // A client: confidential ones prove it with their secret; for a public
     // one, holding the token it names is the proof (RFC 7009 §2.1).
     match client_auth::presented(req, client_id, client_secret)? {
         Some(presented) => {
             let client =
-                clients::authenticate(state, &presented.id, presented.secret.as_deref()).await?;
-            Ok(Revoker::Client(client.id))
+                clients::authenticate(ctx, &presented.id, presented.secret.as_deref()).await?;
+            Ok(Caller::new(
+                Actor::Client(client.id),
+                crate::http::client_addr(req, ctx),
+            ))
         }
         None => Err(Error::InvalidClient(
             "authenticate with a bearer token or as the client the token was issued to".into(),

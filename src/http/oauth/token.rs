@@ -7,12 +7,13 @@ use utoipa::ToSchema;
 
 use super::client_auth;
 use super::{TokenResponse, required};
-use crate::domain::GrantType;
-use crate::error::{Error, OAuthError, OAuthErrorBody};
+use crate::context::Ctx;
+use crate::domain::{Actor, Caller, GrantType};
+use crate::error::Error;
+use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::{clients, refresh};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -70,7 +71,7 @@ struct TokenForm {
 )]
 #[tracing::instrument(skip_all, fields(grant_type))]
 async fn token(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<TokenForm>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -96,35 +97,48 @@ async fn token(
     )?;
     let response = match grant {
         GrantType::Password => {
-            let client = client_auth::identify(&state, presented).await?;
+            let client = client_auth::identify(&ctx, presented).await?;
             let verified = login::verify_password(
-                &state,
+                &ctx,
                 PasswordLogin {
                     username: required(form.username, "username")?,
                     password: required(form.password, "password")?,
                     scope: form.scope,
                     client,
-                    client_addr: crate::http::client_addr(&req, &state),
+                    client_addr: crate::http::client_addr(&req, &ctx),
                 },
             )
             .await?;
-            let grant = login::jwt_grant(&state, &verified).await?;
+            let grant = login::jwt_grant(&ctx, &verified).await?;
             TokenResponse::new(grant.access, Some(grant.refresh_token))
         }
         GrantType::RefreshToken => {
             let presented_token = required(form.refresh_token, "refresh_token")?;
-            let client = client_auth::identify(&state, presented).await?;
+            let client = client_auth::identify(&ctx, presented).await?;
             client.may_use(GrantType::RefreshToken)?;
-            let grant =
-                refresh::redeem(&state, &presented_token, form.scope.as_deref(), &client.id)
-                    .await?;
+            let caller = Caller::new(
+                Actor::Client(client.id.clone()),
+                crate::http::client_addr(&req, &ctx),
+            );
+            let grant = refresh::redeem(
+                &ctx,
+                &caller,
+                &presented_token,
+                form.scope.as_deref(),
+                &client.id,
+            )
+            .await?;
             TokenResponse::new(grant.access, Some(grant.refresh_token))
         }
         GrantType::ClientCredentials => {
-            let client = client_auth::confidential(&state, presented).await?;
+            let client = client_auth::confidential(&ctx, presented).await?;
             client.may_use(GrantType::ClientCredentials)?;
+            let caller = Caller::new(
+                Actor::Client(client.id.clone()),
+                crate::http::client_addr(&req, &ctx),
+            );
             let access =
-                clients::client_credentials(&state, &client, form.scope.as_deref()).await?;
+                clients::client_credentials(&ctx, &caller, &client, form.scope.as_deref()).await?;
             TokenResponse::new(access, None)
         }
     };

@@ -20,12 +20,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::random;
 use crate::error::Error;
-use crate::state::AppState;
 
-fn cookie_name(state: &AppState) -> &'static str {
-    if state.settings.sessions.cookie_secure {
+fn cookie_name(ctx: &Ctx) -> &'static str {
+    if ctx.settings.sessions.cookie_secure {
         "__Host-cs_csrf"
     } else {
         "cs_csrf"
@@ -33,34 +33,34 @@ fn cookie_name(state: &AppState) -> &'static str {
 }
 
 /// A fresh double-submit token and the cookie that carries it.
-pub fn login_token(state: &AppState) -> Result<(String, Cookie<'static>), Error> {
+pub fn login_token(ctx: &Ctx) -> Result<(String, Cookie<'static>), Error> {
     let token = random::token("")?;
-    let cookie = Cookie::build(cookie_name(state), token.clone())
+    let cookie = Cookie::build(cookie_name(ctx), token.clone())
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
-        .secure(state.settings.sessions.cookie_secure)
+        .secure(ctx.settings.sessions.cookie_secure)
         .max_age(CookieDuration::hours(1))
         .finish();
     Ok((token, cookie))
 }
 
 /// The sign-in form's token matches its cookie.
-pub fn login_token_matches(req: &HttpRequest, state: &AppState, presented: Option<&str>) -> bool {
-    match (req.cookie(cookie_name(state)), presented) {
+pub fn login_token_matches(req: &HttpRequest, ctx: &Ctx, presented: Option<&str>) -> bool {
+    match (req.cookie(cookie_name(ctx)), presented) {
         (Some(cookie), Some(presented)) => equal(cookie.value(), presented),
         _ => false,
     }
 }
 
 /// The token of the account forms of session `sid`.
-pub fn session_token(state: &AppState, sid: Uuid) -> String {
-    let mac = random::hmac_sha256(state.refresh_secret(), format!("csrf:{sid}").as_bytes());
+pub fn session_token(ctx: &Ctx, sid: Uuid) -> String {
+    let mac = random::hmac_sha256(ctx.refresh_secret(), format!("csrf:{sid}").as_bytes());
     URL_SAFE_NO_PAD.encode(mac)
 }
 
-pub fn session_token_matches(state: &AppState, sid: Uuid, presented: Option<&str>) -> bool {
-    presented.is_some_and(|p| equal(&session_token(state, sid), p))
+pub fn session_token_matches(ctx: &Ctx, sid: Uuid, presented: Option<&str>) -> bool {
+    presented.is_some_and(|p| equal(&session_token(ctx, sid), p))
 }
 
 fn equal(a: &str, b: &str) -> bool {

@@ -16,14 +16,14 @@ use uuid::Uuid;
 use super::auth::{cleared_session_cookie, same_origin, session_cookie, session_cookie_name};
 use super::form::Form;
 use super::login::client_context;
-use crate::audit::Actor;
+use crate::context::Ctx;
+use crate::domain::{Actor, Caller, SessionScope, UserId};
 use crate::error::Error;
+use crate::http::origin_of;
 use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions::{self, SessionAuth};
 use crate::service::users;
-use crate::state::{AppState, origin_of};
-use crate::store::SessionScope;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let form_limit = web::PayloadConfig::new(super::AUTH_BODY_LIMIT);
@@ -72,9 +72,9 @@ pub(crate) struct Doc;
 /// browsers send `Origin: null` on our own form posts), and a CSP that
 /// allows nothing but this origin's stylesheet and forms (and the
 /// configured origins to return to).
-fn html(state: &AppState, status: StatusCode, markup: &Markup) -> HttpResponse {
+fn html(ctx: &Ctx, status: StatusCode, markup: &Markup) -> HttpResponse {
     let mut form_action = String::from("'self'");
-    for origin in &state.settings.sessions.return_to_origins {
+    for origin in &ctx.settings.sessions.return_to_origins {
         form_action.push(' ');
         form_action.push_str(origin.trim_end_matches('/'));
     }
@@ -109,14 +109,14 @@ fn see_other(location: &str) -> HttpResponseBuilder {
 /// Where to send someone after sign-in: a path on this server, or a URL on
 /// one of `sessions.return_to_origins`; anything else (an open redirect in
 /// waiting) becomes `/account`.
-fn safe_return_to(state: &AppState, raw: Option<&str>) -> String {
+fn safe_return_to(ctx: &Ctx, raw: Option<&str>) -> String {
     let Some(raw) =
         raw.filter(|r| r.len() <= 1024 && !r.chars().any(|c| c.is_control() || c == '\\'))
     else {
         return "/account".into();
     };
     let local = raw.starts_with('/') && !raw.starts_with("//");
-    let allowed_origin = state
+    let allowed_origin = ctx
         .settings
         .sessions
         .return_to_origins
@@ -147,13 +147,13 @@ struct LoginQuery {
     ),
 )]
 async fn login_page(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, Error> {
-    let return_to = safe_return_to(&state, query.return_to.as_deref());
-    let (token, cookie) = csrf::login_token(&state)?;
+    let return_to = safe_return_to(&ctx, query.return_to.as_deref());
+    let (token, cookie) = csrf::login_token(&ctx)?;
     let mut response = html(
-        &state,
+        &ctx,
         StatusCode::OK,
         &views::login(&token, &return_to, "", None),
     );
@@ -191,13 +191,13 @@ struct LoginForm {
 )]
 #[tracing::instrument(skip_all)]
 async fn login_submit(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<LoginForm>,
 ) -> Result<HttpResponse, Error> {
     let stale = || {
         html(
-            &state,
+            &ctx,
             StatusCode::FORBIDDEN,
             &views::message(
                 "Please try again",
@@ -208,29 +208,27 @@ async fn login_submit(
     let Ok(form) = form.into_result() else {
         return Ok(stale());
     };
-    if same_origin(&req, &state).is_err()
-        || !csrf::login_token_matches(&req, &state, form.csrf.as_deref())
-    {
+    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
         return Ok(stale());
     }
-    let return_to = safe_return_to(&state, form.return_to.as_deref());
+    let return_to = safe_return_to(&ctx, form.return_to.as_deref());
     let username = form.username.unwrap_or_default();
     let retry = |status: StatusCode, message: &str| {
         let token = form.csrf.clone().unwrap_or_default();
         html(
-            &state,
+            &ctx,
             status,
             &views::login(&token, &return_to, &username, Some(message)),
         )
     };
     let verified = login::verify_password(
-        &state,
+        &ctx,
         PasswordLogin {
             username: username.clone(),
             password: form.password.unwrap_or_default(),
             scope: None,
             client: ClientIdentity::builtin(),
-            client_addr: super::client_addr(&req, &state),
+            client_addr: super::client_addr(&req, &ctx),
         },
     )
     .await;
@@ -252,11 +250,11 @@ async fn login_submit(
         }
         Err(other) => return Err(other),
     };
-    let grant = sessions::start(&state, &verified, client_context(&req, &state), false).await?;
+    let grant = sessions::start(&ctx, &verified, client_context(&req, &ctx), false).await?;
     let mut done = see_other(&return_to);
-    done.cookie(session_cookie(&state, &grant.token, grant.expires_in));
+    done.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     let mut response = done.finish();
-    let (_, spent) = csrf::login_token(&state)?;
+    let (_, spent) = csrf::login_token(&ctx)?;
     let mut spent = spent;
     spent.make_removal();
     response
@@ -266,12 +264,12 @@ async fn login_submit(
 }
 
 /// The session behind the page's cookie, or the way to the sign-in page.
-async fn page_session(req: &HttpRequest, state: &AppState) -> Result<SessionAuth, HttpResponse> {
+async fn page_session(req: &HttpRequest, ctx: &Ctx) -> Result<SessionAuth, HttpResponse> {
     let to_login = || see_other("/login?return_to=/account").finish();
-    let Some(cookie) = req.cookie(session_cookie_name(state)) else {
+    let Some(cookie) = req.cookie(session_cookie_name(ctx)) else {
         return Err(to_login());
     };
-    match sessions::authenticate(state, cookie.value()).await {
+    match sessions::authenticate(ctx, cookie.value()).await {
         Ok(session) => Ok(session),
         Err(Error::InvalidToken(_)) => Err(to_login()),
         Err(other) => Err(actix_web::ResponseError::error_response(&other)),
@@ -288,16 +286,16 @@ async fn page_session(req: &HttpRequest, state: &AppState) -> Result<SessionAuth
         (status = 303, description = "Not signed in: on to `/login`"),
     ),
 )]
-async fn account_page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
-    let session = match page_session(&req, &state).await {
+async fn account_page(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let session = match page_session(&req, &ctx).await {
         Ok(session) => session,
         Err(response) => return Ok(response),
     };
-    let user = users::token_owner(state.store.as_ref(), &session.user_id.to_string()).await?;
-    let listed = sessions::list(&state, user.id).await?;
-    let token = csrf::session_token(&state, session.id);
+    let user = users::current(&ctx, UserId(session.user_id)).await?;
+    let listed = sessions::list(&ctx, user.id).await?;
+    let token = csrf::session_token(&ctx, session.id);
     Ok(html(
-        &state,
+        &ctx,
         StatusCode::OK,
         &views::account(user.username.as_str(), &token, &listed, session.id),
     ))
@@ -313,17 +311,17 @@ struct ActionForm {
 /// own page.
 async fn checked_action(
     req: &HttpRequest,
-    state: &AppState,
+    ctx: &Ctx,
     form: Form<ActionForm>,
 ) -> Result<SessionAuth, HttpResponse> {
-    let session = page_session(req, state).await?;
+    let session = page_session(req, ctx).await?;
     let genuine = form.into_result().is_ok_and(|form| {
-        same_origin(req, state).is_ok()
-            && csrf::session_token_matches(state, session.id, form.csrf.as_deref())
+        same_origin(req).is_ok()
+            && csrf::session_token_matches(ctx, session.id, form.csrf.as_deref())
     });
     if !genuine {
         return Err(html(
-            state,
+            ctx,
             StatusCode::FORBIDDEN,
             &views::message(
                 "Please try again",
@@ -354,11 +352,11 @@ enum AccountAction {
     ),
 )]
 async fn account_logout(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<ActionForm>,
 ) -> Result<HttpResponse, Error> {
-    act(&state, &req, form, AccountAction::Logout).await
+    act(&ctx, &req, form, AccountAction::Logout).await
 }
 
 #[utoipa::path(
@@ -374,12 +372,12 @@ async fn account_logout(
     ),
 )]
 async fn end_session(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<ActionForm>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    act(&state, &req, form, AccountAction::End(id.into_inner())).await
+    act(&ctx, &req, form, AccountAction::End(id.into_inner())).await
 }
 
 #[utoipa::path(
@@ -395,26 +393,26 @@ async fn end_session(
     ),
 )]
 async fn end_other_sessions(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<ActionForm>,
 ) -> Result<HttpResponse, Error> {
-    act(&state, &req, form, AccountAction::EndOthers).await
+    act(&ctx, &req, form, AccountAction::EndOthers).await
 }
 
 /// Carries out a checked form post from the account page, audits it, and
 /// sends the browser on.
 async fn act(
-    state: &AppState,
+    ctx: &Ctx,
     req: &HttpRequest,
     form: Form<ActionForm>,
     action: AccountAction,
 ) -> Result<HttpResponse, Error> {
-    let session = match checked_action(req, state, form).await {
+    let session = match checked_action(req, ctx, form).await {
         Ok(session) => session,
         Err(response) => return Ok(response),
     };
-    let user = crate::domain::UserId(session.user_id);
+    let user = UserId(session.user_id);
     let (scope, reason, next) = match &action {
         AccountAction::Logout => (
             SessionScope::One {
@@ -444,15 +442,11 @@ async fn act(
             "/account",
         ),
     };
-    let ended = sessions::end(state, scope, reason).await?;
-    let actor = session.user_id.to_string();
-    for id in &ended.ids {
-        let target = format!("session {id}");
-        super::audit(state, req, Actor::User(&actor), "session.end", &target).await;
-    }
+    let caller = Caller::new(Actor::User(user), super::client_addr(req, ctx));
+    sessions::end_by(ctx, &caller, scope, reason).await?;
     let mut response = see_other(next);
     if let AccountAction::Logout = action {
-        response.cookie(cleared_session_cookie(state));
+        response.cookie(cleared_session_cookie(ctx));
     }
     Ok(response.finish())
 }

@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::store::SessionRecord;
+use crate::domain::Session;
 
 /// The stylesheet, served from this server at `/assets/countersign.css`.
 pub const STYLESHEET: &str = r#"
@@ -72,12 +72,7 @@ pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -
 }
 
 /// The account page: who is signed in, their sessions, and the ways out.
-pub fn account(
-    username: &str,
-    csrf: &str,
-    sessions: &[SessionRecord],
-    current: uuid::Uuid,
-) -> Markup {
+pub fn account(username: &str, csrf: &str, sessions: &[Session], current: uuid::Uuid) -> Markup {
     page(
         "Your account",
         false,
@@ -102,7 +97,7 @@ pub fn account(
                                 @if session.id == current { br; em { "This session" } }
                             }
                             td class="optional" { (session.client_addr) }
-                            td { (session.last_seen_at.0.format("%Y-%m-%d %H:%M")) }
+                            td { (session.last_seen_at.format("%Y-%m-%d %H:%M")) }
                             td {
                                 @if session.id != current {
                                     form method="post" action={ "/account/sessions/" (session.id) "/end" } {

@@ -8,10 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::context::Ctx;
 use crate::crypto::random;
-use crate::error::{Error, Problem};
+use crate::error::Error;
+use crate::http::error::Problem;
 use crate::service::feed::{self, Feed};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -53,12 +54,12 @@ struct FeedQuery {
 )]
 #[tracing::instrument(skip_all)]
 async fn revocations(
-    state: web::Data<AppState>,
+    ctx: web::Data<Ctx>,
     req: HttpRequest,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, Error> {
-    if !state.settings.revocation.feed_public {
-        super::oauth::client_auth::resource_server(&req, &state, None, None).await?;
+    if !ctx.settings.revocation.feed_public {
+        super::oauth::client_auth::resource_server(&req, &ctx, None, None).await?;
     }
     let since = match query.into_inner().since {
         None => None,
@@ -66,7 +67,7 @@ async fn revocations(
             Error::InvalidRequest("since must be a cursor from an earlier response".into())
         })?),
     };
-    let feed = feed::build(&state, since);
+    let feed = feed::build(&ctx, since);
     let json = serde_json::to_vec(&feed).map_err(|e| Error::Internal(e.to_string()))?;
     let wants_jwt = req
         .headers()
@@ -87,7 +88,7 @@ async fn revocations(
             .finish());
     }
     if wants_jwt {
-        let signed = feed::sign(&state, &feed)?;
+        let signed = feed::sign(&ctx, &feed)?;
         return Ok(response.content_type("application/jwt").body(signed));
     }
     Ok(response.content_type("application/json").body(json))

@@ -10,12 +10,36 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::revocation;
-use crate::state::AppState;
-use crate::store::{Notification, StoreError, Subscription};
+use super::clients::ClientCache;
+use super::keys;
+use super::revocations::{self, RevocationList};
+use super::sessions::SessionCache;
+use crate::clock::Clock;
+use crate::crypto::keys::KeyRing;
+use crate::crypto::master_key::MasterKey;
+use crate::store::{Notification, Store, StoreError, Subscription};
+
+/// What this replica holds, and what it needs to reload it.
+pub struct Replica {
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    pub keys: Arc<KeyRing>,
+    pub master_key: Option<Arc<MasterKey>>,
+    pub revocations: Arc<RevocationList>,
+    pub sessions: Arc<SessionCache>,
+    pub clients: Arc<ClientCache>,
+    /// How often the revocation list is reloaded whole.
+    pub resync_interval: Duration,
+    /// How long a watermark matters: the longest an access token lives, in
+    /// seconds.
+    pub watermark_window: i64,
+    /// The verification leeway, in seconds: a revocation outlives its
+    /// token's `exp` by that much.
+    pub leeway: i64,
+}
 
 /// Listens for other replicas' changes; call before the first load.
-pub async fn subscribe(store: &dyn crate::store::Store) -> Option<Box<dyn Subscription>> {
+pub async fn subscribe(store: &dyn Store) -> Option<Box<dyn Subscription>> {
     match store.subscribe().await {
         Ok(listener) => listener,
         Err(e) => {
@@ -33,11 +57,11 @@ pub async fn subscribe(store: &dyn crate::store::Store) -> Option<Box<dyn Subscr
 /// once it listens is the list reloaded, so a revocation committed while
 /// nobody listened is read by that reload and none after it is missed.
 pub async fn run(
-    state: Arc<AppState>,
+    replica: Replica,
     mut listener: Option<Box<dyn Subscription>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(state.settings.revocation.resync_interval.get());
+    let mut ticker = tokio::time::interval(replica.resync_interval);
     ticker.tick().await;
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -50,22 +74,22 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticker.tick() => {
-                if resync(&state, "periodic").await && listener.is_some() {
+                if resync(&replica, "periodic").await && listener.is_some() {
                     stale = false;
                 }
             }
             _ = retry.tick(), if stale => {
                 if listens && listener.is_none() {
-                    listener = resubscribe(&state).await;
+                    listener = resubscribe(&replica).await;
                 }
                 if listener.is_some() || !listens {
-                    state.sessions.clear();
-                    state.clients.clear();
-                    stale = !resync(&state, "after listening again").await;
+                    replica.sessions.clear();
+                    replica.clients.clear();
+                    stale = !resync(&replica, "after listening again").await;
                 }
             }
             event = next(&mut listener) => match event {
-                Ok(Some(notification)) => apply(&state, notification).await,
+                Ok(Some(notification)) => apply(&replica, notification).await,
                 // The connection dropped (`None`) or failed: whatever was
                 // sent meanwhile is lost. Start again from a new one.
                 Ok(None) => {
@@ -83,8 +107,8 @@ pub async fn run(
     }
 }
 
-async fn resubscribe(state: &AppState) -> Option<Box<dyn Subscription>> {
-    match state.store.subscribe().await {
+async fn resubscribe(replica: &Replica) -> Option<Box<dyn Subscription>> {
+    match replica.store.subscribe().await {
         Ok(listener) => listener,
         Err(e) => {
             tracing::debug!(error = %e, "cannot listen yet; will retry");
@@ -93,42 +117,42 @@ async fn resubscribe(state: &AppState) -> Option<Box<dyn Subscription>> {
     }
 }
 
-async fn apply(state: &AppState, notification: Notification) {
+async fn apply(replica: &Replica, notification: Notification) {
     match notification {
-        Notification::Revoked(entry) => state.revocations.add([entry]),
+        Notification::Revoked(entry) => replica.revocations.add([entry]),
         Notification::Watermark { user, valid_after } => {
-            state.revocations.set_watermark(user, valid_after);
+            replica.revocations.set_watermark(user, valid_after);
         }
-        Notification::SessionsEnded(ids) => state.sessions.remove(&ids),
-        Notification::ClientChanged(id) => state.clients.forget(&id),
-        Notification::KeysChanged => reload_keys(state).await,
+        Notification::SessionsEnded(ids) => replica.sessions.remove(&ids),
+        Notification::ClientChanged(id) => replica.clients.forget(&id),
+        Notification::KeysChanged => reload_keys(replica).await,
     }
 }
 
-async fn reload_keys(state: &AppState) {
-    if let Err(e) = crate::service::keys::reload(state).await {
+async fn reload_keys(replica: &Replica) {
+    let reloaded = keys::reload(
+        replica.store.as_ref(),
+        replica.master_key.as_deref(),
+        &replica.keys,
+        replica.clock.now(),
+    );
+    if let Err(e) = reloaded.await {
         tracing::warn!(error = %e, "could not reload the signing keys; will retry at the next resync");
     }
 }
 
 /// Reloads the revocation list (and the signing keys); `true` when it worked.
-async fn resync(state: &AppState, why: &str) -> bool {
-    reload_keys(state).await;
-    let window = watermark_window(state);
-    let leeway = state.expect.leeway_secs;
-    let store = state.store.as_ref();
-    match revocation::resync(&state.revocations, store, &state.clock, window, leeway).await {
+async fn resync(replica: &Replica, why: &str) -> bool {
+    reload_keys(replica).await;
+    let (window, leeway) = (replica.watermark_window, replica.leeway);
+    let store = replica.store.as_ref();
+    match revocations::resync(&replica.revocations, store, &replica.clock, window, leeway).await {
         Ok(_) => true,
         Err(e) => {
             tracing::warn!(error = %e, why, "revocation resync failed; will retry");
             false
         }
     }
-}
-
-/// How long a watermark matters: the longest an access token lives.
-pub fn watermark_window(state: &AppState) -> i64 {
-    crate::service::tokens::max_lifetime(&state.settings).num_seconds()
 }
 
 async fn next(

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::Roles;
+
 /// What a replica remembers of a session.
 #[derive(Debug, Clone)]
 pub struct CachedSession {
     pub id: Uuid,
     pub user_id: Uuid,
-    /// Role names, validated when read from the database (a plain list:
-    /// a set would cost a few hundred bytes per cached session).
-    pub roles: Vec<String>,
+    /// Roles, validated when read from the database.
+    pub roles: Roles,
     pub absolute_expires_at: DateTime<Utc>,
     /// The last use this replica knows of (persisted or not).
     pub last_seen_at: DateTime<Utc>,
@@ -167,7 +168,7 @@ mod tests {
         CachedSession {
             id: Uuid::from_u128(id),
             user_id: Uuid::from_u128(99),
-            roles: Vec::new(),
+            roles: Roles::default(),
             absolute_expires_at: now,
             last_seen_at: now,
             last_persisted_at: now,
