@@ -23,7 +23,7 @@ pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::{Jti, JtiHash, JtiHasher};
 #[cfg(feature = "server")]
 pub use password::Password;
-pub use role::{ADMIN, Role, Roles};
+pub use role::{Role, Roles};
 pub use scope::Scope;
 #[cfg(feature = "server")]
 pub use session::{Session, SessionScope};

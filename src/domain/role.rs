@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::DomainError;
 
-pub const ADMIN: &str = "admin";
+const ADMIN: &str = "admin";
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Role(String);

@@ -65,12 +65,6 @@ impl From<crate::domain::DomainError> for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Service(e.into())
-    }
-}
-
 impl From<crate::crypto::jwt::TokenError> for ApiError {
     fn from(e: crate::crypto::jwt::TokenError) -> Self {
         Self::Service(e.into())

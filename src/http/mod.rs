@@ -77,8 +77,8 @@ fn documented() -> Vec<utoipa::openapi::OpenApi> {
         feed::Doc::openapi(),
         sessions::Doc::openapi(),
         userinfo::Doc::openapi(),
-        pages::Doc::openapi(),
     ];
+    docs.extend(pages::documented());
     docs.extend(oauth::documented());
     docs.extend(admin::documented());
     docs

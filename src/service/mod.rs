@@ -10,6 +10,7 @@
 //! `login` and `logout` on those.
 
 pub mod access;
+pub mod audit_trail;
 pub mod clients;
 pub mod discovery;
 pub mod feed;

@@ -1,12 +1,19 @@
-//! Persistence. The [`Store`] trait speaks domain terms; `postgres.rs` and
-//! `sqlite.rs` implement it, and they are the only place SQL is written.
-//! Errors leave as [`StoreError`], never as `sqlx::Error`.
+//! Persistence: the only place SQL is written. The traits here speak domain
+//! terms, one per aggregate (users, clients, keys, refresh tokens,
+//! sessions, revocations, the audit trail, the login throttle), and
+//! [`Store`] is all of them. Errors leave as [`StoreError`], never as
+//! `sqlx::Error`.
+//!
+//! Two backends implement them: `postgres.rs` and `sqlite.rs`. The queries
+//! both run the same way are written once, in `sql/`, by aggregate; each
+//! backend provides the few things that differ through the `Dialect`
+//! contract in `dialect.rs`.
 
+mod dialect;
 mod error;
-mod portable;
-mod portable_admin;
 mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 mod time;
 
@@ -29,8 +36,42 @@ pub use time::DbTime;
 use crate::config::DatabaseSettings;
 use crate::domain::{SessionScope, UserId};
 
+/// Everything the server keeps in its database.
+pub trait Store:
+    Lifecycle
+    + UserStore
+    + ClientStore
+    + KeyStore
+    + RefreshStore
+    + SessionStore
+    + RevocationStore
+    + AuditStore
+    + ThrottleStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Lifecycle
+        + UserStore
+        + ClientStore
+        + KeyStore
+        + RefreshStore
+        + SessionStore
+        + RevocationStore
+        + AuditStore
+        + ThrottleStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The database itself: migrations, health, notifications, the purge.
 #[async_trait]
-pub trait Store: AdminStore + Send + Sync + 'static {
+pub trait Lifecycle: Send + Sync {
     /// `"sqlite"` or `"postgres"`, for logs.
     fn backend(&self) -> &'static str;
 
@@ -44,10 +85,26 @@ pub trait Store: AdminStore + Send + Sync + 'static {
     /// Closes the connection pools, waiting for connections in use.
     async fn close(&self);
 
+    /// Notifications of other replicas' changes; `None` where the backend
+    /// has no other replicas to hear from (SQLite).
+    async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError>;
+
+    /// Deletes what can no longer matter: expired revocations, refresh
+    /// tokens, revoked families and sessions, old user tombstones, audit
+    /// events and login failures, in batches; returns how many rows went.
+    async fn purge_expired(&self, purge: Purge) -> Result<u64, StoreError>;
+}
+
+/// User accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Fails with [`StoreError::Conflict`] when the username is taken.
     async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError>;
 
     async fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Inserts `user` only if there is no user at all; `false` if there was.
+    async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError>;
 
     /// Replaces a password hash with one at new parameters, unless the
     /// password changed meanwhile (then `old_hash` no longer matches).
@@ -59,14 +116,61 @@ pub trait Store: AdminStore + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Inserts `user` only if there is no user at all; `false` if there was.
-    async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError>;
-
-    /// Looks a user up by the case-folded username.
-    async fn user_by_name(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
-
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
 
+    /// Users ordered by (username, id), after `after`, matching `query` as
+    /// a substring of the case-folded username.
+    async fn list_users(
+        &self,
+        after: Option<(String, Uuid)>,
+        query: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Applies `patch`, refusing to leave no enabled admin; a patch that
+    /// revokes (a new password, disabling) also sets the watermark, revokes
+    /// the refresh families and ends the sessions, in the same transaction.
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: &UserPatch,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<UserChange, StoreError>;
+
+    /// Deletes a user (a tombstone remains until their tokens expire, its
+    /// name freed), refusing to delete the last enabled admin.
+    async fn delete_user(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        family_expiry: DateTime<Utc>,
+    ) -> Result<UserChange, StoreError>;
+}
+
+/// Registered OAuth clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Fails with [`StoreError::Conflict`] when the id is taken.
+    async fn insert_client(&self, client: &NewClient) -> Result<(), StoreError>;
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    async fn list_clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Signing keys and the other secrets the replicas share.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
     /// Inserts `key` only if no signing key exists yet; `false` if one did
@@ -102,47 +206,11 @@ pub trait Store: AdminStore + Send + Sync + 'static {
         candidate: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, StoreError>;
+}
 
-    /// Puts a token id on the revocation list; returns its entry, and
-    /// whether it is new (`false`: it was listed already).
-    async fn revoke_token(
-        &self,
-        revocation: &NewRevocation,
-    ) -> Result<(RevokedEntry, bool), StoreError>;
-
-    /// Revoked ids with `seq` above `after` whose tokens have not expired.
-    async fn revoked_since(
-        &self,
-        after: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<RevokedEntry>, StoreError>;
-
-    /// A page of the revocation list, in sequence order.
-    async fn list_revocations(
-        &self,
-        after: i64,
-        limit: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<RevocationRecord>, StoreError>;
-
-    /// Users whose watermark is later than `since`, with the watermark in seconds.
-    async fn live_watermarks(&self, since: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>, StoreError>;
-
-    /// Invalidates every token of `user` issued up to `now` (the watermark),
-    /// revokes all of the user's refresh families and ends all their
-    /// sessions; returns the ended sessions, or `None` if there is no such user.
-    async fn revoke_user_tokens(
-        &self,
-        user: UserId,
-        reason: &str,
-        now: DateTime<Utc>,
-        family_expiry: DateTime<Utc>,
-    ) -> Result<Option<Vec<Uuid>>, StoreError>;
-
-    /// Notifications of other replicas' changes; `None` where the backend
-    /// has no other replicas to hear from (SQLite).
-    async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError>;
-
+/// Rotating refresh tokens and their families.
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> Result<(), StoreError>;
 
     /// Marks the presented token used and stores its successor in one
@@ -169,12 +237,11 @@ pub trait Store: AdminStore + Send + Sync + 'static {
         now: DateTime<Utc>,
         family_expiry: DateTime<Utc>,
     ) -> Result<Vec<RevokedEntry>, StoreError>;
+}
 
-    /// Deletes what can no longer matter: expired revocations, refresh
-    /// tokens, revoked families and sessions, old user tombstones, audit
-    /// events and login failures, in batches; returns how many rows went.
-    async fn purge_expired(&self, purge: Purge) -> Result<u64, StoreError>;
-
+/// Opaque sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
     async fn session_by_hash(
@@ -212,54 +279,49 @@ pub trait Store: AdminStore + Send + Sync + 'static {
     ) -> Result<EndedSessions, StoreError>;
 }
 
-/// Administration: users, clients, the audit trail, login throttling.
+/// The revocation list: revoked token ids and per-user watermarks.
 #[async_trait]
-pub trait AdminStore: Send + Sync {
-    /// Users ordered by (username, id), after `after`, matching `query` as
-    /// a substring of the case-folded username.
-    async fn list_users(
+pub trait RevocationStore: Send + Sync {
+    /// Puts a token id on the revocation list; returns its entry, and
+    /// whether it is new (`false`: it was listed already).
+    async fn revoke_token(
         &self,
-        after: Option<(String, Uuid)>,
-        query: Option<&str>,
+        revocation: &NewRevocation,
+    ) -> Result<(RevokedEntry, bool), StoreError>;
+
+    /// Revoked ids with `seq` above `after` whose tokens have not expired.
+    async fn revoked_since(
+        &self,
+        after: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RevokedEntry>, StoreError>;
+
+    /// A page of the revocation list, in sequence order.
+    async fn list_revocations(
+        &self,
+        after: i64,
         limit: u32,
-    ) -> Result<Vec<UserRecord>, StoreError>;
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RevocationRecord>, StoreError>;
 
-    /// Applies `patch`, refusing to leave no enabled admin; a patch that
-    /// revokes (a new password, disabling) also sets the watermark, revokes
-    /// the refresh families and ends the sessions, in the same transaction.
-    async fn update_user(
+    /// Users whose watermark is later than `since`, with the watermark in seconds.
+    async fn live_watermarks(&self, since: DateTime<Utc>) -> Result<Vec<(Uuid, i64)>, StoreError>;
+
+    /// Invalidates every token of `user` issued up to `now` (the watermark),
+    /// revokes all of the user's refresh families and ends all their
+    /// sessions; returns the ended sessions, or `None` if there is no such user.
+    async fn revoke_user_tokens(
         &self,
-        id: UserId,
-        patch: &UserPatch,
+        user: UserId,
+        reason: &str,
         now: DateTime<Utc>,
         family_expiry: DateTime<Utc>,
-    ) -> Result<UserChange, StoreError>;
+    ) -> Result<Option<Vec<Uuid>>, StoreError>;
+}
 
-    /// Deletes a user (a tombstone remains until their tokens expire, its
-    /// name freed), refusing to delete the last enabled admin.
-    async fn delete_user(
-        &self,
-        id: UserId,
-        now: DateTime<Utc>,
-        family_expiry: DateTime<Utc>,
-    ) -> Result<UserChange, StoreError>;
-
-    /// Fails with [`StoreError::Conflict`] when the id is taken.
-    async fn insert_client(&self, client: &NewClient) -> Result<(), StoreError>;
-
-    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
-
-    async fn list_clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
-
-    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
-
-    async fn set_client_secret(
-        &self,
-        client_id: &str,
-        secret_hash: &[u8; 32],
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     async fn insert_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
 
     /// Newest first, before event id `before`.
@@ -270,7 +332,11 @@ pub trait AdminStore: Send + Sync {
         action: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+}
 
+/// Failed logins, per account and per address.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
     /// The account named `username_key` and the throttle state of
     /// `account_key` and `address_key`, in one read.
     async fn login_lookup(

@@ -3,23 +3,17 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::portable::portable_store_impl;
-use super::portable_admin::portable_admin_impl;
-use super::{
-    AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
-    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
-    SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
-};
+use super::dialect::Dialect;
+use super::sql::{refresh_columns, shared_queries};
+use super::{DbTime, Notification, RevokedEntry, Rotated, Rotation, StoreError, Subscription};
 use crate::config::DatabaseSettings;
-use crate::domain::{Jti, SessionScope, UserId};
+use crate::domain::Jti;
 
 /// The channel every replica listens on; the triggers in the migrations
 /// publish to it.
@@ -42,6 +36,11 @@ impl PgStore {
             .await?;
         Ok(Self { pool })
     }
+}
+
+impl Dialect for PgStore {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -58,8 +57,12 @@ impl PgStore {
         Ok(())
     }
 
-    /// A transaction holding the signing-key table's lock, so that a
-    /// check-then-insert inside it cannot race another replica.
+    /// Under READ COMMITTED the statements' own row locks serialize the
+    /// writers that touch the same rows.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
     async fn begin_key_lock(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
@@ -68,55 +71,18 @@ impl PgStore {
         Ok(tx)
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
-
-    /// One statement: the compare-and-set and the successor's insert run
-    /// together, in one round trip. Under READ COMMITTED a concurrent
-    /// redemption waits on the row lock, re-checks `used_at IS NULL` after
-    /// the winner commits, and updates nothing: no serialization errors.
-    async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
-        Ok(sqlx::query_as::<_, Rotated>(
-            "WITH used AS ( \
-                UPDATE refresh_tokens AS t SET used_at = $2 \
-                WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND t.client_id = $7 \
-                  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id) \
-                  AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
-                RETURNING t.family_id, t.user_id, t.client_id, t.scope \
-             ), successor AS ( \
-                INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
-                    issued_at, expires_at, access_jti, access_expires_at) \
-                SELECT $3, family_id, user_id, client_id, scope, $2, $4, $5, $6 FROM used \
-             ) \
-             SELECT used.family_id, used.user_id, used.client_id, used.scope, u.roles \
-             FROM used JOIN users u ON u.id = used.user_id",
-        )
-        .bind(&r.presented_hash[..])
-        .bind(DbTime(r.now))
-        .bind(&r.successor_hash[..])
-        .bind(DbTime(r.expires_at))
-        .bind(r.access_jti.to_string())
-        .bind(DbTime(r.access_expires_at))
-        .bind(&r.client_id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Locks the rows of the enabled admins, so two demotions racing on
-    /// two replicas cannot both see "another admin is left".
     async fn lock_admins(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
         sqlx::query(
-            "SELECT id FROM users WHERE deleted_at IS NULL AND NOT disabled \
-             AND (' ' || roles || ' ') LIKE '% admin %' FOR UPDATE",
+            "SELECT id FROM users WHERE deleted_at IS NULL AND NOT disabled AND is_admin \
+             FOR UPDATE",
         )
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    /// Tells the other replicas, on commit, to drop these sessions from
-    /// their caches (in chunks, well under NOTIFY's 8000-byte payload limit).
+    /// In chunks, well under NOTIFY's 8000-byte payload limit; delivered
+    /// when the transaction commits.
     async fn notify_sessions_ended(
         tx: &mut Transaction<'static, Postgres>,
         ids: &[Uuid],
@@ -132,12 +98,47 @@ impl PgStore {
         Ok(())
     }
 
+    /// One statement: the compare-and-set and the successor's insert run
+    /// together, in one round trip. Under READ COMMITTED a concurrent
+    /// redemption waits on the row lock, re-checks `used_at IS NULL` after
+    /// the winner commits, and updates nothing: no serialization errors.
+    async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
+        Ok(sqlx::query_as::<_, Rotated>(concat!(
+            "WITH used AS ( \
+                UPDATE refresh_tokens AS t SET used_at = $2 \
+                WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 \
+                  AND t.client_id = $7 \
+                  AND NOT EXISTS (SELECT 1 FROM revoked_families f \
+                                  WHERE f.family_id = t.family_id) \
+                  AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
+                RETURNING t.family_id, t.user_id, t.client_id, t.scope \
+             ), successor AS ( \
+                INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") SELECT $3, family_id, user_id, client_id, scope, $2, $4, $5, $6 FROM used \
+             ) \
+             SELECT used.family_id, used.user_id, used.client_id, used.scope, u.roles \
+             FROM used JOIN users u ON u.id = used.user_id"
+        ))
+        .bind(&r.presented_hash[..])
+        .bind(DbTime(r.now))
+        .bind(&r.successor_hash[..])
+        .bind(DbTime(r.expires_at))
+        .bind(r.access_jti.to_string())
+        .bind(DbTime(r.access_expires_at))
+        .bind(&r.client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
         Ok(Some(Box::new(PgSubscription { listener })))
     }
 }
+
+shared_queries!(PgStore);
 
 struct PgSubscription {
     listener: PgListener,
@@ -186,6 +187,3 @@ impl Subscription for PgSubscription {
         }
     }
 }
-
-portable_store_impl!(PgStore, "postgres", Postgres);
-portable_admin_impl!(PgStore, Postgres);

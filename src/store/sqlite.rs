@@ -3,22 +3,15 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use super::portable::portable_store_impl;
-use super::portable_admin::portable_admin_impl;
-use super::{
-    AuditEvent, AuditRecord, ClientRecord, DbTime, EndedSessions, LoginLookup, NewClient,
-    NewRefreshToken, NewRevocation, NewSession, NewUser, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
-    SigningKeyRecord, StoreError, Subscription, UserChange, UserPatch, UserRecord,
-};
+use super::dialect::Dialect;
+use super::sql::{refresh_columns, shared_queries};
+use super::{DbTime, Rotated, Rotation, StoreError, Subscription};
 use crate::config::{DatabaseSettings, SqliteSync};
-use crate::domain::{Jti, SessionScope, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -57,6 +50,11 @@ impl SqliteStore {
             .await?;
         Ok(Self { reader, writer })
     }
+}
+
+impl Dialect for SqliteStore {
+    type Db = Sqlite;
+    const NAME: &'static str = "sqlite";
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
@@ -79,6 +77,19 @@ impl SqliteStore {
 
     async fn begin_key_lock(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.begin_write().await
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the only write lock.
+    async fn lock_admins(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// One process owns a SQLite database: nobody else to tell.
+    async fn notify_sessions_ended(
+        _tx: &mut Transaction<'static, Sqlite>,
+        _ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// SQLite cannot modify rows inside a CTE, so the compare-and-set and
@@ -105,11 +116,11 @@ impl SqliteStore {
         let Some((family_id, user_id, client_id, scope, roles)) = used else {
             return Ok(None);
         };
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
-             issued_at, expires_at, access_jti, access_expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
         .bind(&r.successor_hash[..])
         .bind(family_id)
         .bind(user_id)
@@ -131,24 +142,10 @@ impl SqliteStore {
         }))
     }
 
-    /// `BEGIN IMMEDIATE` already holds the only write lock.
-    async fn lock_admins(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// One process owns a SQLite database: nobody else to tell.
-    async fn notify_sessions_ended(
-        _tx: &mut Transaction<'static, Sqlite>,
-        _ids: &[Uuid],
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     /// One process owns a SQLite database, so there is nobody to hear from.
     async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {
         Ok(None)
     }
 }
 
-portable_store_impl!(SqliteStore, "sqlite", Sqlite);
-portable_admin_impl!(SqliteStore, Sqlite);
+shared_queries!(SqliteStore);

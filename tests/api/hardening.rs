@@ -82,11 +82,11 @@ async fn passwords_are_rehashed_when_the_parameters_change(db: TestDb) {
             .await
             .unwrap();
         store
-            .user_by_name("heidi")
+            .login_lookup("heidi", "user:heidi", "addr:test", chrono::Utc::now())
             .await
             .unwrap()
-            .unwrap()
             .password_hash
+            .unwrap()
     };
     let before = stored(&db, settings.clone()).await;
     assert!(before.contains("m=1024,t=1"), "{before}");

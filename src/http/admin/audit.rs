@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::http::auth::Admin;
 use crate::http::error::Problem;
 use crate::http::openapi::AdminRefusals;
+use crate::service::audit_trail::{self, Filter};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -38,7 +39,7 @@ struct AuditQuery {
 }
 
 #[derive(Serialize, ToSchema)]
-struct AuditEventView {
+struct EventView {
     id: i64,
     at: DateTime<Utc>,
     actor: String,
@@ -52,7 +53,7 @@ struct AuditEventView {
 #[derive(Serialize, ToSchema)]
 struct AuditPage {
     /// Newest first.
-    items: Vec<AuditEventView>,
+    items: Vec<EventView>,
     next_cursor: Option<String>,
 }
 
@@ -75,36 +76,23 @@ async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let limit = super::page_size(query.limit)?;
-    let before = query
-        .cursor
-        .map(|c| c.parse::<i64>())
-        .transpose()
-        .map_err(|_| Error::InvalidRequest("cursor must come from an earlier page".into()))?;
-    // What this replica still holds in its buffer belongs in the answer.
-    ctx.audit.flush().await?;
-    let records = ctx
-        .store
-        .list_audit(
-            before,
-            query.actor.as_deref(),
-            query.action.as_deref(),
-            limit,
-        )
-        .await?;
-    let next = (records.len() == limit as usize)
-        .then(|| records.last().map(|r| r.id.to_string()))
-        .flatten();
-    let items = records
+    let filter = Filter {
+        cursor: query.cursor.as_deref(),
+        actor: query.actor.as_deref(),
+        action: query.action.as_deref(),
+        limit: super::page_size(query.limit)?,
+    };
+    let (events, next) = audit_trail::list(&ctx, filter).await?;
+    let items = events
         .into_iter()
-        .map(|r| AuditEventView {
-            id: r.id,
-            at: r.at.0,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            client_addr: r.client_addr,
-            outcome: r.outcome,
+        .map(|e| EventView {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            client_addr: e.client_addr,
+            outcome: e.outcome,
         })
         .collect();
     Ok(HttpResponse::Ok().json(AuditPage {

@@ -1,20 +1,27 @@
 //! Typed settings: the defaults in `config/default.toml` (compiled in), then an
 //! optional file, then `COUNTERSIGN_<SECTION>__<KEY>` environment variables.
 //!
-//! Everything is checked here, once, so that a bad value stops start-up with
-//! a message naming the key instead of surfacing later as a confusing error.
+//! Everything is checked once, at load (`validate.rs`), so that a bad value
+//! stops start-up with a message naming the key instead of surfacing later
+//! as a confusing error.
 
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+mod validate;
+mod values;
+
 use chrono::TimeDelta;
 use config::{Config, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub use values::Seconds;
+use values::{redacted, redacted_url, words};
 
 /// The defaults, compiled into the binary so it runs without any file on disk.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// A setting that is missing, malformed or out of range.
 #[derive(Debug, thiserror::Error)]
@@ -199,91 +206,6 @@ pub struct BootstrapSettings {
     pub password_file: std::path::PathBuf,
 }
 
-/// A duration written as `90s`, `15m` or `30d` (or a bare number of seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seconds(pub Duration);
-
-impl Seconds {
-    pub fn get(self) -> Duration {
-        self.0
-    }
-}
-
-/// Written back the way it reads: `15m`, `30days`.
-impl Serialize for Seconds {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
-    }
-}
-
-/// A secret setting shown as whether it is set, never its value.
-fn redacted<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
-    let shown = if secret.expose_secret().is_empty() {
-        ""
-    } else {
-        "(set, redacted)"
-    };
-    serializer.serialize_str(shown)
-}
-
-/// A database URL with its password, if any, replaced.
-fn redacted_url<S: Serializer>(url: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&redact_password(url.expose_secret()))
-}
-
-/// `scheme://user:password@host/db` as `scheme://user:***@host/db`.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(secs) => Ok(Self(Duration::from_secs(secs))),
-            Raw::Text(text) => match text.trim().parse::<u64>() {
-                Ok(secs) => Ok(Self(Duration::from_secs(secs))),
-                Err(_) => humantime::parse_duration(text.trim())
-                    .map(Self)
-                    .map_err(|e| {
-                        serde::de::Error::custom(format!(
-                            "`{text}` is not a duration like \"90s\", \"15m\" or \"30d\" ({e})"
-                        ))
-                    }),
-            },
-        }
-    }
-}
-
-/// A list written as a TOML array or, as environment variables must, as
-/// one space-separated string.
-fn words<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        List(Vec<String>),
-        Text(String),
-    }
-    Ok(match Raw::deserialize(deserializer)? {
-        Raw::List(items) => items,
-        Raw::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
-    })
-}
-
 impl Settings {
     /// The settings as TOML, as `countersign config show` prints them:
     /// every key, secrets redacted.
@@ -332,173 +254,12 @@ impl Settings {
         settings.validate()?;
         Ok(settings)
     }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.validate_server()?;
-        self.validate_database()?;
-        self.validate_durations()?;
-        self.validate_sessions()?;
-        self.validate_limits()?;
-        self.validate_tokens()?;
-        self.validate_keys()
-    }
-
-    fn validate_server(&self) -> Result<(), ConfigError> {
-        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::key(
-                "server.bind",
-                format_args!("must be IP:PORT, got `{}`", self.server.bind),
-            ));
-        }
-        if self.server.body_limit < 1024 {
-            return Err(ConfigError::key(
-                "server.body_limit",
-                "must be at least 1024 bytes",
-            ));
-        }
-        for proxy in &self.server.trusted_proxies {
-            if proxy.parse::<std::net::IpAddr>().is_err() {
-                return Err(ConfigError::key(
-                    "server.trusted_proxies",
-                    format_args!("holds `{proxy}`, which is not an IP address"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_database(&self) -> Result<(), ConfigError> {
-        let url = self.database.url.expose_secret();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres:")
-            || url.starts_with("postgresql:"))
-        {
-            return Err(ConfigError::key(
-                "database.url",
-                "must start with sqlite:// or postgres://",
-            ));
-        }
-        if self.database.max_connections == 0 {
-            return Err(ConfigError::key(
-                "database.max_connections",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Durations that mean nothing, or would spin, at zero.
-    fn validate_durations(&self) -> Result<(), ConfigError> {
-        for (key, value) in [
-            ("tokens.access_ttl", self.tokens.access_ttl),
-            ("tokens.refresh_ttl", self.tokens.refresh_ttl),
-            ("server.request_timeout", self.server.request_timeout),
-            ("database.acquire_timeout", self.database.acquire_timeout),
-            ("password.queue_timeout", self.password.queue_timeout),
-            (
-                "revocation.resync_interval",
-                self.revocation.resync_interval,
-            ),
-            (
-                "revocation.feed_poll_interval",
-                self.revocation.feed_poll_interval,
-            ),
-            (
-                "maintenance.purge_interval",
-                self.maintenance.purge_interval,
-            ),
-            ("keys.prepublish", self.keys.prepublish),
-        ] {
-            if value.get().is_zero() {
-                return Err(ConfigError::key(key, "must be longer than zero"));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_sessions(&self) -> Result<(), ConfigError> {
-        for origin in &self.sessions.return_to_origins {
-            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
-                && !origin.trim_end_matches('/').contains(['?', '#'])
-                && origin.split('/').count() <= 4;
-            if !valid {
-                return Err(ConfigError::key(
-                    "sessions.return_to_origins",
-                    format_args!(
-                        "holds `{origin}`, which is not an origin like https://app.example.com"
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The throttle, the purge and password hashing.
-    fn validate_limits(&self) -> Result<(), ConfigError> {
-        if self.throttle.account_threshold < 1 || self.throttle.address_threshold < 1 {
-            return Err(ConfigError::key(
-                "throttle",
-                "thresholds must be at least 1",
-            ));
-        }
-        if self.maintenance.purge_batch == 0 {
-            return Err(ConfigError::key(
-                "maintenance.purge_batch",
-                "must be at least 1",
-            ));
-        }
-        if argon2::Params::new(
-            self.password.memory_kib,
-            self.password.iterations,
-            self.password.parallelism,
-            None,
-        )
-        .is_err()
-        {
-            return Err(ConfigError::key(
-                "password",
-                "has Argon2 parameters out of range (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
-            ));
-        }
-        Ok(())
-    }
-
-    fn validate_tokens(&self) -> Result<(), ConfigError> {
-        if self.tokens.leeway.get() > Duration::from_secs(60) {
-            return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
-        }
-        for scope in &self.tokens.user_scopes {
-            if crate::domain::Scope::parse(scope).is_err() || scope.contains(' ') {
-                return Err(ConfigError::key(
-                    "tokens.user_scopes",
-                    format_args!("holds `{scope}`, which is not a single scope token"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_keys(&self) -> Result<(), ConfigError> {
-        let interval = self.keys.rotation_interval.get();
-        if !interval.is_zero() && interval <= self.keys.prepublish.get() {
-            return Err(ConfigError::key(
-                "keys.rotation_interval",
-                "must be longer than keys.prepublish (or 0s, to turn rotation off)",
-            ));
-        }
-        if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {
-            return Err(ConfigError::key(
-                "keys.rsa_bits",
-                format_args!("must be 2048, 3072 or 4096, got {}", self.keys.rsa_bits),
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn load_with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let source = vars

@@ -1,0 +1,165 @@
+//! `GET/POST /login`: the sign-in form, and signing in with it (a session
+//! cookie, then on to where the person came from).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{csrf, form_limit, html, safe_return_to, see_other, views};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::http::auth::{same_origin, session_cookie};
+use crate::http::form::Form;
+use crate::http::login::client_context;
+use crate::service::clients::ClientIdentity;
+use crate::service::login::{self, PasswordLogin};
+use crate::service::sessions;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        crate::http::resource("/login", "GET, HEAD, POST")
+            .app_data(form_limit())
+            .route(crate::http::get().to(login_page))
+            .route(web::post().to(login_submit)),
+    );
+}
+
+/// This module's operations, merged into `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login_page, login_submit))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, IntoParams)]
+struct LoginQuery {
+    /// Where to go after signing in: a path on this server, or a URL on
+    /// one of `sessions.return_to_origins` (anything else means `/account`).
+    return_to: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/login",
+    tag = "pages",
+    params(LoginQuery),
+    responses(
+        (status = 200, description = "The sign-in form, with its CSRF cookie", body = String,
+            content_type = "text/html"),
+    ),
+)]
+async fn login_page(
+    ctx: web::Data<Ctx>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, Error> {
+    let return_to = safe_return_to(&ctx, query.return_to.as_deref());
+    let (token, cookie) = csrf::login_token(&ctx)?;
+    let mut response = html(
+        &ctx,
+        StatusCode::OK,
+        &views::login(&token, &return_to, "", None),
+    );
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    /// The token the form carries, matching its cookie.
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "pages",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: the session cookie is set; on to `return_to`"),
+        (status = 400, description = "The form again, with what was wrong", body = String,
+            content_type = "text/html"),
+        (status = 401, description = "The form again: wrong username or password",
+            body = String, content_type = "text/html"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "Too many failures; try later", body = String,
+            content_type = "text/html"),
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn login_submit(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    form: Form<LoginForm>,
+) -> Result<HttpResponse, Error> {
+    let stale = || {
+        html(
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &views::message(
+                "Please try again",
+                "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
+            ),
+        )
+    };
+    let Ok(form) = form.into_result() else {
+        return Ok(stale());
+    };
+    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+        return Ok(stale());
+    }
+    let return_to = safe_return_to(&ctx, form.return_to.as_deref());
+    let username = form.username.unwrap_or_default();
+    let retry = |status: StatusCode, message: &str| {
+        let token = form.csrf.clone().unwrap_or_default();
+        html(
+            &ctx,
+            status,
+            &views::login(&token, &return_to, &username, Some(message)),
+        )
+    };
+    let verified = login::verify_password(
+        &ctx,
+        PasswordLogin {
+            username: username.clone(),
+            password: form.password.unwrap_or_default(),
+            scope: None,
+            client: ClientIdentity::builtin(),
+            client_addr: crate::http::client_addr(&req, &ctx),
+        },
+    )
+    .await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        // Malformed input gets the same answer as a wrong password: the
+        // page says nothing about which accounts exist.
+        Err(Error::InvalidCredentials | Error::InvalidRequest(_) | Error::InvalidScope(_)) => {
+            return Ok(retry(
+                StatusCode::UNAUTHORIZED,
+                "The username or password is incorrect.",
+            ));
+        }
+        Err(Error::Overloaded { .. } | Error::Unavailable(_)) => {
+            return Ok(retry(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is briefly unavailable. Please try again in a moment.",
+            ));
+        }
+        Err(other) => return Err(other),
+    };
+    let grant = sessions::start(&ctx, &verified, client_context(&req, &ctx), false).await?;
+    let mut done = see_other(&return_to);
+    done.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
+    let mut response = done.finish();
+    let (_, spent) = csrf::login_token(&ctx)?;
+    let mut spent = spent;
+    spent.make_removal();
+    response
+        .add_cookie(&spent)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(response)
+}

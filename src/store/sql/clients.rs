@@ -1,0 +1,88 @@
+//! Registered OAuth clients.
+
+/// `impl ClientStore for $store`.
+macro_rules! client_queries {
+    ($store:ty) => {
+        const _: () = {
+            use chrono::{DateTime, Utc};
+
+            use $crate::store::dialect::Dialect;
+            use $crate::store::sql::client_columns;
+            use $crate::store::{ClientRecord, DbTime, NewClient, StoreError};
+
+            #[async_trait::async_trait]
+            impl $crate::store::ClientStore for $store {
+                async fn insert_client(&self, client: &NewClient) -> Result<(), StoreError> {
+                    sqlx::query(concat!(
+                        "INSERT INTO clients (",
+                        client_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $6)"
+                    ))
+                    .bind(client.client_id.as_str())
+                    .bind(&client.name)
+                    .bind(client.secret_hash.map(|h| h.to_vec()))
+                    .bind(client.grant_types.to_string())
+                    .bind(client.scopes.to_string())
+                    .bind(DbTime(client.created_at))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn client(
+                    &self,
+                    client_id: &str,
+                ) -> Result<Option<ClientRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, ClientRecord>(concat!(
+                        "SELECT ",
+                        client_columns!(),
+                        " FROM clients WHERE client_id = $1"
+                    ))
+                    .bind(client_id)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn list_clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, ClientRecord>(concat!(
+                        "SELECT ",
+                        client_columns!(),
+                        " FROM clients ORDER BY client_id LIMIT $1"
+                    ))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+                    Ok(sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                        .bind(client_id)
+                        .execute(self.writer())
+                        .await?
+                        .rows_affected()
+                        == 1)
+                }
+
+                async fn set_client_secret(
+                    &self,
+                    client_id: &str,
+                    secret_hash: &[u8; 32],
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    Ok(sqlx::query(
+                        "UPDATE clients SET secret_hash = $2, updated_at = $3 \
+                         WHERE client_id = $1 AND secret_hash IS NOT NULL",
+                    )
+                    .bind(client_id)
+                    .bind(&secret_hash[..])
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
+                        == 1)
+                }
+            }
+        };
+    };
+}
+pub(in crate::store) use client_queries;

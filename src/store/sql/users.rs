@@ -1,0 +1,271 @@
+//! User accounts. `is_admin` is stored beside the roles, as
+//! `Roles::is_admin` says, so the last-admin guard can select
+//! administrators without restating the rule in SQL.
+
+/// `impl UserStore for $store`.
+macro_rules! user_queries {
+    ($store:ty) => {
+        const _: () = {
+            use chrono::{DateTime, Utc};
+            use uuid::Uuid;
+
+            use $crate::domain::UserId;
+            use $crate::store::dialect::Dialect;
+            use $crate::store::sql::user_columns;
+            use $crate::store::{DbTime, NewUser, StoreError, UserChange, UserPatch, UserRecord};
+
+            #[async_trait::async_trait]
+            impl $crate::store::UserStore for $store {
+                async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO users (id, username, username_key, password_hash, roles, \
+                         is_admin, disabled, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
+                    )
+                    .bind(user.id.0)
+                    .bind(user.username.as_str())
+                    .bind(user.username.key())
+                    .bind(&user.password_hash)
+                    .bind(user.roles.stored())
+                    .bind(user.roles.is_admin())
+                    .bind(DbTime(user.created_at))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn has_users(&self) -> Result<bool, StoreError> {
+                    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                        .fetch_one(self.reader())
+                        .await?)
+                }
+
+                async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError> {
+                    let inserted = sqlx::query(
+                        "INSERT INTO users (id, username, username_key, password_hash, roles, \
+                         is_admin, disabled, created_at, updated_at) \
+                         SELECT $1, $2, $3, $4, $5, $6, FALSE, $7, $7 \
+                         WHERE NOT EXISTS (SELECT 1 FROM users)",
+                    )
+                    .bind(user.id.0)
+                    .bind(user.username.as_str())
+                    .bind(user.username.key())
+                    .bind(&user.password_hash)
+                    .bind(user.roles.stored())
+                    .bind(user.roles.is_admin())
+                    .bind(DbTime(user.created_at))
+                    .execute(self.writer())
+                    .await;
+                    match inserted {
+                        Ok(done) => Ok(done.rows_affected() == 1),
+                        // A replica starting at the same moment inserted first.
+                        Err(e) => match StoreError::from(e) {
+                            StoreError::Conflict => Ok(false),
+                            other => Err(other),
+                        },
+                    }
+                }
+
+                async fn update_password_hash(
+                    &self,
+                    user: UserId,
+                    old_hash: &str,
+                    new_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE users SET password_hash = $3, updated_at = $4 \
+                         WHERE id = $1 AND password_hash = $2",
+                    )
+                    .bind(user.0)
+                    .bind(old_hash)
+                    .bind(new_hash)
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, UserRecord>(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE id = $1 AND deleted_at IS NULL"
+                    ))
+                    .bind(id.0)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn list_users(
+                    &self,
+                    after: Option<(String, Uuid)>,
+                    query: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<UserRecord>, StoreError> {
+                    let (after_key, after_id) =
+                        after.unwrap_or_else(|| (String::new(), Uuid::nil()));
+                    // LIKE with the wildcards of the search text escaped.
+                    let pattern = query.map(|q| {
+                        let escaped = q
+                            .to_lowercase()
+                            .replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_");
+                        format!("%{escaped}%")
+                    });
+                    Ok(sqlx::query_as::<_, UserRecord>(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE deleted_at IS NULL \
+                         AND (username_key > $1 OR (username_key = $1 AND id > $2)) \
+                         AND ($3 IS NULL OR username_key LIKE $3 ESCAPE '\\') \
+                         ORDER BY username_key, id LIMIT $4"
+                    ))
+                    .bind(after_key)
+                    .bind(after_id)
+                    .bind(pattern)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn update_user(
+                    &self,
+                    id: UserId,
+                    patch: &UserPatch,
+                    now: DateTime<Utc>,
+                    family_expiry: DateTime<Utc>,
+                ) -> Result<UserChange, StoreError> {
+                    self.change_user(id, patch, false, now, family_expiry).await
+                }
+
+                async fn delete_user(
+                    &self,
+                    id: UserId,
+                    now: DateTime<Utc>,
+                    family_expiry: DateTime<Utc>,
+                ) -> Result<UserChange, StoreError> {
+                    self.change_user(id, &UserPatch::default(), true, now, family_expiry)
+                        .await
+                }
+            }
+
+            type Tx = sqlx::Transaction<'static, <$store as Dialect>::Db>;
+
+            impl $store {
+                /// Applies a guarded change to a user inside one
+                /// transaction: the last enabled admin can be neither
+                /// disabled, demoted nor deleted.
+                async fn change_user(
+                    &self,
+                    id: UserId,
+                    patch: &UserPatch,
+                    delete: bool,
+                    now: DateTime<Utc>,
+                    family_expiry: DateTime<Utc>,
+                ) -> Result<UserChange, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    Self::lock_admins(&mut tx).await?;
+                    let current = sqlx::query_as::<_, (bool, bool)>(
+                        "SELECT is_admin, disabled FROM users WHERE id = $1 AND deleted_at IS NULL",
+                    )
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((was_admin, was_disabled)) = current else {
+                        return Ok(UserChange::NotFound);
+                    };
+                    let admin_after = !delete
+                        && !patch.disabled.unwrap_or(was_disabled)
+                        && patch.roles.as_ref().map_or(was_admin, |r| r.is_admin());
+                    if was_admin
+                        && !was_disabled
+                        && !admin_after
+                        && !Self::another_admin(&mut tx, id).await?
+                    {
+                        return Ok(UserChange::LastAdmin);
+                    }
+                    if delete {
+                        sqlx::query(
+                            "UPDATE users SET deleted_at = $2, disabled = TRUE, \
+                             username_key = $3, updated_at = $2 WHERE id = $1",
+                        )
+                        .bind(id.0)
+                        .bind(DbTime(now))
+                        .bind(format!("deleted:{}", id.0))
+                        .execute(&mut *tx)
+                        .await?;
+                    } else {
+                        Self::apply_patch(&mut tx, id, patch, now).await?;
+                    }
+                    let revoked = delete || patch.revokes();
+                    let ended_sessions = if revoked {
+                        let reason = if delete {
+                            "user deleted"
+                        } else {
+                            "user changed"
+                        };
+                        Self::revoke_all_in(&mut tx, id, reason, now, family_expiry)
+                            .await?
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    let user = if delete {
+                        None
+                    } else {
+                        sqlx::query_as::<_, UserRecord>(concat!(
+                            "SELECT ",
+                            user_columns!(),
+                            " FROM users WHERE id = $1"
+                        ))
+                        .bind(id.0)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    };
+                    tx.commit().await?;
+                    Ok(UserChange::Done {
+                        user,
+                        revoked,
+                        ended_sessions,
+                    })
+                }
+
+                /// Whether an enabled administrator other than `id` exists.
+                async fn another_admin(tx: &mut Tx, id: UserId) -> Result<bool, StoreError> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL \
+                         AND NOT disabled AND is_admin AND id <> $1)",
+                    )
+                    .bind(id.0)
+                    .fetch_one(&mut **tx)
+                    .await?)
+                }
+
+                async fn apply_patch(
+                    tx: &mut Tx,
+                    id: UserId,
+                    patch: &UserPatch,
+                    now: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE users SET password_hash = COALESCE($2, password_hash), \
+                         disabled = COALESCE($3, disabled), roles = COALESCE($4, roles), \
+                         is_admin = COALESCE($5, is_admin), updated_at = $6 WHERE id = $1",
+                    )
+                    .bind(id.0)
+                    .bind(patch.password_hash.as_deref())
+                    .bind(patch.disabled)
+                    .bind(patch.roles.as_ref().map(|r| r.stored()))
+                    .bind(patch.roles.as_ref().map(|r| r.is_admin()))
+                    .bind(DbTime(now))
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+pub(in crate::store) use user_queries;
