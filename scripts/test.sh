@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: the toolchain pins, formatting, lints, the API
-# documentation, the dependency audit (scripts/audit.sh), and every test on
+# documentation, the dependency audit (scripts/audit.sh), the links of the
+# Markdown documentation (scripts/check-docs.py), and every test on
 # SQLite and PostgreSQL. PostgreSQL comes from COUNTERSIGN_TEST_DATABASE_URL
 # if set, else a server on 127.0.0.1:5432 (user postgres), else a throwaway
 # cluster started here with initdb/pg_ctl; without any of those it stops and
@@ -47,6 +48,9 @@ RUSTDOCFLAGS="${RUSTDOCFLAGS:+$RUSTDOCFLAGS }-D warnings" \
 
 say "dependency audit: cargo deny check (advisories, licences, bans, sources)"
 scripts/audit.sh
+
+say "documentation links (README, ARCHITECTURE, docs/)"
+python3 scripts/check-docs.py
 
 ensure_browser() {
     if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
