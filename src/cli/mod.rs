@@ -1,5 +1,5 @@
 //! The `countersign` command line: the commands and their options here,
-//! what each does in [`commands`]. Each command that changes something
+//! what each does in `commands`. Each command that changes something
 //! opens the same context the server runs in and calls the same service
 //! as the HTTP API, acting as the operator (audited as `cli`); nothing here
 //! decides anything on its own.

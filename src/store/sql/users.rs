@@ -14,23 +14,25 @@ macro_rules! user_queries {
             use $crate::store::sql::user_columns;
             use $crate::store::{DbTime, NewUser, StoreError, UserChange, UserPatch, UserRecord};
 
+            /// The columns a new user is inserted with: `sql` binds its
+            /// fields as `$1` to `$7` in this order.
+            macro_rules! new_user_columns {
+                () => {
+                    "id, username, username_key, password_hash, roles, is_admin, disabled, \
+                     created_at, updated_at"
+                };
+            }
+
             #[async_trait::async_trait]
             impl $crate::store::UserStore for $store {
                 async fn insert_user(&self, user: &NewUser) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO users (id, username, username_key, password_hash, roles, \
-                         is_admin, disabled, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
-                    )
-                    .bind(user.id.0)
-                    .bind(user.username.as_str())
-                    .bind(user.username.key())
-                    .bind(&user.password_hash)
-                    .bind(user.roles.stored())
-                    .bind(user.roles.is_admin())
-                    .bind(DbTime(user.created_at))
-                    .execute(self.writer())
-                    .await?;
+                    let sql = concat!(
+                        "INSERT INTO users (",
+                        new_user_columns!(),
+                        ") VALUES \
+                         ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)"
+                    );
+                    insert(self, sql, user).await?;
                     Ok(())
                 }
 
@@ -41,23 +43,15 @@ macro_rules! user_queries {
                 }
 
                 async fn insert_first_user(&self, user: &NewUser) -> Result<bool, StoreError> {
-                    let inserted = sqlx::query(
-                        "INSERT INTO users (id, username, username_key, password_hash, roles, \
-                         is_admin, disabled, created_at, updated_at) \
-                         SELECT $1, $2, $3, $4, $5, $6, FALSE, $7, $7 \
-                         WHERE NOT EXISTS (SELECT 1 FROM users)",
-                    )
-                    .bind(user.id.0)
-                    .bind(user.username.as_str())
-                    .bind(user.username.key())
-                    .bind(&user.password_hash)
-                    .bind(user.roles.stored())
-                    .bind(user.roles.is_admin())
-                    .bind(DbTime(user.created_at))
-                    .execute(self.writer())
-                    .await;
-                    match inserted {
-                        Ok(done) => Ok(done.rows_affected() == 1),
+                    let sql = concat!(
+                        "INSERT INTO users (",
+                        new_user_columns!(),
+                        ") SELECT \
+                         $1, $2, $3, $4, $5, $6, FALSE, $7, $7 \
+                         WHERE NOT EXISTS (SELECT 1 FROM users)"
+                    );
+                    match insert(self, sql, user).await {
+                        Ok(inserted) => Ok(inserted == 1),
                         // A replica starting at the same moment inserted first.
                         Err(e) => match StoreError::from(e) {
                             StoreError::Conflict => Ok(false),
@@ -149,6 +143,24 @@ macro_rules! user_queries {
                     self.change_user(id, &UserPatch::default(), true, now, family_expiry)
                         .await
                 }
+            }
+
+            async fn insert(
+                store: &$store,
+                sql: &'static str,
+                user: &NewUser,
+            ) -> Result<u64, sqlx::Error> {
+                Ok(sqlx::query(sql)
+                    .bind(user.id.0)
+                    .bind(user.username.as_str())
+                    .bind(user.username.key())
+                    .bind(&user.password_hash)
+                    .bind(user.roles.stored())
+                    .bind(user.roles.is_admin())
+                    .bind(DbTime(user.created_at))
+                    .execute(store.writer())
+                    .await?
+                    .rows_affected())
             }
 
             type Tx = sqlx::Transaction<'static, <$store as Dialect>::Db>;
