@@ -6,7 +6,7 @@
 //! The list is loaded at start-up, then fed three ways: this replica's own
 //! revocations as they commit, other replicas' through LISTEN/NOTIFY on
 //! PostgreSQL, and a periodic [`resync`] from the table that catches
-//! anything a lost notification would have missed (see `crate::sync`).
+//! anything a lost notification would have missed (see `super::sync`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
