@@ -51,14 +51,14 @@ fn child(issuer: &str) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let warm = Verifier::builder(issuer)
+        let warm = Verifier::builder(issuer, issuer)
             .without_revocation_feed()
             .build()
             .await
             .unwrap();
         let before = resident_kib();
         let started = Instant::now();
-        let verifier = Verifier::from_issuer(issuer).await.unwrap();
+        let verifier = Verifier::from_issuer(issuer, issuer).await.unwrap();
         let took = started.elapsed();
         let after = resident_kib();
         println!(
@@ -138,10 +138,12 @@ fn main() {
         kib as f64 * 1024.0 / revoked as f64,
     );
 
-    let verifier = server.block_on(Verifier::from_issuer(&address)).unwrap();
+    let verifier = server
+        .block_on(Verifier::from_issuer(&address, &address))
+        .unwrap();
     let feedless = server
         .block_on(
-            Verifier::builder(&address)
+            Verifier::builder(&address, &address)
                 .without_revocation_feed()
                 .build(),
         )

@@ -3,14 +3,21 @@
 //!
 //! ```sh
 //! countersign serve &                      # the issuer, on 127.0.0.1:8080
-//! countersign client add orders --grant client_credentials
+//! # This service reads the revocation feed as the resource server `orders`:
+//! countersign client add orders --introspect
+//! # A caller that may get tokens for it:
+//! countersign client add shop --audience http://127.0.0.1:8081
 //! COUNTERSIGN_CLIENT_SECRET=cs_secret_… \
 //!     cargo run --example downstream --no-default-features --features verifier-actix
+//! TOKEN=$(curl -s -u shop:cs_secret_… http://127.0.0.1:8080/oauth2/token \
+//!     -d grant_type=client_credentials -d resource=http://127.0.0.1:8081 | jq -r .access_token)
 //! curl -H "authorization: Bearer $TOKEN" http://127.0.0.1:8081/whoami
 //! ```
 //!
 //! Settings come from the environment: `COUNTERSIGN_ISSUER` (default
-//! `http://127.0.0.1:8080`), `COUNTERSIGN_CLIENT_ID` (default `orders`) and
+//! `http://127.0.0.1:8080`), `COUNTERSIGN_AUDIENCE` (this service's own
+//! resource identifier, default `http://127.0.0.1:8081`),
+//! `COUNTERSIGN_CLIENT_ID` (default `orders`) and
 //! `COUNTERSIGN_CLIENT_SECRET` (to read the revocation feed), `BIND`
 //! (default `127.0.0.1:8081`).
 
@@ -30,13 +37,16 @@ async fn whoami(Authenticated(claims): Authenticated) -> HttpResponse {
 async fn main() -> std::io::Result<()> {
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let issuer = env("COUNTERSIGN_ISSUER", "http://127.0.0.1:8080");
-    let mut builder = Verifier::builder(&issuer);
+    // This service's own resource identifier: the `resource` its clients
+    // ask tokens for. Tokens for any other service are refused.
+    let audience = env("COUNTERSIGN_AUDIENCE", "http://127.0.0.1:8081");
+    let mut builder = Verifier::builder(&issuer, &audience);
     if let Ok(secret) = std::env::var("COUNTERSIGN_CLIENT_SECRET") {
         builder = builder.client_credentials(env("COUNTERSIGN_CLIENT_ID", "orders"), secret);
     }
     let verifier = builder.build().await.map_err(std::io::Error::other)?;
     let bind = env("BIND", "127.0.0.1:8081");
-    println!("verifying tokens of {issuer}; listening on http://{bind}/whoami");
+    println!("verifying tokens of {issuer} for {audience}; listening on http://{bind}/whoami");
     HttpServer::new(move || {
         App::new()
             .app_data(verifier.clone())

@@ -46,10 +46,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-# A fresh administrator's token for each pass.
+# A fresh administrator's token (with the admin scope) for each pass.
 token() {
     curl -fsS "$base/v1/login" -H 'content-type: application/json' \
-        -d "{\"username\": \"admin\", \"password\": \"$password\"}" |
+        -d "{\"username\": \"admin\", \"password\": \"$password\", \"scope\": \"admin\"}" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
 

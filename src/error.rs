@@ -32,6 +32,9 @@ pub enum Error {
     InvalidClient(String),
     #[error("{0}")]
     UnauthorizedClient(String),
+    /// A resource (RFC 8707) the client may not ask for.
+    #[error("{0}")]
+    InvalidTarget(String),
     /// A bearer token was presented and refused.
     #[error(transparent)]
     InvalidToken(#[from] TokenError),

@@ -96,10 +96,6 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
     let window = settings.tokens.max_access_lifetime().num_seconds();
     let leeway = leeway(&settings);
     revocations::resync(&revocations, store.as_ref(), &clock, window, leeway).await?;
-    let audience = match settings.tokens.audience.as_str() {
-        "" => issuer.clone(),
-        configured => configured.to_owned(),
-    };
     let ctx = Ctx {
         audit: Arc::new(AuditLog::new(Arc::clone(&store), clock.clone())),
         clients: Arc::new(ClientCache::default()),
@@ -109,8 +105,9 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
         )),
         user_scopes: Scope::from_tokens(settings.tokens.user_scopes.iter().cloned()),
         expect: Expectations {
+            // This server's own endpoints accept tokens meant for it.
+            audience: issuer.clone(),
             issuer,
-            audience,
             leeway_secs: leeway,
         },
         store,

@@ -9,14 +9,18 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::NewClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::context::{self, Ctx};
 use crate::crypto::master_key::MasterKey;
-use crate::domain::{Caller, ClientId, GrantTypes, Jti, Password, Roles, Scope, Username};
+use crate::domain::{
+    Caller, ClientId, DomainError, GrantTypes, Jti, Password, Resource, Resources, Roles, Scope,
+    Username,
+};
 use crate::error::Error;
-use crate::service::clients::Registration;
 use crate::service::presented::{self, Target};
+use crate::service::registrations::{Registration, Settings as ClientSettings};
 use crate::startup::{self, Application};
 use crate::store::{self, Store};
 use crate::{service, telemetry};
@@ -189,25 +193,10 @@ pub(super) async fn revoke_token(settings: Settings, jti: &str) -> Result<(), St
     Ok(())
 }
 
-pub(super) async fn add_client(
-    settings: Settings,
-    client_id: &str,
-    grants: &[String],
-    scopes: &[String],
-    name: Option<String>,
-    public: bool,
-) -> Result<(), String> {
-    let client_id = ClientId::parse(client_id).map_err(|e| e.to_string())?;
-    let registration = Registration {
-        name: name.unwrap_or_else(|| client_id.to_string()),
-        client_id: Some(client_id),
-        grant_types: GrantTypes::parse(grants.iter().map(String::as_str))
-            .map_err(|e| e.to_string())?,
-        scopes: Scope::parse(&scopes.join(" ")).map_err(|e| e.to_string())?,
-        confidential: !public,
-    };
+pub(super) async fn add_client(settings: Settings, new: NewClient) -> Result<(), String> {
+    let registration = registration(new).map_err(|e| e.to_string())?;
     let (client, secret) = as_operator(settings, async |ctx, caller| {
-        service::clients::register(ctx, caller, registration).await
+        service::registrations::register(ctx, caller, registration).await
     })
     .await?;
     println!("created client {}", client.id);
@@ -215,6 +204,26 @@ pub(super) async fn add_client(
         println!("client secret (shown only this once): {secret}");
     }
     Ok(())
+}
+
+fn registration(new: NewClient) -> Result<Registration, DomainError> {
+    let client_id = ClientId::parse(&new.client_id)?;
+    Ok(Registration {
+        confidential: !new.public,
+        settings: ClientSettings {
+            name: new.name.unwrap_or_else(|| client_id.to_string()),
+            grant_types: GrantTypes::parse(new.grants.iter().map(String::as_str))?,
+            scopes: Scope::parse(&new.scopes.join(" "))?,
+            audiences: Resources::parse(new.audiences.iter().map(String::as_str))?,
+            default_audience: new
+                .default_audience
+                .as_deref()
+                .map(Resource::parse)
+                .transpose()?,
+            introspection: new.introspect,
+        },
+        client_id: Some(client_id),
+    })
 }
 
 pub(super) async fn calibrate(target: std::time::Duration, parallelism: u32) -> Result<(), String> {

@@ -67,26 +67,43 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client; prints its secret once.
-    Add {
-        /// The client id (1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~').
-        client_id: String,
-        /// A grant the client may use; repeat for several.
-        #[arg(
-            long = "grant",
-            value_name = "GRANT",
-            default_value = "client_credentials"
-        )]
-        grants: Vec<String>,
-        /// A scope the client may ask for; repeat for several.
-        #[arg(long = "scope", value_name = "SCOPE")]
-        scopes: Vec<String>,
-        /// A display name (defaults to the id).
-        #[arg(long)]
-        name: Option<String>,
-        /// Register a public client (no secret; not for client_credentials).
-        #[arg(long)]
-        public: bool,
-    },
+    Add(NewClient),
+}
+
+/// A client to register.
+#[derive(clap::Args)]
+pub(crate) struct NewClient {
+    /// The client id (1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~';
+    /// not shaped like a UUID).
+    client_id: String,
+    /// A grant the client may use; repeat for several.
+    #[arg(
+        long = "grant",
+        value_name = "GRANT",
+        default_value = "client_credentials"
+    )]
+    grants: Vec<String>,
+    /// A scope the client may ask for; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// A resource (an absolute URI) its tokens may be for; repeat for
+    /// several.
+    #[arg(long = "audience", value_name = "URI")]
+    audiences: Vec<String>,
+    /// The audience of its tokens when it names none (one of --audience;
+    /// without it, this server).
+    #[arg(long, value_name = "URI")]
+    default_audience: Option<String>,
+    /// A resource server: may introspect tokens and read the revocation
+    /// feed.
+    #[arg(long)]
+    introspect: bool,
+    /// A display name (defaults to the id).
+    #[arg(long)]
+    name: Option<String>,
+    /// Register a public client (no secret; not for client_credentials).
+    #[arg(long)]
+    public: bool,
 }
 
 #[derive(Subcommand)]
@@ -197,13 +214,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             rewrap_keys(settings, new_key_file).await
         }
         Command::Token(TokenCommand::Revoke { jti }) => revoke_token(settings, &jti).await,
-        Command::Client(ClientCommand::Add {
-            client_id,
-            grants,
-            scopes,
-            name,
-            public,
-        }) => add_client(settings, &client_id, &grants, &scopes, name, public).await,
+        Command::Client(ClientCommand::Add(client)) => add_client(settings, client).await,
         Command::Password(PasswordCommand::Calibrate {
             target,
             parallelism,

@@ -86,6 +86,9 @@ pub enum SqliteSync {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TokenSettings {
     pub issuer: String,
+    /// Removed: a token's audience now comes from the client's registration
+    /// (RFC 8707). Kept only to refuse a configuration that still sets it.
+    #[serde(default, skip_serializing)]
     pub audience: String,
     pub access_ttl: Seconds,
     pub refresh_ttl: Seconds,

@@ -139,6 +139,14 @@ impl Settings {
     }
 
     fn validate_tokens(&self) -> Result<(), ConfigError> {
+        if !self.tokens.audience.is_empty() {
+            return Err(ConfigError::key(
+                "tokens.audience",
+                "is no longer a setting: a token's audience is the resource its client asks \
+                 for (RFC 8707), registered with the client (--audience); tokens for this \
+                 server itself carry the issuer",
+            ));
+        }
         if self.tokens.leeway.get() > Duration::from_secs(60) {
             return Err(ConfigError::key("tokens.leeway", "must be at most 60s"));
         }

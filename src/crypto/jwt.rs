@@ -12,7 +12,7 @@ use super::CryptoError;
 use super::keys::{KeySet, Signer};
 use super::rules;
 pub use super::rules::{
-    ACCESS_TOKEN_TYPE, AccessClaims, Expectations, MAX_TOKEN_BYTES, TokenError,
+    ACCESS_TOKEN_TYPE, AccessClaims, Audience, Expectations, MAX_TOKEN_BYTES, TokenError,
 };
 
 /// Signs `claims` as a compact JWS with header `{alg: RS256, kid, typ}`.

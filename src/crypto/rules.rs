@@ -25,7 +25,7 @@ pub const MAX_TOKEN_BYTES: usize = 8192;
 pub struct AccessClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
@@ -39,10 +39,71 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
 }
 
+/// The `aud` claim: who a token is for, one audience or several (RFC 7519
+/// §4.1.3). Written as a string when there is one, as an array otherwise;
+/// read in either form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    /// Every audience once, in the order given.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(audiences: I) -> Self {
+        let mut list: Vec<String> = Vec::new();
+        for audience in audiences {
+            let audience = audience.into();
+            if !list.contains(&audience) {
+                list.push(audience);
+            }
+        }
+        Self(list)
+    }
+
+    /// Whether `audience` is one of them: the check a recipient makes.
+    pub fn contains(&self, audience: &str) -> bool {
+        self.0.iter().any(|a| a == audience)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(audience: &str) -> Self {
+        Self(vec![audience.to_owned()])
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => serializer.serialize_str(one),
+            many => many.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match Raw::deserialize(deserializer)? {
+            Raw::One(one) => Self(vec![one]),
+            Raw::Many(many) => Self(many),
+        })
+    }
+}
+
 /// What a valid token must say, and how much clock skew is tolerated.
 #[derive(Debug, Clone)]
 pub struct Expectations {
     pub issuer: String,
+    /// The recipient's own audience: a token is accepted only when its
+    /// `aud` names it.
     pub audience: String,
     pub leeway_secs: i64,
 }
@@ -227,11 +288,22 @@ pub fn check_claims(
     expect: &Expectations,
     now: i64,
 ) -> Result<(), TokenError> {
+    check_issuer_and_time(claims, expect, now)?;
+    if !claims.aud.contains(&expect.audience) {
+        return Err(TokenError::Audience);
+    }
+    Ok(())
+}
+
+/// Judges everything but the audience: for the issuer's introspection,
+/// which answers about tokens for any service.
+pub fn check_issuer_and_time(
+    claims: &AccessClaims,
+    expect: &Expectations,
+    now: i64,
+) -> Result<(), TokenError> {
     if claims.iss != expect.issuer {
         return Err(TokenError::Issuer);
-    }
-    if claims.aud != expect.audience {
-        return Err(TokenError::Audience);
     }
     if now >= claims.exp.saturating_add(expect.leeway_secs) {
         return Err(TokenError::Expired);

@@ -15,14 +15,20 @@ impl ClientId {
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-        if valid {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(DomainError(format!(
+        if !valid {
+            return Err(DomainError(format!(
                 "client id `{}` must be 1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",
                 raw.escape_debug()
-            )))
+            )));
         }
+        // A user's `sub` is a UUID: a client id shaped like one could pass
+        // for a user wherever a token's subject is read.
+        if uuid::Uuid::parse_str(raw).is_ok() {
+            return Err(DomainError(format!(
+                "client id `{raw}` has the shape of a UUID, which user ids have; choose another"
+            )));
+        }
+        Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -109,6 +115,18 @@ mod tests {
     }
 
     #[test]
+    fn client_ids_never_look_like_user_ids() {
+        for uuid_shaped in [
+            "6f1c8f0e-2b7a-4c5e-9d3f-0a1b2c3d4e5f",
+            "6f1c8f0e2b7a4c5e9d3f0a1b2c3d4e5f",
+            "6F1C8F0E-2B7A-4C5E-9D3F-0A1B2C3D4E5F",
+        ] {
+            assert!(ClientId::parse(uuid_shaped).is_err(), "{uuid_shaped}");
+        }
+        assert!(ClientId::parse("client-6f1c8f0e-2b7a-4c5e-9d3f-0a1b2c3d4e5f").is_ok());
+    }
+
+    #[test]
     fn grant_types_round_trip() {
         let grants = GrantTypes::parse(["refresh_token", "client_credentials"]).unwrap();
         assert_eq!(grants.to_string(), "client_credentials refresh_token");
@@ -127,6 +145,13 @@ pub struct Client {
     pub secret_hash: Option<[u8; 32]>,
     pub grant_types: GrantTypes,
     pub scopes: super::Scope,
+    /// The resources (RFC 8707) its tokens may be for.
+    pub audiences: super::Resources,
+    /// The audience of its tokens when it names none; else the issuer.
+    pub default_audience: Option<super::Resource>,
+    /// Whether it may introspect tokens and read the revocation feed: a
+    /// resource server.
+    pub introspection: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

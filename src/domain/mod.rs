@@ -8,6 +8,8 @@ mod client;
 mod jti;
 #[cfg(feature = "server")]
 mod password;
+#[cfg(feature = "server")]
+mod resource;
 mod role;
 mod scope;
 #[cfg(feature = "server")]
@@ -23,8 +25,10 @@ pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::{Jti, JtiHash, JtiHasher};
 #[cfg(feature = "server")]
 pub use password::Password;
+#[cfg(feature = "server")]
+pub use resource::{Resource, Resources};
 pub use role::{Role, Roles};
-pub use scope::Scope;
+pub use scope::{ADMIN_SCOPE, Scope};
 #[cfg(feature = "server")]
 pub use session::{Session, SessionScope};
 #[cfg(feature = "server")]

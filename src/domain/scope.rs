@@ -7,6 +7,10 @@ use std::fmt;
 
 use super::DomainError;
 
+/// The scope that opens the admin API: granted only to a user who is an
+/// administrator now, through a client registered with it, when asked for.
+pub const ADMIN_SCOPE: &str = "admin";
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope(BTreeSet<String>);
 

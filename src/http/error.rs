@@ -40,7 +40,8 @@ pub struct Problem {
 pub struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`,
     /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `temporarily_unavailable` or `server_error`.
+    /// `invalid_target` (RFC 8707), `temporarily_unavailable` or
+    /// `server_error`.
     pub error: &'static str,
     pub error_description: String,
 }
@@ -78,7 +79,8 @@ fn status(error: &Error) -> StatusCode {
         | Error::InvalidGrant(_)
         | Error::InvalidScope(_)
         | Error::UnsupportedGrantType(_)
-        | Error::UnauthorizedClient(_) => StatusCode::BAD_REQUEST,
+        | Error::UnauthorizedClient(_)
+        | Error::InvalidTarget(_) => StatusCode::BAD_REQUEST,
         Error::InvalidCredentials
         | Error::InvalidClient(_)
         | Error::InvalidToken(_)
@@ -100,6 +102,7 @@ fn oauth_code(error: &Error) -> &'static str {
         Error::UnsupportedGrantType(_) => "unsupported_grant_type",
         Error::InvalidClient(_) => "invalid_client",
         Error::UnauthorizedClient(_) => "unauthorized_client",
+        Error::InvalidTarget(_) => "invalid_target",
         Error::InvalidToken(_) => "invalid_token",
         Error::Unauthenticated(_) | Error::Forbidden(_) => "access_denied",
         Error::Throttled { .. } | Error::Overloaded { .. } | Error::Unavailable(_) => {

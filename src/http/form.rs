@@ -19,6 +19,10 @@ use crate::error::Error;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
+/// The parameters that may be given more than once, read as a list:
+/// resource indicators (RFC 8707 §2), and `audience`, their alias.
+const REPEATABLE: &[&str] = &["resource", "audience"];
+
 pub struct Form<T>(pub Result<T, ApiError>);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
@@ -74,7 +78,26 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
             }
         }
     }
-    serde_urlencoded::from_bytes(body)
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| Error::InvalidRequest(format!("form body is not acceptable: {e}")))?;
+    let mut fields = serde_json::Map::new();
+    for (name, value) in pairs {
+        if REPEATABLE.contains(&name.as_str()) {
+            let values = fields
+                .entry(name)
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(values) = values {
+                values.push(value.into());
+            }
+        } else if fields.insert(name.clone(), value.into()).is_some() {
+            // RFC 6749 §3.1: parameters must not be included more than once.
+            return Err(Error::InvalidRequest(format!(
+                "form body is not acceptable: `{}` is given more than once",
+                name.escape_debug()
+            )));
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(fields))
         .map_err(|e| Error::InvalidRequest(format!("form body is not acceptable: {e}")))
 }
 
@@ -99,6 +122,20 @@ mod tests {
                 b: Some("é".into())
             }
         );
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Resources {
+        #[serde(default)]
+        resource: Vec<String>,
+    }
+
+    #[test]
+    fn resources_may_repeat() {
+        let read: Resources = decode(b"resource=urn%3Aa&resource=urn%3Ab").unwrap();
+        assert_eq!(read.resource, ["urn:a", "urn:b"]);
+        let none: Resources = decode(b"").unwrap();
+        assert!(none.resource.is_empty());
     }
 
     #[test]

@@ -111,6 +111,7 @@ async fn login(
             username: body.username,
             password: body.password,
             scope: body.scope,
+            resources: Vec::new(),
             client: ClientIdentity::builtin(),
             client_addr: super::client_addr(&req, &ctx),
         },

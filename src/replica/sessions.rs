@@ -71,6 +71,17 @@ impl SessionCache {
             .map(|e| e.session.clone())
     }
 
+    /// The cached session with id `id`, if fetched within the TTL.
+    pub fn get_by_id(&self, id: Uuid) -> Option<CachedSession> {
+        let inner = self.lock();
+        let hash = inner.by_id.get(&id)?;
+        inner
+            .by_hash
+            .get(hash)
+            .filter(|e| e.fetched.elapsed() < self.ttl)
+            .map(|e| e.session.clone())
+    }
+
     /// The current generation: read it before a database lookup, hand it
     /// to [`SessionCache::put`] after.
     pub fn generation(&self) -> u64 {
@@ -130,6 +141,22 @@ impl SessionCache {
         }
     }
 
+    /// Forgets every session of `user`, so the next use reads them (and
+    /// the user's roles) from the database again. A scan: roles change
+    /// rarely, and the cache is bounded.
+    pub fn remove_user(&self, user: Uuid) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let Inner { by_hash, by_id, .. } = &mut *inner;
+        by_hash.retain(|_, e| {
+            let keep = e.session.user_id != user;
+            if !keep {
+                by_id.remove(&e.session.id);
+            }
+            keep
+        });
+    }
+
     /// Forgets everything: after missed notifications, nothing cached can
     /// be trusted.
     pub fn clear(&self) {
@@ -186,6 +213,20 @@ mod tests {
         cache.remove(&[Uuid::from_u128(1)]);
         assert!(cache.get(&[1; 32]).is_none());
         assert!(cache.get(&[2; 32]).is_some());
+    }
+
+    #[test]
+    fn a_users_sessions_are_forgotten_together() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        let mut other = session(3);
+        other.user_id = Uuid::from_u128(7);
+        cache.put([1; 32], session(1), 0);
+        cache.put([2; 32], session(2), 0);
+        cache.put([3; 32], other, 0);
+        assert!(cache.get_by_id(Uuid::from_u128(2)).is_some());
+        cache.remove_user(Uuid::from_u128(99));
+        assert!(cache.get(&[1; 32]).is_none() && cache.get_by_id(Uuid::from_u128(2)).is_none());
+        assert!(cache.get(&[3; 32]).is_some());
     }
 
     #[test]

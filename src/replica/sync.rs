@@ -122,6 +122,9 @@ async fn apply(replica: &Replica, notification: Notification) {
         Notification::Revoked(entry) => replica.revocations.add([entry]),
         Notification::Watermark { user, valid_after } => {
             replica.revocations.set_watermark(user, valid_after);
+            // Whatever moved the watermark (new roles, a new password,
+            // disabling) changed what the user's sessions may do.
+            replica.sessions.remove_user(user);
         }
         Notification::SessionsEnded(ids) => replica.sessions.remove(&ids),
         Notification::ClientChanged(id) => replica.clients.forget(&id),

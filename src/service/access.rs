@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::context::Ctx;
 use crate::crypto::jwt::AccessClaims;
-use crate::domain::{Actor, Caller, UserId};
+use crate::domain::{ADMIN_SCOPE, Actor, Caller, UserId};
 use crate::error::Error;
 use crate::service::sessions::{self, SessionAuth};
 use crate::service::{tokens, users};
@@ -27,11 +27,20 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The user behind the credential; a client's own token has none.
+    /// The user behind the credential; a client's own token has none. A
+    /// client's own token is told by what this server issued (its subject
+    /// is the client it was issued to), never by the subject's shape.
     pub fn user_id(&self) -> Result<UserId, Error> {
+        if let Credential::AccessToken(claims) = &self.credential
+            && claims.sub == claims.client_id
+        {
+            return Err(Error::Forbidden(
+                "this token belongs to a client, not a user".into(),
+            ));
+        }
         Uuid::parse_str(&self.sub)
             .map(UserId)
-            .map_err(|_| Error::Forbidden("this token belongs to a client, not a user".into()))
+            .map_err(|_| Error::Unauthenticated("the token's subject is not a user".into()))
     }
 
     /// The session the credential is, or is bound to.
@@ -66,6 +75,7 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal, Error> {
         });
     }
     let claims = tokens::verify(ctx, token)?;
+    sessions::require_live(ctx, &claims).await?;
     Ok(Principal {
         sub: claims.sub.clone(),
         credential: Credential::AccessToken(claims),
@@ -73,21 +83,26 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Principal, Error> {
 }
 
 /// Admits an administrator: a user whose current roles include `admin`
-/// (as the database says now, not as an older token claims).
+/// (as the database says now, not as an older token claims), by a session
+/// (which carries the user's full privileges) or by an access token for
+/// this server that was granted the `admin` scope.
 pub async fn require_admin(ctx: &Ctx, principal: &Principal) -> Result<(), Error> {
-    let is_admin = match &principal.credential {
-        // A session's roles were read from the database moments ago.
-        Credential::Session(session) => session.roles.is_admin(),
-        Credential::AccessToken(_) => match principal.user_id() {
-            Ok(user) => users::current(ctx, user)
-                .await
-                .is_ok_and(|user| user.roles.is_admin()),
-            Err(_) => false,
-        },
-    };
-    if is_admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("this needs the admin role".into()))
+    let not_admin = || Error::Forbidden("this needs the admin role".into());
+    let user = principal.user_id().map_err(|_| not_admin())?;
+    if let Credential::AccessToken(claims) = &principal.credential
+        && !claims.scope.split(' ').any(|s| s == ADMIN_SCOPE)
+    {
+        return Err(Error::Forbidden(
+            "this needs a token with the admin scope: ask for scope=admin at login".into(),
+        ));
     }
+    let is_admin = match &principal.credential {
+        // A session's roles were read from the database moments ago (and
+        // are read again as soon as they change).
+        Credential::Session(session) => session.roles.is_admin(),
+        Credential::AccessToken(_) => users::current(ctx, user)
+            .await
+            .is_ok_and(|user| user.roles.is_admin()),
+    };
+    if is_admin { Ok(()) } else { Err(not_admin()) }
 }

@@ -1,18 +1,17 @@
-//! OAuth clients: registering them (the secret is shown once and stored as
-//! SHA-256), authenticating them (RFC 6749 §2.3.1, compared in constant
-//! time), rotating their secrets and removing them.
+//! OAuth clients as they ask for tokens: authenticating them (RFC 6749
+//! §2.3.1, compared in constant time), what they may ask for (grants,
+//! scopes, audiences), and the client-credentials grant. Registering and
+//! changing them is `super::registrations`'s.
 
 use std::sync::Arc;
 
 use crate::context::{BUILTIN_CLIENT_ID, Ctx};
 use crate::crypto::random;
-use crate::domain::{Caller, Client, ClientId, GrantType, GrantTypes, Roles, Scope};
+use crate::domain::{
+    ADMIN_SCOPE, Caller, Client, GrantType, GrantTypes, Resource, Resources, Roles, Scope,
+};
 use crate::error::Error;
-use crate::service::tokens::{self, AccessToken, Subject};
-use crate::store::{NewClient, StoreError};
-
-/// The prefix of client secrets, so a leaked one is easy to scan for.
-pub const SECRET_PREFIX: &str = "cs_secret_";
+use crate::service::tokens::{self, AccessToken, Content};
 
 /// A client that proved who it is, or the built-in public client.
 #[derive(Debug, Clone)]
@@ -20,9 +19,15 @@ pub struct ClientIdentity {
     pub id: String,
     pub grant_types: GrantTypes,
     /// The scopes it may ask for; `None` for the built-in client, which
-    /// takes the user's scopes.
+    /// takes the user's scopes (and `admin`).
     pub scopes: Option<Scope>,
     pub confidential: bool,
+    /// The resources its tokens may be for (RFC 8707).
+    pub audiences: Resources,
+    /// The resource its tokens are for when it names none.
+    pub default_audience: Option<Resource>,
+    /// Whether it may introspect tokens and read the revocation feed.
+    pub introspection: bool,
 }
 
 impl ClientIdentity {
@@ -32,6 +37,9 @@ impl ClientIdentity {
             grant_types: GrantTypes::parse(["password", "refresh_token"]).unwrap_or_default(),
             scopes: None,
             confidential: false,
+            audiences: Resources::default(),
+            default_audience: None,
+            introspection: false,
         }
     }
 
@@ -47,105 +55,46 @@ impl ClientIdentity {
         }
     }
 
+    /// Whether it may ask for the `admin` scope for a user.
+    pub fn may_ask_admin(&self) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|scopes| scopes.iter().any(|s| s == ADMIN_SCOPE))
+    }
+
+    /// The audiences a token request gets (RFC 8707 §2): exactly the
+    /// resources it names, each registered for this client
+    /// (`invalid_target` otherwise); without any, the client's default;
+    /// without one, none (the token is for this server).
+    pub fn audiences_for(&self, asked: &[String]) -> Result<Resources, Error> {
+        if asked.is_empty() {
+            return Ok(self
+                .default_audience
+                .clone()
+                .map(Resources::from)
+                .unwrap_or_default());
+        }
+        let asked = Resources::parse(asked.iter().map(String::as_str))
+            .map_err(|e| Error::InvalidTarget(e.0))?;
+        if let Some(outside) = asked.iter().find(|r| !self.audiences.contains(r)) {
+            return Err(Error::InvalidTarget(format!(
+                "resource `{outside}` is not registered for this client"
+            )));
+        }
+        Ok(asked)
+    }
+
     fn of(client: &Client) -> Self {
         Self {
             id: client.id.as_str().to_owned(),
             grant_types: client.grant_types.clone(),
             scopes: Some(client.scopes.clone()),
             confidential: client.is_confidential(),
+            audiences: client.audiences.clone(),
+            default_audience: client.default_audience.clone(),
+            introspection: client.introspection,
         }
     }
-}
-
-/// What registering a client needs.
-pub struct Registration {
-    pub client_id: Option<ClientId>,
-    pub name: String,
-    pub grant_types: GrantTypes,
-    pub scopes: Scope,
-    pub confidential: bool,
-}
-
-/// Registers a client at `caller`'s request; returns it and, for a
-/// confidential one, its secret (the only time it exists in the clear).
-pub async fn register(
-    ctx: &Ctx,
-    caller: &Caller,
-    registration: Registration,
-) -> Result<(Client, Option<String>), Error> {
-    check(&registration)?;
-    let id = match registration.client_id {
-        Some(id) => id,
-        None => ClientId::parse(
-            &random::token("client-")?
-                .chars()
-                .take(32)
-                .collect::<String>(),
-        )?,
-    };
-    if id.as_str() == BUILTIN_CLIENT_ID {
-        return Err(Error::Conflict(format!(
-            "`{BUILTIN_CLIENT_ID}` is built in"
-        )));
-    }
-    let secret = if registration.confidential {
-        Some(random::token(SECRET_PREFIX)?)
-    } else {
-        None
-    };
-    let client = Client {
-        id,
-        name: registration.name,
-        secret_hash: secret.as_ref().map(|s| random::sha256(s.as_bytes())),
-        grant_types: registration.grant_types,
-        scopes: registration.scopes,
-        created_at: ctx.clock.now(),
-    };
-    ctx.store
-        .insert_client(&NewClient {
-            client_id: client.id.clone(),
-            name: client.name.clone(),
-            secret_hash: client.secret_hash,
-            grant_types: client.grant_types.clone(),
-            scopes: client.scopes.clone(),
-            created_at: client.created_at,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => {
-                Error::Conflict(format!("client `{}` exists already", client.id))
-            }
-            other => other.into(),
-        })?;
-    ctx.audit
-        .record(caller, "client.create", client.id.as_str())
-        .await;
-    Ok((client, secret))
-}
-
-/// Refuses a registration that cannot work as asked.
-fn check(registration: &Registration) -> Result<(), Error> {
-    let name = &registration.name;
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(Error::InvalidRequest(
-            "name must be 1-200 printable characters".into(),
-        ));
-    }
-    if registration.grant_types.is_empty() {
-        return Err(Error::InvalidRequest(
-            "grant_types must name at least one grant".into(),
-        ));
-    }
-    if !registration.confidential
-        && registration
-            .grant_types
-            .contains(GrantType::ClientCredentials)
-    {
-        return Err(Error::InvalidRequest(
-            "client_credentials needs a confidential client".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Authenticates a client by id and secret. Unknown clients and wrong
@@ -177,16 +126,23 @@ pub async fn authenticate(
 
 /// The client-credentials grant (RFC 6749 §4.4): an access token about the
 /// client itself, for the scopes it asks for within those it holds (all of
-/// them when it asks for none). No refresh token: the client can always
-/// ask again.
+/// them when it asks for none), for the resources it asks for. No refresh
+/// token: the client can always ask again.
 pub async fn client_credentials(
     ctx: &Ctx,
     caller: &Caller,
     client: &ClientIdentity,
     asked: Option<&str>,
+    resources: &[String],
 ) -> Result<AccessToken, Error> {
     let held = client.scopes.clone().unwrap_or_default();
     let asked = Scope::parse(asked.unwrap_or(""))?;
+    if asked.iter().any(|s| s == ADMIN_SCOPE) {
+        return Err(Error::InvalidScope(
+            "the admin scope is for users' tokens, not a client's own".into(),
+        ));
+    }
+    let held = Scope::from_tokens(held.iter().filter(|s| *s != ADMIN_SCOPE));
     let scope = if asked.is_empty() {
         held
     } else if asked.is_subset(&held) {
@@ -197,15 +153,17 @@ pub async fn client_credentials(
             asked.outside(&held).join(" ")
         )));
     };
+    let audiences = client.audiences_for(resources)?;
     let token = tokens::issue(
         ctx,
-        Subject {
+        Content {
             sub: client.id.clone(),
             roles: &Roles::default(),
             sid: None,
+            client_id: &client.id,
+            scope,
+            audiences: &audiences,
         },
-        &client.id,
-        scope,
     )?;
     crate::meter::token_issued("client_credentials");
     ctx.audit
@@ -225,42 +183,4 @@ pub async fn find(ctx: &Ctx, id: &str) -> Result<Option<Arc<Client>>, Error> {
     let client = Arc::new(record.into_client()?);
     ctx.clients.put(Arc::clone(&client));
     Ok(Some(client))
-}
-
-/// Every registered client, by id (at most `limit`).
-pub async fn list(ctx: &Ctx, limit: u32) -> Result<Vec<Client>, Error> {
-    let records = ctx.store.list_clients(limit).await?;
-    Ok(records
-        .into_iter()
-        .map(|r| r.into_client())
-        .collect::<Result<Vec<_>, _>>()?)
-}
-
-/// Issues a new secret at `caller`'s request; the old one stops working at
-/// once, here and (by notification) on every replica.
-pub async fn rotate_secret(ctx: &Ctx, caller: &Caller, id: &str) -> Result<String, Error> {
-    let secret = random::token(SECRET_PREFIX)?;
-    let changed = ctx
-        .store
-        .set_client_secret(id, &random::sha256(secret.as_bytes()), ctx.clock.now())
-        .await?;
-    ctx.clients.forget(id);
-    if !changed {
-        return Err(Error::NotFound(
-            "no confidential client with this id".into(),
-        ));
-    }
-    ctx.audit.record(caller, "client.rotate_secret", id).await;
-    Ok(secret)
-}
-
-/// Deletes a client at `caller`'s request; its secret stops working at once.
-pub async fn remove(ctx: &Ctx, caller: &Caller, id: &str) -> Result<(), Error> {
-    let removed = ctx.store.delete_client(id).await?;
-    ctx.clients.forget(id);
-    if !removed {
-        return Err(Error::NotFound("no client with this id".into()));
-    }
-    ctx.audit.record(caller, "client.delete", id).await;
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Token introspection (RFC 7662): is this token active, and what does it
 //! say? Access JWTs go through the same verification as every endpoint
-//! (revocation included); refresh tokens are looked up by hash.
+//! (revocation and the bound session included) but for the audience: a
+//! resource server asks about tokens meant for it, and the answer says
+//! whom a token is for (`aud`). Refresh tokens are looked up by hash.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -59,7 +61,11 @@ pub async fn introspect(ctx: &Ctx, token: &str) -> Result<Introspection, Error> 
             _ => Introspection::Inactive,
         });
     }
-    match tokens::verify(ctx, token) {
+    let checked = match tokens::verify_for_any_audience(ctx, token) {
+        Ok(claims) => sessions::require_live(ctx, &claims).await.map(|()| claims),
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(claims) => Ok(Introspection::Access(claims)),
         Err(Error::InvalidToken(_)) => Ok(Introspection::Inactive),
         Err(other) => Err(other),

@@ -7,13 +7,13 @@
 
 use crate::context::Ctx;
 use crate::crypto::password::{HashError, Verdict};
-use crate::domain::{Actor, Caller, GrantType, Password, Scope, User, Username};
+use crate::domain::{ADMIN_SCOPE, Actor, Caller, GrantType, Password, Scope, User, Username};
 use crate::error::Error;
 use crate::meter;
 use crate::service::clients::ClientIdentity;
 use crate::service::grant::Verified;
 use crate::service::throttle;
-use crate::service::tokens::{self, AccessToken, Subject};
+use crate::service::tokens::{self, AccessToken, Content};
 use crate::service::{refresh, users};
 use crate::store::LoginLookup;
 
@@ -21,6 +21,8 @@ pub struct PasswordLogin {
     pub username: String,
     pub password: String,
     pub scope: Option<String>,
+    /// The resources (RFC 8707) the tokens are to be for.
+    pub resources: Vec<String>,
     pub client: ClientIdentity,
     /// Where the attempt comes from: throttled and audited under it.
     pub client_addr: String,
@@ -39,7 +41,8 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified
     login.client.may_use(GrantType::Password)?;
     let username = Username::parse(&login.username)?;
     let password = Password::candidate(login.password)?;
-    let scope = granted_scope(ctx, &login.client, login.scope.as_deref())?;
+    let asked = Scope::parse(login.scope.as_deref().unwrap_or(""))?;
+    let audiences = login.client.audiences_for(&login.resources)?;
     let anonymous = Caller::new(Actor::Anonymous, login.client_addr);
     let keys = throttle::Keys::new(username.key(), &anonymous.addr);
     let now = ctx.clock.now();
@@ -65,6 +68,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified
     if lookup.account_failures.is_some() {
         throttle::succeeded(ctx, &keys).await?;
     }
+    let scope = granted_scope(ctx, &login.client, &user, asked)?;
     let caller = Caller::new(Actor::User(user.id), anonymous.addr);
     ctx.audit
         .record(&caller, "login.success", user.username.as_str())
@@ -74,6 +78,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified
         user,
         scope,
         client_id: login.client.id,
+        audiences,
     })
 }
 
@@ -113,22 +118,16 @@ async fn check_password(
 pub async fn jwt_grant(ctx: &Ctx, verified: &Verified) -> Result<LoginGrant, Error> {
     let access = tokens::issue(
         ctx,
-        Subject {
+        Content {
             sub: verified.user.id.to_string(),
             roles: &verified.user.roles,
             sid: None,
+            client_id: &verified.client_id,
+            scope: verified.scope.clone(),
+            audiences: &verified.audiences,
         },
-        &verified.client_id,
-        verified.scope.clone(),
     )?;
-    let refresh_token = refresh::start_family(
-        ctx,
-        verified.user.id,
-        &verified.client_id,
-        &access.scope,
-        &access,
-    )
-    .await?;
+    let refresh_token = refresh::start_family(ctx, verified, &access).await?;
     meter::token_issued("password");
     Ok(LoginGrant {
         access,
@@ -137,21 +136,30 @@ pub async fn jwt_grant(ctx: &Ctx, verified: &Verified) -> Result<LoginGrant, Err
 }
 
 /// The scope asked for, if the user (and the client) may have all of it;
-/// everything they may have when nothing is asked for (RFC 6749 §3.3).
-fn granted_scope(ctx: &Ctx, client: &ClientIdentity, asked: Option<&str>) -> Result<Scope, Error> {
-    let allowed = match &client.scopes {
-        Some(client_scopes) => Scope::from_tokens(
-            ctx.user_scopes
-                .iter()
-                .filter(|s| client_scopes.iter().any(|c| c == *s))
-                .map(str::to_owned),
-        ),
-        None => ctx.user_scopes.clone(),
+/// everything they may have when nothing is asked for (RFC 6749 §3.3),
+/// except `admin`, which is never implied: it is granted only when asked
+/// for, through a client that may ask for it, to a user who is an
+/// administrator now.
+fn granted_scope(
+    ctx: &Ctx,
+    client: &ClientIdentity,
+    user: &User,
+    asked: Scope,
+) -> Result<Scope, Error> {
+    let user_scopes = ctx.user_scopes.iter().filter(|s| *s != ADMIN_SCOPE);
+    let mut allowed: Vec<&str> = match &client.scopes {
+        Some(client_scopes) => user_scopes
+            .filter(|s| client_scopes.iter().any(|c| c == *s))
+            .collect(),
+        None => user_scopes.collect(),
     };
-    let asked = Scope::parse(asked.unwrap_or(""))?;
     if asked.is_empty() {
-        return Ok(allowed);
+        return Ok(Scope::from_tokens(allowed));
     }
+    if client.may_ask_admin() && user.roles.is_admin() {
+        allowed.push(ADMIN_SCOPE);
+    }
+    let allowed = Scope::from_tokens(allowed);
     if !asked.is_subset(&allowed) {
         return Err(Error::InvalidScope(format!(
             "scope not allowed: {}",

@@ -1,5 +1,7 @@
-//! The purge job: deletes what can no longer matter (revocations, refresh
-//! tokens and sessions past their expiry, tombstones of deleted users whose
+//! The purge job: ends sessions that idled out or reached their limit
+//! (publishing their bound tokens' revocation for downstream verifiers), and
+//! deletes what can no longer matter (revocations and refresh tokens past
+//! their expiry, tombstones of deleted users whose
 //! tokens have all expired, audit events past their retention, old login
 //! failures), so the tables stay as small as what is still alive.
 
@@ -20,20 +22,21 @@ fn delta(duration: std::time::Duration) -> chrono::TimeDelta {
 pub async fn purge(ctx: &Ctx) -> Result<u64, Error> {
     // Buffered audit events go in first, so the retention applies to them too.
     ctx.audit.flush().await?;
+    let ended = sessions::end_expired(ctx).await?;
     let now = ctx.clock.now();
     let lifetime = ctx.settings.tokens.max_access_lifetime();
-    let removed = ctx
-        .store
-        .purge_expired(Purge {
-            now,
-            revoked_cutoff: now - chrono::TimeDelta::seconds(ctx.expect.leeway_secs),
-            idle_cutoff: sessions::idle_cutoff(ctx, now),
-            tombstone_cutoff: now - lifetime,
-            audit_cutoff: now - delta(ctx.settings.maintenance.audit_retention.get()),
-            throttle_cutoff: now - delta(ctx.settings.throttle.window.get()),
-            batch: ctx.settings.maintenance.purge_batch,
-        })
-        .await?;
+    let removed = ended
+        + ctx
+            .store
+            .purge_expired(Purge {
+                now,
+                revoked_cutoff: now - chrono::TimeDelta::seconds(ctx.expect.leeway_secs),
+                tombstone_cutoff: now - lifetime,
+                audit_cutoff: now - delta(ctx.settings.maintenance.audit_retention.get()),
+                throttle_cutoff: now - delta(ctx.settings.throttle.window.get()),
+                batch: ctx.settings.maintenance.purge_batch,
+            })
+            .await?;
     let horizon = now - lifetime;
     // A revoked token is accepted until exp + leeway; its entry stays as long.
     let expired_before = now.timestamp() - ctx.expect.leeway_secs;

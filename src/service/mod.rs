@@ -22,6 +22,7 @@ pub mod logout;
 pub mod maintenance;
 pub mod presented;
 pub mod refresh;
+pub mod registrations;
 pub mod revocation;
 pub mod sessions;
 pub mod throttle;

@@ -15,10 +15,11 @@ use uuid::Uuid;
 
 use crate::context::Ctx;
 use crate::crypto::random;
-use crate::domain::{Caller, Jti, Roles, Scope, UserId};
+use crate::domain::{ADMIN_SCOPE, Caller, Jti, Resources, Roles, Scope, UserId};
 use crate::error::Error;
+use crate::service::grant::Verified;
 use crate::service::revocation;
-use crate::service::tokens::{self, AccessToken, Subject};
+use crate::service::tokens::{self, AccessToken, Content};
 use crate::store::{NewRefreshToken, RefreshTokenState, Rotation};
 
 pub const PREFIX: &str = "cs_rt_";
@@ -32,9 +33,7 @@ pub struct RefreshGrant {
 /// Starts a new family for a fresh login and returns its first token.
 pub async fn start_family(
     ctx: &Ctx,
-    user: UserId,
-    client_id: &str,
-    scope: &Scope,
+    verified: &Verified,
     access: &AccessToken,
 ) -> Result<String, Error> {
     let token = random::token(PREFIX)?;
@@ -43,9 +42,10 @@ pub async fn start_family(
         .insert_refresh_token(&NewRefreshToken {
             token_hash: random::sha256(token.as_bytes()),
             family_id: Uuid::new_v4(),
-            user_id: user,
-            client_id: client_id.to_owned(),
-            scope: scope.to_string(),
+            user_id: verified.user.id,
+            client_id: verified.client_id.clone(),
+            scope: access.scope.to_string(),
+            audiences: verified.audiences.clone(),
             issued_at: now,
             expires_at: now + ttl(ctx),
             access_jti: access.jti,
@@ -55,25 +55,57 @@ pub async fn start_family(
     Ok(token)
 }
 
-/// Redeems `presented` for a new access token and a new refresh token.
-/// `scope`, if given, may only narrow the family's scope (RFC 6749 §6).
+/// What a refresh asks for: a narrower scope (RFC 6749 §6) or fewer
+/// resources (RFC 8707 §2.2) than the family holds; empty keeps them.
+pub struct Narrowing {
+    pub scope: Scope,
+    pub resources: Resources,
+}
+
+impl Narrowing {
+    pub fn parse(scope: Option<&str>, resources: &[String]) -> Result<Self, Error> {
+        Ok(Self {
+            scope: Scope::parse(scope.unwrap_or(""))?,
+            resources: Resources::parse(resources.iter().map(String::as_str))
+                .map_err(|e| Error::InvalidTarget(e.0))?,
+        })
+    }
+
+    /// Refuses what the family does not hold.
+    fn check(&self, family_scope: &Scope, family_audiences: &Resources) -> Result<(), Error> {
+        if !self.scope.is_subset(family_scope) {
+            return Err(Error::InvalidScope(format!(
+                "scope not granted to this refresh token: {}",
+                self.scope.outside(family_scope).join(" ")
+            )));
+        }
+        if let Some(outside) = self
+            .resources
+            .iter()
+            .find(|r| !family_audiences.contains(r))
+        {
+            return Err(Error::InvalidTarget(format!(
+                "resource `{outside}` was not granted to this refresh token"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Redeems `presented` for a new access token and a new refresh token of
+/// the same family (which keeps its scope and audiences).
 pub async fn redeem(
     ctx: &Ctx,
     caller: &Caller,
     presented: &str,
-    scope: Option<&str>,
+    asked: &Narrowing,
     client_id: &str,
 ) -> Result<RefreshGrant, Error> {
     let presented_hash = hash_of(presented)?;
-    let asked = Scope::parse(scope.unwrap_or(""))?;
-    if !asked.is_empty() {
+    if !asked.scope.is_empty() || !asked.resources.is_empty() {
         // Checked before the token is spent, so a bad request costs nothing.
-        let row = ctx.store.refresh_token(&presented_hash).await?;
-        if let Some(row) = row.filter(|row| !asked.is_subset(&scope_of(row))) {
-            return Err(Error::InvalidScope(format!(
-                "scope not granted to this refresh token: {}",
-                asked.outside(&scope_of(&row)).join(" ")
-            )));
+        if let Some(row) = ctx.store.refresh_token(&presented_hash).await? {
+            asked.check(&scope_of(&row), &audiences_of(&row.audiences)?)?;
         }
     }
     let successor = successor_of(ctx, presented);
@@ -98,36 +130,74 @@ pub async fn redeem(
             caller,
             presented_hash: &presented_hash,
             successor: &successor,
-            asked: &asked,
+            asked,
             client_id,
             now,
         };
         return retry_or_reuse(ctx, presentation).await;
     };
-    let roles = Roles::from_stored(&rotated.roles)?;
-    let granted = if asked.is_empty() {
-        Scope::parse(&rotated.scope)?
-    } else {
-        asked
+    let family = Family {
+        user: rotated.user_id,
+        client_id: &rotated.client_id,
+        roles: Roles::from_stored(&rotated.roles)?,
+        scope: Scope::parse(&rotated.scope)?,
+        audiences: audiences_of(&rotated.audiences)?,
     };
-    let sub = rotated.user_id.to_string();
-    let pending = tokens::pending(ctx, &sub, access_jti);
-    let access = tokens::sign(
-        ctx,
-        pending,
-        Subject {
-            sub,
-            roles: &roles,
-            sid: None,
-        },
-        &rotated.client_id,
-        granted,
-    )?;
-    crate::meter::token_issued("refresh_token");
+    let pending = tokens::pending(ctx, &rotated.user_id.to_string(), access_jti);
+    let access = sign_refreshed(ctx, pending, &family, asked)?;
     Ok(RefreshGrant {
         access,
         refresh_token: successor,
     })
+}
+
+/// What a family grants its access tokens, as its user is now.
+struct Family<'a> {
+    user: Uuid,
+    client_id: &'a str,
+    roles: Roles,
+    scope: Scope,
+    audiences: Resources,
+}
+
+/// Signs the access token of a refresh: the family's scope and audiences,
+/// or the narrower ones asked for; `admin` only while the user still is
+/// one.
+fn sign_refreshed(
+    ctx: &Ctx,
+    pending: tokens::Pending,
+    family: &Family<'_>,
+    asked: &Narrowing,
+) -> Result<AccessToken, Error> {
+    let scope = if asked.scope.is_empty() {
+        &family.scope
+    } else {
+        &asked.scope
+    };
+    let scope = Scope::from_tokens(
+        scope
+            .iter()
+            .filter(|s| *s != ADMIN_SCOPE || family.roles.is_admin()),
+    );
+    let audiences = if asked.resources.is_empty() {
+        &family.audiences
+    } else {
+        &asked.resources
+    };
+    let access = tokens::sign(
+        ctx,
+        pending,
+        Content {
+            sub: family.user.to_string(),
+            roles: &family.roles,
+            sid: None,
+            client_id: family.client_id,
+            scope,
+            audiences,
+        },
+    )?;
+    crate::meter::token_issued("refresh_token");
+    Ok(access)
 }
 
 /// A refresh token that did not rotate, as it was presented.
@@ -135,7 +205,7 @@ struct Presentation<'a> {
     caller: &'a Caller,
     presented_hash: &'a [u8; 32],
     successor: &'a str,
-    asked: &'a Scope,
+    asked: &'a Narrowing,
     client_id: &'a str,
     now: DateTime<Utc>,
 }
@@ -197,29 +267,19 @@ async fn answer_retry(ctx: &Ctx, p: &Presentation<'_>) -> Result<Option<RefreshG
     let Some(user) = user.filter(|u| !u.disabled) else {
         return Ok(None);
     };
-    let roles = Roles::from_stored(&user.roles)?;
-    let scope = if p.asked.is_empty() {
-        scope_of(&next)
-    } else {
-        p.asked.clone()
+    let family = Family {
+        user: next.user_id,
+        client_id: &next.client_id,
+        roles: Roles::from_stored(&user.roles)?,
+        scope: scope_of(&next),
+        audiences: audiences_of(&next.audiences)?,
     };
     // The expiry stays within the one recorded with the successor.
-    let sub = next.user_id.to_string();
     let jti = Jti::parse(&next.access_jti)?;
     let leeway = TimeDelta::seconds(ctx.expect.leeway_secs);
-    let pending = tokens::pending(ctx, &sub, jti).expiring_by(next.access_expires_at.0 - leeway);
-    let access = tokens::sign(
-        ctx,
-        pending,
-        Subject {
-            sub,
-            roles: &roles,
-            sid: None,
-        },
-        &next.client_id,
-        scope,
-    )?;
-    crate::meter::token_issued("refresh_token");
+    let pending = tokens::pending(ctx, &next.user_id.to_string(), jti)
+        .expiring_by(next.access_expires_at.0 - leeway);
+    let access = sign_refreshed(ctx, pending, &family, p.asked)?;
     Ok(Some(RefreshGrant {
         access,
         refresh_token: p.successor.to_owned(),
@@ -243,6 +303,11 @@ fn successor_of(ctx: &Ctx, presented: &str) -> String {
 
 fn scope_of(row: &RefreshTokenState) -> Scope {
     Scope::parse(&row.scope).unwrap_or_default()
+}
+
+fn audiences_of(stored: &str) -> Result<Resources, Error> {
+    Resources::from_stored(stored)
+        .map_err(|e| Error::Internal(format!("a refresh token's audiences: {e}")))
 }
 
 fn ttl(ctx: &Ctx) -> TimeDelta {

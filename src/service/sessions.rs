@@ -13,14 +13,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::context::Ctx;
-use crate::crypto::jwt::TokenError;
+use crate::crypto::jwt::{AccessClaims, TokenError};
 use crate::crypto::random;
 use crate::domain::{Caller, Roles, Session, SessionScope, UserId};
 use crate::error::Error;
 use crate::replica::sessions::CachedSession;
 use crate::service::grant::Verified;
-use crate::service::tokens::{self, AccessToken, Subject};
-use crate::store::{EndedSessions, NewSession};
+use crate::service::tokens::{self, AccessToken, Content};
+use crate::store::{EndedSessions, NewSession, SessionLookup};
 
 pub const PREFIX: &str = "cs_sess_";
 
@@ -63,17 +63,20 @@ pub async fn start(
     let now = ctx.clock.now();
     let absolute = delta(ctx.settings.sessions.absolute_timeout.get());
     let access = if with_jwt {
-        Some(tokens::issue(
-            ctx,
-            Subject {
-                sub: verified.user.id.to_string(),
-                roles: &verified.user.roles,
-                sid: Some(id),
-            },
-            &verified.client_id,
-            verified.scope.clone(),
-        )?)
-        .inspect(|_| crate::meter::token_issued("session"))
+        // The token ends no later than its session can.
+        let sub = verified.user.id.to_string();
+        let pending = tokens::pending(ctx, &sub, random::jti()?).expiring_by(now + absolute);
+        let content = Content {
+            sub,
+            roles: &verified.user.roles,
+            sid: Some(id),
+            client_id: &verified.client_id,
+            scope: verified.scope.clone(),
+            audiences: &verified.audiences,
+        };
+        let access = tokens::sign(ctx, pending, content)?;
+        crate::meter::token_issued("session");
+        Some(access)
     } else {
         None
     };
@@ -122,6 +125,30 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<SessionAuth, Error> 
     })
 }
 
+/// Refuses an access token bound to a session (`sid`) once that session
+/// has ended, for any reason: ended by someone, idled out, or past its
+/// absolute limit.
+pub async fn require_live(ctx: &Ctx, claims: &AccessClaims) -> Result<(), Error> {
+    let Some(sid) = claims.sid.as_deref() else {
+        return Ok(());
+    };
+    let ended = || Error::InvalidToken(TokenError::SessionUnknown);
+    let sid = Uuid::parse_str(sid).map_err(|_| ended())?;
+    let session = match ctx.sessions.get_by_id(sid) {
+        Some(session) => session,
+        None => {
+            let row = ctx
+                .store
+                .session_by_id(sid)
+                .await?
+                .filter(|row| !row.disabled)
+                .ok_or_else(ended)?;
+            cached(row)?
+        }
+    };
+    check(ctx, &session, ctx.clock.now()).map(|_| ())
+}
+
 /// Checks a session token without recording a use (for introspection);
 /// `None` for anything that is not a live session.
 pub async fn inspect(ctx: &Ctx, token: &str) -> Result<Option<SessionAuth>, Error> {
@@ -146,6 +173,28 @@ pub async fn end(ctx: &Ctx, scope: SessionScope, reason: &str) -> Result<EndedSe
     ctx.revocations.add(ended.revoked.iter().copied());
     crate::meter::revoked("session", ended.ids.len() as u64);
     Ok(ended)
+}
+
+/// Ends the sessions that idled out or reached their absolute limit,
+/// revoking the access tokens bound to them so downstream verifiers learn
+/// of the end through the feed; returns how many ended.
+pub async fn end_expired(ctx: &Ctx) -> Result<u64, Error> {
+    let batch = ctx.settings.maintenance.purge_batch;
+    let mut total = 0;
+    loop {
+        let now = ctx.clock.now();
+        let ended = ctx
+            .store
+            .end_expired_sessions(idle_cutoff(ctx, now), now, batch)
+            .await?;
+        ctx.sessions.remove(&ended.ids);
+        ctx.revocations.add(ended.revoked.iter().copied());
+        let count = ended.ids.len() as u64;
+        total += count;
+        if count < u64::from(batch) {
+            return Ok(total);
+        }
+    }
 }
 
 /// Ends sessions at `caller`'s request, and records it; returns the ids
@@ -205,16 +254,20 @@ async fn lookup(ctx: &Ctx, hash: &[u8; 32]) -> Result<CachedSession, Error> {
         .await?
         .filter(|row| !row.disabled)
         .ok_or(Error::InvalidToken(TokenError::SessionUnknown))?;
-    let session = CachedSession {
+    let session = cached(row)?;
+    ctx.sessions.put(*hash, session.clone(), generation);
+    Ok(session)
+}
+
+fn cached(row: SessionLookup) -> Result<CachedSession, Error> {
+    Ok(CachedSession {
         id: row.id,
         user_id: row.user_id,
         roles: Roles::from_stored(&row.roles)?,
         absolute_expires_at: row.absolute_expires_at.0,
         last_seen_at: row.last_seen_at.0,
         last_persisted_at: row.last_seen_at.0,
-    };
-    ctx.sessions.put(*hash, session.clone(), generation);
-    Ok(session)
+    })
 }
 
 fn check(ctx: &Ctx, session: &CachedSession, now: DateTime<Utc>) -> Result<SessionAuth, Error> {

@@ -1,13 +1,16 @@
 //! Issuing and checking access tokens: the one place their claims are
 //! assembled and the one check every endpoint that accepts them goes through
-//! (signature, key, type, issuer, audience, time, revocation).
+//! (signature, key, type, issuer, audience, time, revocation). A token
+//! bound to a session is also checked against the session, by the callers
+//! that know sessions (`access`, `introspection`).
 
 use chrono::{DateTime, Utc};
 
 use crate::context::Ctx;
-use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims};
+use crate::crypto::jwt::{self, ACCESS_TOKEN_TYPE, AccessClaims, Audience};
 use crate::crypto::random;
-use crate::domain::{Jti, Roles, Scope};
+use crate::crypto::rules;
+use crate::domain::{Jti, Resources, Roles, Scope};
 use crate::error::Error;
 
 /// A freshly signed access token and what the token response says of it.
@@ -19,12 +22,17 @@ pub struct AccessToken {
     pub scope: Scope,
 }
 
-/// Who a token is about: a user (with roles) or a client acting for itself,
-/// and the session it is bound to, if any.
-pub struct Subject<'a> {
+/// What a token says: who it is about (a user, with roles, or a client
+/// acting for itself), the session it is bound to if any, the client it
+/// was issued to, its scope, and the services it is for.
+pub struct Content<'a> {
     pub sub: String,
     pub roles: &'a Roles,
     pub sid: Option<uuid::Uuid>,
+    pub client_id: &'a str,
+    pub scope: Scope,
+    /// The resources (RFC 8707) it is for; none: this server.
+    pub audiences: &'a Resources,
 }
 
 /// The id and times of a token about to be issued, fixed first so that
@@ -66,27 +74,32 @@ impl Pending {
     }
 }
 
+/// The `aud` of a token for `audiences`: exactly them, or this server
+/// (the issuer) when there are none.
+pub fn audience(ctx: &Ctx, audiences: &Resources) -> Audience {
+    if audiences.is_empty() {
+        Audience::from(ctx.issuer())
+    } else {
+        Audience::new(audiences.iter().map(|r| r.as_str()))
+    }
+}
+
 /// Signs the pending token.
-pub fn sign(
-    ctx: &Ctx,
-    pending: Pending,
-    subject: Subject<'_>,
-    client_id: &str,
-    scope: Scope,
-) -> Result<AccessToken, Error> {
+pub fn sign(ctx: &Ctx, pending: Pending, content: Content<'_>) -> Result<AccessToken, Error> {
     let exp = pending.expires_at.timestamp();
+    let scope = content.scope;
     let claims = AccessClaims {
         iss: ctx.issuer().to_owned(),
-        sub: subject.sub,
-        aud: ctx.expect.audience.clone(),
+        sub: content.sub,
+        aud: audience(ctx, content.audiences),
         exp,
         iat: pending.iat,
         nbf: pending.iat,
         jti: pending.jti.to_string(),
-        client_id: client_id.to_owned(),
+        client_id: content.client_id.to_owned(),
         scope: scope.to_string(),
-        sid: subject.sid.map(|id| id.to_string()),
-        roles: subject.roles.names(),
+        sid: content.sid.map(|id| id.to_string()),
+        roles: content.roles.names(),
     };
     let token = jwt::sign(ctx.key_set().signer(), ACCESS_TOKEN_TYPE, &claims)?;
     Ok(AccessToken {
@@ -99,19 +112,25 @@ pub fn sign(
 }
 
 /// Picks and signs in one go, for tokens nothing else refers to.
-pub fn issue(
-    ctx: &Ctx,
-    subject: Subject<'_>,
-    client_id: &str,
-    scope: Scope,
-) -> Result<AccessToken, Error> {
-    let pending = pending(ctx, &subject.sub, random::jti()?);
-    sign(ctx, pending, subject, client_id, scope)
+pub fn issue(ctx: &Ctx, content: Content<'_>) -> Result<AccessToken, Error> {
+    let pending = pending(ctx, &content.sub, random::jti()?);
+    sign(ctx, pending, content)
 }
 
-/// The full check of an access token, used by every endpoint that takes one.
+/// The check of an access token presented to this server's own endpoints:
+/// its `aud` must name the issuer.
 pub fn verify(ctx: &Ctx, token: &str) -> Result<AccessClaims, Error> {
     let claims = jwt::verify_access(token, &ctx.key_set(), &ctx.expect, ctx.now_secs())?;
+    ctx.revocations.check(&claims)?;
+    Ok(claims)
+}
+
+/// The same check for a token meant for any service (introspection, on a
+/// resource server's behalf): everything but the audience, which the
+/// answer reports.
+pub fn verify_for_any_audience(ctx: &Ctx, token: &str) -> Result<AccessClaims, Error> {
+    let claims: AccessClaims = jwt::verify_signature(token, ACCESS_TOKEN_TYPE, &ctx.key_set())?;
+    rules::check_issuer_and_time(&claims, &ctx.expect, ctx.now_secs())?;
     ctx.revocations.check(&claims)?;
     Ok(claims)
 }

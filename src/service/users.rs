@@ -237,11 +237,13 @@ fn settle(
         UserChange::Done {
             user,
             revoked,
+            watermarked,
             ended_sessions,
         } => {
-            if revoked {
+            if revoked || watermarked {
                 ctx.revocations.set_watermark(id.0, now.timestamp());
                 ctx.sessions.remove(&ended_sessions);
+                ctx.sessions.remove_user(id.0);
             }
             Ok(user)
         }

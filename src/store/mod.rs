@@ -26,10 +26,10 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    AuditEvent, AuditRecord, ClientRecord, EndedSessions, LoginLookup, NewClient, NewRefreshToken,
-    NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord,
-    RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, UserChange,
-    UserPatch, UserRecord,
+    AuditEvent, AuditRecord, ClientPatch, ClientRecord, EndedSessions, LoginLookup, NewClient,
+    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
+    SigningKeyRecord, UserChange, UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -90,8 +90,9 @@ pub trait Lifecycle: Send + Sync {
     async fn subscribe(&self) -> Result<Option<Box<dyn Subscription>>, StoreError>;
 
     /// Deletes what can no longer matter: expired revocations, refresh
-    /// tokens, revoked families and sessions, old user tombstones, audit
-    /// events and login failures, in batches; returns how many rows went.
+    /// tokens and revoked families, old user tombstones, audit events and
+    /// login failures, in batches; returns how many rows went. (Expired
+    /// sessions are ended, not just deleted: `end_expired_sessions`.)
     async fn purge_expired(&self, purge: Purge) -> Result<u64, StoreError>;
 }
 
@@ -159,6 +160,15 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Replaces a client's registration (not its secret); `false` if there
+    /// is no such client. Other replicas drop their cached copy.
+    async fn update_client(
+        &self,
+        client_id: &str,
+        patch: &ClientPatch,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     async fn set_client_secret(
         &self,
@@ -249,6 +259,9 @@ pub trait SessionStore: Send + Sync {
         token_hash: &[u8; 32],
     ) -> Result<Option<SessionLookup>, StoreError>;
 
+    /// A session by its id, with what authentication needs of its user.
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<SessionLookup>, StoreError>;
+
     /// Records that the session was used at `at` (never moving backwards).
     async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
 
@@ -268,6 +281,16 @@ pub trait SessionStore: Send + Sync {
         idle_cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// Ends up to `batch` sessions that passed their idle limit (unseen
+    /// since `idle_cutoff`) or their absolute expiry, revoking the access
+    /// tokens bound to them so downstream verifiers learn of the end.
+    async fn end_expired_sessions(
+        &self,
+        idle_cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<EndedSessions, StoreError>;
 
     /// Ends sessions (deleting their rows) and revokes the access tokens
     /// issued with them, in one transaction, telling the other replicas.

@@ -111,13 +111,15 @@ impl Dialect for PgStore {
                   AND NOT EXISTS (SELECT 1 FROM revoked_families f \
                                   WHERE f.family_id = t.family_id) \
                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
-                RETURNING t.family_id, t.user_id, t.client_id, t.scope \
+                RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences \
              ), successor AS ( \
                 INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") SELECT $3, family_id, user_id, client_id, scope, $2, $4, $5, $6 FROM used \
+            ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, $4, $5, $6 \
+                FROM used \
              ) \
-             SELECT used.family_id, used.user_id, used.client_id, used.scope, u.roles \
+             SELECT used.family_id, used.user_id, used.client_id, used.scope, used.audiences, \
+                u.roles \
              FROM used JOIN users u ON u.id = used.user_id"
         ))
         .bind(&r.presented_hash[..])

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{DbTime, StoreError};
-use crate::domain::{Client, ClientId, GrantTypes, Jti, Roles, Scope, User, UserId, Username};
+use crate::domain::{
+    Client, ClientId, GrantTypes, Jti, Resource, Resources, Roles, Scope, User, UserId, Username,
+};
 
 /// A user to insert; the password is already hashed.
 #[derive(Debug, Clone)]
@@ -115,6 +117,8 @@ pub struct NewRefreshToken {
     pub user_id: UserId,
     pub client_id: String,
     pub scope: String,
+    /// The audiences the family's access tokens may be for.
+    pub audiences: Resources,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub access_jti: Jti,
@@ -141,6 +145,7 @@ pub struct Rotated {
     pub user_id: Uuid,
     pub client_id: String,
     pub scope: String,
+    pub audiences: String,
     pub roles: String,
 }
 
@@ -152,6 +157,7 @@ pub struct RefreshTokenState {
     pub user_id: Uuid,
     pub client_id: String,
     pub scope: String,
+    pub audiences: String,
     pub issued_at: DbTime,
     pub expires_at: DbTime,
     pub used_at: Option<DbTime>,
@@ -225,10 +231,13 @@ impl UserPatch {
 #[derive(Debug)]
 pub enum UserChange {
     /// Done. `revoked`: the user's tokens were revoked (watermark set,
-    /// families revoked, `ended_sessions` ended).
+    /// families revoked, `ended_sessions` ended). `watermarked`: the roles
+    /// changed, so the access tokens issued before (and their roles claim)
+    /// are refused, and cached sessions must be read again.
     Done {
         user: Option<UserRecord>,
         revoked: bool,
+        watermarked: bool,
         ended_sessions: Vec<Uuid>,
     },
     NotFound,
@@ -242,8 +251,6 @@ pub struct Purge {
     pub now: DateTime<Utc>,
     /// Revocations of tokens that expired (leeway included) before then.
     pub revoked_cutoff: DateTime<Utc>,
-    /// Sessions unseen since then have passed their idle limit.
-    pub idle_cutoff: DateTime<Utc>,
     /// Users deleted before then held no token that is still valid.
     pub tombstone_cutoff: DateTime<Utc>,
     /// Audit events older than this go.
@@ -260,7 +267,22 @@ pub struct NewClient {
     pub secret_hash: Option<[u8; 32]>,
     pub grant_types: GrantTypes,
     pub scopes: Scope,
+    pub audiences: Resources,
+    pub default_audience: Option<Resource>,
+    pub introspection: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// A client's new registration: every field but its id, its secret and
+/// its creation time.
+#[derive(Debug, Clone)]
+pub struct ClientPatch {
+    pub name: String,
+    pub grant_types: GrantTypes,
+    pub scopes: Scope,
+    pub audiences: Resources,
+    pub default_audience: Option<Resource>,
+    pub introspection: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -270,6 +292,9 @@ pub struct ClientRecord {
     pub secret_hash: Option<Vec<u8>>,
     pub grant_types: String,
     pub scopes: String,
+    pub audiences: String,
+    pub default_audience: Option<String>,
+    pub introspection: bool,
     pub created_at: DbTime,
     pub updated_at: DbTime,
 }
@@ -291,6 +316,14 @@ impl ClientRecord {
             secret_hash,
             grant_types: GrantTypes::parse(self.grant_types.split_whitespace()).map_err(corrupt)?,
             scopes: Scope::parse(&self.scopes).map_err(corrupt)?,
+            audiences: Resources::from_stored(&self.audiences).map_err(corrupt)?,
+            default_audience: self
+                .default_audience
+                .as_deref()
+                .map(Resource::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            introspection: self.introspection,
             created_at: self.created_at.0,
         })
     }

@@ -98,14 +98,14 @@ impl Dialect for SqliteStore {
     /// after the other and only the first finds the token unused.
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let used: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
+        let used: Option<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3 \
                AND NOT EXISTS (SELECT 1 FROM revoked_families f \
                                WHERE f.family_id = refresh_tokens.family_id) \
                AND EXISTS (SELECT 1 FROM users u \
                            WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
-             RETURNING family_id, user_id, client_id, scope, \
+             RETURNING family_id, user_id, client_id, scope, audiences, \
                (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id)",
         )
         .bind(&r.presented_hash[..])
@@ -113,19 +113,20 @@ impl Dialect for SqliteStore {
         .bind(&r.client_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id, client_id, scope, roles)) = used else {
+        let Some((family_id, user_id, client_id, scope, audiences, roles)) = used else {
             return Ok(None);
         };
         sqlx::query(concat!(
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&r.successor_hash[..])
         .bind(family_id)
         .bind(user_id)
         .bind(&client_id)
         .bind(&scope)
+        .bind(&audiences)
         .bind(DbTime(r.now))
         .bind(DbTime(r.expires_at))
         .bind(r.access_jti.to_string())
@@ -138,6 +139,7 @@ impl Dialect for SqliteStore {
             user_id,
             client_id,
             scope,
+            audiences,
             roles,
         }))
     }

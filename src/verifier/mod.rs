@@ -10,7 +10,7 @@
 //! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! use countersign::verifier::Verifier;
 //!
-//! let verifier = Verifier::builder("https://id.example.com")
+//! let verifier = Verifier::builder("https://id.example.com", "https://orders.example.com")
 //!     .client_credentials("orders", "cs_secret_…")
 //!     .build()
 //!     .await?;
@@ -78,7 +78,7 @@ pub enum OnStale {
 #[derive(Debug, Clone)]
 pub struct Builder {
     issuer: String,
-    audience: Option<String>,
+    audience: String,
     leeway: Duration,
     min_refetch_interval: Duration,
     default_max_age: Duration,
@@ -92,13 +92,6 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// The audience tokens must carry (default: the issuer, as the server's
-    /// default `tokens.audience`).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
-
     /// Clock skew tolerated on `exp` and `nbf` (default 30 s, at most 60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway.min(Duration::from_secs(60));
@@ -176,7 +169,7 @@ impl Builder {
         };
         let shared = Arc::new(Shared {
             expect: Expectations {
-                audience: self.audience.clone().unwrap_or_else(|| issuer.clone()),
+                audience: self.audience.clone(),
                 issuer,
                 leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(60),
             },
@@ -290,11 +283,15 @@ pub struct Status {
 
 impl Verifier {
     /// Starts setting up a verifier for tokens of `issuer` (its URL, as in
-    /// the tokens' `iss`).
-    pub fn builder(issuer: impl Into<String>) -> Builder {
+    /// the tokens' `iss`) meant for `audience`: this service's own resource
+    /// identifier (the `resource` its clients ask tokens for, registered on
+    /// those clients). A token whose `aud` does not name it is refused,
+    /// however valid it is elsewhere: a token for one service never works
+    /// at another.
+    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> Builder {
         Builder {
             issuer: issuer.into(),
-            audience: None,
+            audience: audience.into(),
             leeway: Duration::from_secs(30),
             min_refetch_interval: Duration::from_secs(10),
             default_max_age: Duration::from_secs(300),
@@ -309,8 +306,11 @@ impl Verifier {
     }
 
     /// A verifier with every default, reading a public revocation feed.
-    pub async fn from_issuer(issuer: impl Into<String>) -> Result<Self, SetupError> {
-        Self::builder(issuer).build().await
+    pub async fn from_issuer(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, SetupError> {
+        Self::builder(issuer, audience).build().await
     }
 
     /// Verifies `token` as the server would: RS256 with a known `kid`,

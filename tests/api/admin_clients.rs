@@ -286,7 +286,8 @@ async fn confidential_clients_call_introspection_and_the_feed(db: TestDb) {
     let app = db.spawn().await;
     let client = register(
         &app,
-        json!({"client_id": "gateway", "name": "API gateway", "grant_types": ["client_credentials"], "confidential": true}),
+        json!({"client_id": "gateway", "name": "API gateway", "grant_types": ["client_credentials"],
+            "confidential": true, "introspection": true}),
     )
     .await;
     let secret = client["client_secret"].as_str().unwrap().to_owned();

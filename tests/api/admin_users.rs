@@ -308,10 +308,10 @@ async fn the_last_admin_stays(db: TestDb) {
         .send_as(Method::PATCH, &path, &admin, Some(&json!({"roles": []})))
         .await;
     assert_eq!(demoted.status(), StatusCode::OK);
-    // The demoted admin's token still says "admin"; the API asks the database.
+    // The demoted admin's token said "admin": new roles refuse it at once.
     let refused = app.get_with_token("/v1/admin/users", &admin).await;
-    problem(refused, StatusCode::FORBIDDEN).await;
-    let root2 = app.login_tokens("root2", "second-admin-password").await.0;
+    problem(refused, StatusCode::UNAUTHORIZED).await;
+    let root2 = app.admin_token_of("root2", "second-admin-password").await;
     let refused = app
         .send_as(
             Method::DELETE,

@@ -253,6 +253,13 @@ async fn every_admin_mutation_leaves_exactly_one_event_by_the_admin(db: TestDb) 
             "client.create",
         ),
         (
+            "PATCH /v1/admin/clients/{id}",
+            Method::PATCH,
+            "/v1/admin/clients/counted".into(),
+            Some(json!({"introspection": true})),
+            "client.update",
+        ),
+        (
             "POST /v1/admin/clients/{id}/secret",
             Method::POST,
             "/v1/admin/clients/counted/secret".into(),

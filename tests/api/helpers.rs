@@ -305,9 +305,27 @@ impl TestApp {
         response.json().await.expect("token response")
     }
 
-    /// An access token of the bootstrapped admin.
+    /// An access token of the bootstrapped admin, with the `admin` scope
+    /// the admin API needs.
     pub async fn admin_token(&self) -> String {
-        self.login_ok(ADMIN, ADMIN_PASSWORD).await["access_token"]
+        self.admin_token_of(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    /// An access token with the `admin` scope, for an administrator.
+    pub async fn admin_token_of(&self, username: &str, password: &str) -> String {
+        let response = self
+            .post_json(
+                "/v1/login",
+                &json!({"username": username, "password": password, "scope": "admin"}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "admin login of {username}"
+        );
+        let body: Value = response.json().await.expect("token response");
+        body["access_token"]
             .as_str()
             .expect("access_token")
             .to_owned()

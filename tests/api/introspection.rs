@@ -62,7 +62,7 @@ both_backends!(inactive_tokens_say_nothing_more);
 
 async fn introspection_needs_an_administrator(db: TestDb) {
     let app = db.spawn().await;
-    let (access, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let access = app.admin_token().await;
     let anonymous = app
         .post_form("/oauth2/introspect", &[("token", &access)])
         .await;

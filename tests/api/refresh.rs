@@ -204,7 +204,7 @@ async fn a_user_whose_tokens_were_revoked_cannot_refresh(db: TestDb) {
     let response = app
         .post_json_as(
             &format!("/v1/admin/users/{sub}/revoke"),
-            &a1,
+            &app.admin_token().await,
             &serde_json::json!({}),
         )
         .await;

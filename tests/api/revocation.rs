@@ -58,8 +58,9 @@ async fn the_watermark_refuses_every_older_token_of_the_user(db: TestDb) {
     let (a1, r1) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
     let (a2, _) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
     let sub = claims_of(&a1)["sub"].as_str().unwrap().to_owned();
+    let admin = app.admin_token().await;
     let response = app
-        .post_json_as(&format!("/v1/admin/users/{sub}/revoke"), &a1, &json!({}))
+        .post_json_as(&format!("/v1/admin/users/{sub}/revoke"), &admin, &json!({}))
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.userinfo_status(&a1).await, StatusCode::UNAUTHORIZED);

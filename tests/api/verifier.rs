@@ -20,9 +20,15 @@ async fn server(db: &TestDb) -> TestApp {
     db.spawn_with(|s| s.revocation.feed_public = true).await
 }
 
-/// A verifier with short intervals, so tests need no long waits.
+/// A verifier with short intervals, so tests need no long waits, for the
+/// tokens of the server itself (their audience is its issuer).
 fn quick(app: &TestApp) -> Builder {
-    Verifier::builder(&app.address)
+    quick_for(app, &app.address)
+}
+
+/// The same, for tokens meant for `audience`.
+fn quick_for(app: &TestApp, audience: &str) -> Builder {
+    Verifier::builder(&app.address, audience)
         .min_refetch_interval(Duration::from_millis(300))
         .poll_interval(Duration::from_millis(200))
 }
@@ -99,8 +105,7 @@ async fn the_verifier_accepts_valid_tokens_and_names_each_broken_rule(db: TestDb
         rejected(verifier.verify(&foreign).await),
         TokenError::Issuer
     );
-    let elsewhere = quick(&app)
-        .audience("https://orders.test")
+    let elsewhere = quick_for(&app, "https://orders.test")
         .build()
         .await
         .unwrap();
@@ -286,7 +291,7 @@ async fn a_private_feed_needs_client_credentials(db: TestDb) {
             "/v1/admin/clients",
             &admin,
             &json!({"client_id": "orders", "name": "Orders", "grant_types": ["client_credentials"],
-                    "confidential": true}),
+                    "confidential": true, "introspection": true}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);

@@ -1,5 +1,5 @@
 //! `/v1/admin/clients`: register (the secret is shown once), list, read,
-//! delete, and rotate a confidential client's secret.
+//! change, delete, and rotate a confidential client's secret.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::context::Ctx;
-use crate::domain::{Client, ClientId, GrantTypes, Scope};
+use crate::domain::{Client, ClientId, GrantTypes, Resource, Resources, Scope};
 use crate::error::Error;
 use crate::http::auth::Admin;
 use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
-use crate::service::clients::{self, Registration};
+use crate::service::clients;
+use crate::service::registrations::{self, Registration, Settings, Update};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -22,8 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .service(
-        crate::http::resource("/v1/admin/clients/{id}", "GET, HEAD, DELETE")
+        crate::http::resource("/v1/admin/clients/{id}", "GET, HEAD, PATCH, DELETE")
             .route(crate::http::get().to(read))
+            .route(web::patch().to(change))
             .route(web::delete().to(delete)),
     )
     .service(
@@ -34,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// This module's operations, merged into `/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, list, read, delete, rotate_secret))]
+#[openapi(paths(create, list, read, change, delete, rotate_secret))]
 pub(crate) struct Doc;
 
 /// A client as the admin API shows it; `client_secret` only in the answer
@@ -46,6 +48,12 @@ struct ClientView {
     grant_types: Vec<&'static str>,
     scopes: Vec<String>,
     confidential: bool,
+    /// The resources (RFC 8707) its tokens may be for.
+    audiences: Vec<String>,
+    /// Its tokens' audience when it names none (else this server).
+    default_audience: Option<String>,
+    /// Whether it may introspect tokens and read the revocation feed.
+    introspection: bool,
     created_at: DateTime<Utc>,
     /// Shown once, at creation (`cs_secret_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +68,9 @@ impl From<&Client> for ClientView {
             grant_types: client.grant_types.names(),
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             confidential: client.is_confidential(),
+            audiences: client.audiences.iter().map(|a| a.to_string()).collect(),
+            default_audience: client.default_audience.as_ref().map(|a| a.to_string()),
+            introspection: client.introspection,
             created_at: client.created_at,
             client_secret: None,
         }
@@ -90,6 +101,42 @@ struct NewClientBody {
     scopes: Vec<String>,
     /// Confidential clients get a secret; public ones cannot use client_credentials.
     confidential: bool,
+    /// The resources (RFC 8707 absolute URIs) its tokens may be for.
+    #[serde(default)]
+    audiences: Vec<String>,
+    /// One of `audiences`: its tokens' audience when it names none.
+    default_audience: Option<String>,
+    /// A resource server: may introspect tokens and read the revocation feed.
+    #[serde(default)]
+    introspection: bool,
+}
+
+/// At least one field; each given replaces what is registered.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChangeClientBody {
+    name: Option<String>,
+    grant_types: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    /// `null` removes the default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    default_audience: Option<Option<String>>,
+    introspection: Option<bool>,
+}
+
+/// A field that is present, even as `null`, as opposed to absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+fn resources(list: &[String]) -> Result<Resources, Error> {
+    Ok(Resources::parse(list.iter().map(String::as_str))?)
 }
 
 #[utoipa::path(
@@ -118,12 +165,21 @@ async fn create(
     let body = body.into_inner();
     let registration = Registration {
         client_id: body.client_id.as_deref().map(ClientId::parse).transpose()?,
-        name: body.name,
-        grant_types: GrantTypes::parse(body.grant_types.iter().map(String::as_str))?,
-        scopes: Scope::parse(&body.scopes.join(" "))?,
         confidential: body.confidential,
+        settings: Settings {
+            name: body.name,
+            grant_types: GrantTypes::parse(body.grant_types.iter().map(String::as_str))?,
+            scopes: Scope::parse(&body.scopes.join(" "))?,
+            audiences: resources(&body.audiences)?,
+            default_audience: body
+                .default_audience
+                .as_deref()
+                .map(Resource::parse)
+                .transpose()?,
+            introspection: body.introspection,
+        },
     };
-    let (client, secret) = clients::register(&ctx, &admin.caller, registration).await?;
+    let (client, secret) = registrations::register(&ctx, &admin.caller, registration).await?;
     let answer = ClientView {
         client_secret: secret,
         ..ClientView::from(&client)
@@ -146,7 +202,7 @@ async fn create(
     ),
 )]
 async fn list(ctx: web::Data<Ctx>, _admin: Admin) -> Result<HttpResponse, Error> {
-    let items = clients::list(&ctx, super::MAX_PAGE)
+    let items = registrations::list(&ctx, super::MAX_PAGE)
         .await?
         .iter()
         .map(ClientView::from)
@@ -179,6 +235,58 @@ async fn read(
 }
 
 #[utoipa::path(
+    patch,
+    path = "/v1/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client id")),
+    request_body = ChangeClientBody,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Changed; it takes effect at once, on every replica",
+            body = ClientView),
+        (status = 400, description = "Malformed body, no field, or an invalid one", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No client with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+        JsonBodyRefusals,
+    ),
+)]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
+async fn change(
+    ctx: web::Data<Ctx>,
+    Admin(admin): Admin,
+    id: web::Path<String>,
+    body: web::Json<ChangeClientBody>,
+) -> Result<HttpResponse, Error> {
+    let body = body.into_inner();
+    let update = Update {
+        name: body.name,
+        grant_types: body
+            .grant_types
+            .map(|g| GrantTypes::parse(g.iter().map(String::as_str)))
+            .transpose()?,
+        scopes: body
+            .scopes
+            .map(|s| Scope::parse(&s.join(" ")))
+            .transpose()?,
+        audiences: body.audiences.as_deref().map(resources).transpose()?,
+        default_audience: body
+            .default_audience
+            .map(|d| d.as_deref().map(Resource::parse).transpose())
+            .transpose()?,
+        introspection: body.introspection,
+    };
+    if update.is_empty() {
+        return Err(Error::InvalidRequest(
+            "give at least one field to change".into(),
+        ));
+    }
+    let client = registrations::update(&ctx, &admin.caller, &id, update).await?;
+    Ok(HttpResponse::Ok().json(ClientView::from(&client)))
+}
+
+#[utoipa::path(
     delete,
     path = "/v1/admin/clients/{id}",
     tag = "admin",
@@ -197,7 +305,7 @@ async fn delete(
     Admin(admin): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    clients::remove(&ctx, &admin.caller, &id).await?;
+    registrations::remove(&ctx, &admin.caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -220,7 +328,7 @@ async fn rotate_secret(
     Admin(admin): Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let secret = clients::rotate_secret(&ctx, &admin.caller, &id).await?;
+    let secret = registrations::rotate_secret(&ctx, &admin.caller, &id).await?;
     Ok(crate::http::ok_no_store().json(NewSecret {
         client_id: id.into_inner(),
         client_secret: secret,

@@ -67,8 +67,10 @@ pub async fn confidential(
 }
 
 /// Admits the callers of the endpoints meant for resource servers
-/// (introspection, the revocation feed): a confidential client, or an
-/// administrator's bearer token or session.
+/// (introspection, the revocation feed), as RFC 7662 §4 asks the server to
+/// decide: a confidential client registered with `introspection`, or an
+/// administrator. A client that authenticates but may not is refused with
+/// [`Error::Forbidden`]; each endpoint says it in its own shape.
 pub async fn resource_server(
     req: &HttpRequest,
     ctx: &Ctx,
@@ -78,9 +80,9 @@ pub async fn resource_server(
     let presented = presented(req, form_id, form_secret)?;
     if presented.as_ref().is_some_and(|p| p.secret.is_some()) {
         let client = confidential(ctx, presented).await?;
-        if !client.confidential {
-            return Err(Error::InvalidClient(
-                "a confidential client is required".into(),
+        if !client.confidential || !client.introspection {
+            return Err(Error::Forbidden(
+                "this client is not registered as a resource server (introspection)".into(),
             ));
         }
         return Ok(());

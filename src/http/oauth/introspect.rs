@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use super::{client_auth, required};
 use crate::context::Ctx;
+use crate::crypto::jwt::Audience;
+use crate::error::Error;
 use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::introspection::{self, Introspection};
@@ -46,8 +48,10 @@ struct IntrospectionResponse {
     client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
+    /// Whom the token is for: one audience, or an array of them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
+    #[schema(value_type = Option<Vec<String>>)]
+    aud: Option<Audience>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +99,12 @@ async fn introspect(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        // RFC 7662 §2.3: a caller that may not introspect is an invalid client.
+        Error::Forbidden(why) => Error::InvalidClient(why),
+        other => other,
+    })?;
     let token = required(form.token, "token")?;
     let body = match introspection::introspect(&ctx, &token).await? {
         Introspection::Inactive => IntrospectionResponse::default(),

@@ -12,8 +12,9 @@ use crate::domain::{Actor, Caller, GrantType};
 use crate::error::Error;
 use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
+use crate::service::clients;
 use crate::service::login::{self, PasswordLogin};
-use crate::service::{clients, refresh};
+use crate::service::refresh::{self, Narrowing};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -41,6 +42,15 @@ struct TokenForm {
     refresh_token: Option<String>,
     /// Space-separated; may only narrow what is held.
     scope: Option<String>,
+    /// The services the access token is for (RFC 8707), each registered
+    /// for the client; repeat for several. Without any, the client's
+    /// default audience, else this server. On a refresh, may only narrow
+    /// what the refresh token was granted.
+    #[serde(default)]
+    resource: Vec<String>,
+    /// The same as `resource`.
+    #[serde(default)]
+    audience: Vec<String>,
     /// Instead of Basic authentication; `countersign-cli` or absent for the
     /// built-in public client.
     client_id: Option<String>,
@@ -95,6 +105,9 @@ async fn token(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
+    let mut resources = form.resource;
+    resources.extend(form.audience);
+    let addr = crate::http::client_addr(&req, &ctx);
     let response = match grant {
         GrantType::Password => {
             let client = client_auth::identify(&ctx, presented).await?;
@@ -104,8 +117,9 @@ async fn token(
                     username: required(form.username, "username")?,
                     password: required(form.password, "password")?,
                     scope: form.scope,
+                    resources,
                     client,
-                    client_addr: crate::http::client_addr(&req, &ctx),
+                    client_addr: addr,
                 },
             )
             .await?;
@@ -116,29 +130,19 @@ async fn token(
             let presented_token = required(form.refresh_token, "refresh_token")?;
             let client = client_auth::identify(&ctx, presented).await?;
             client.may_use(GrantType::RefreshToken)?;
-            let caller = Caller::new(
-                Actor::Client(client.id.clone()),
-                crate::http::client_addr(&req, &ctx),
-            );
-            let grant = refresh::redeem(
-                &ctx,
-                &caller,
-                &presented_token,
-                form.scope.as_deref(),
-                &client.id,
-            )
-            .await?;
+            let caller = Caller::new(Actor::Client(client.id.clone()), addr);
+            let asked = Narrowing::parse(form.scope.as_deref(), &resources)?;
+            let grant =
+                refresh::redeem(&ctx, &caller, &presented_token, &asked, &client.id).await?;
             TokenResponse::new(grant.access, Some(grant.refresh_token))
         }
         GrantType::ClientCredentials => {
             let client = client_auth::confidential(&ctx, presented).await?;
             client.may_use(GrantType::ClientCredentials)?;
-            let caller = Caller::new(
-                Actor::Client(client.id.clone()),
-                crate::http::client_addr(&req, &ctx),
-            );
+            let caller = Caller::new(Actor::Client(client.id.clone()), addr);
+            let scope = form.scope.as_deref();
             let access =
-                clients::client_credentials(&ctx, &caller, &client, form.scope.as_deref()).await?;
+                clients::client_credentials(&ctx, &caller, &client, scope, &resources).await?;
             TokenResponse::new(access, None)
         }
     };

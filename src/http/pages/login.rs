@@ -128,6 +128,7 @@ async fn login_submit(
             username: username.clone(),
             password: form.password.unwrap_or_default(),
             scope: None,
+            resources: Vec::new(),
             client: ClientIdentity::builtin(),
             client_addr: crate::http::client_addr(&req, &ctx),
         },

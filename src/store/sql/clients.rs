@@ -8,7 +8,7 @@ macro_rules! client_queries {
 
             use $crate::store::dialect::Dialect;
             use $crate::store::sql::client_columns;
-            use $crate::store::{ClientRecord, DbTime, NewClient, StoreError};
+            use $crate::store::{ClientPatch, ClientRecord, DbTime, NewClient, StoreError};
 
             #[async_trait::async_trait]
             impl $crate::store::ClientStore for $store {
@@ -16,13 +16,16 @@ macro_rules! client_queries {
                     sqlx::query(concat!(
                         "INSERT INTO clients (",
                         client_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $6)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
                     ))
                     .bind(client.client_id.as_str())
                     .bind(&client.name)
                     .bind(client.secret_hash.map(|h| h.to_vec()))
                     .bind(client.grant_types.to_string())
                     .bind(client.scopes.to_string())
+                    .bind(client.audiences.stored())
+                    .bind(client.default_audience.as_ref().map(|a| a.as_str()))
+                    .bind(client.introspection)
                     .bind(DbTime(client.created_at))
                     .execute(self.writer())
                     .await?;
@@ -60,6 +63,31 @@ macro_rules! client_queries {
                         .execute(self.writer())
                         .await?
                         .rows_affected()
+                        == 1)
+                }
+
+                async fn update_client(
+                    &self,
+                    client_id: &str,
+                    patch: &ClientPatch,
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    Ok(sqlx::query(
+                        "UPDATE clients SET name = $2, grant_types = $3, scopes = $4, \
+                         audiences = $5, default_audience = $6, introspection = $7, \
+                         updated_at = $8 WHERE client_id = $1",
+                    )
+                    .bind(client_id)
+                    .bind(&patch.name)
+                    .bind(patch.grant_types.to_string())
+                    .bind(patch.scopes.to_string())
+                    .bind(patch.audiences.stored())
+                    .bind(patch.default_audience.as_ref().map(|a| a.as_str()))
+                    .bind(patch.introspection)
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
                         == 1)
                 }
 

@@ -54,11 +54,6 @@ macro_rules! lifecycle_queries {
                             purge.now,
                         ),
                         (
-                            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-                             WHERE absolute_expires_at <= $3 OR last_seen_at <= $1 LIMIT $2)",
-                            purge.idle_cutoff,
-                        ),
-                        (
                             "DELETE FROM users WHERE id IN \
                              (SELECT id FROM users WHERE deleted_at <= $1 LIMIT $2)",
                             purge.tombstone_cutoff,

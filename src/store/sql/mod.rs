@@ -62,7 +62,8 @@ pub(super) use revocation_columns;
 /// The columns of a `ClientRecord`.
 macro_rules! client_columns {
     () => {
-        "client_id, name, secret_hash, grant_types, scopes, created_at, updated_at"
+        "client_id, name, secret_hash, grant_types, scopes, audiences, default_audience, \
+         introspection, created_at, updated_at"
     };
 }
 pub(super) use client_columns;
@@ -71,7 +72,7 @@ pub(super) use client_columns;
 /// inserts bind them.
 macro_rules! refresh_columns {
     () => {
-        "token_hash, family_id, user_id, client_id, scope, \
+        "token_hash, family_id, user_id, client_id, scope, audiences, \
          issued_at, expires_at, access_jti, access_expires_at"
     };
 }

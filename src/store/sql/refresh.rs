@@ -25,13 +25,14 @@ macro_rules! refresh_queries {
                     sqlx::query(concat!(
                         "INSERT INTO refresh_tokens (",
                         refresh_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                     ))
                     .bind(&t.token_hash[..])
                     .bind(t.family_id)
                     .bind(t.user_id.0)
                     .bind(&t.client_id)
                     .bind(&t.scope)
+                    .bind(t.audiences.stored())
                     .bind(DbTime(t.issued_at))
                     .bind(DbTime(t.expires_at))
                     .bind(t.access_jti.to_string())
@@ -53,7 +54,8 @@ macro_rules! refresh_queries {
                     token_hash: &[u8; 32],
                 ) -> Result<Option<RefreshTokenState>, StoreError> {
                     Ok(sqlx::query_as::<_, RefreshTokenState>(
-                        "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.issued_at, \
+                        "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
+                         t.issued_at, \
                          t.expires_at, t.used_at, t.access_jti, t.access_expires_at, \
                          EXISTS (SELECT 1 FROM revoked_families r \
                                  WHERE r.family_id = t.family_id) AS family_revoked, \

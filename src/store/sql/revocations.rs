@@ -122,6 +122,27 @@ macro_rules! revocation_queries {
             }
 
             impl $store {
+                /// Every token of `user` issued up to `now` is invalid
+                /// (watermarks never move back); `false` if there is no
+                /// such user. On PostgreSQL a trigger tells the replicas.
+                async fn set_watermark(
+                    tx: &mut sqlx::Transaction<'static, <$store as Dialect>::Db>,
+                    user: UserId,
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    Ok(sqlx::query(
+                        "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
+                         WHEN tokens_valid_after IS NULL OR tokens_valid_after < $2 THEN $2 \
+                         ELSE tokens_valid_after END WHERE id = $1",
+                    )
+                    .bind(user.0)
+                    .bind(DbTime(now))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+                        == 1)
+                }
+
                 /// Sets the watermark, revokes every refresh family and ends
                 /// every session of `user`, inside `tx`; returns the ended
                 /// sessions, or `None` if there is no such user.
@@ -132,18 +153,7 @@ macro_rules! revocation_queries {
                     now: DateTime<Utc>,
                     family_expiry: DateTime<Utc>,
                 ) -> Result<Option<Vec<Uuid>>, StoreError> {
-                    let found = sqlx::query(
-                        "UPDATE users SET updated_at = $2, tokens_valid_after = CASE \
-                         WHEN tokens_valid_after IS NULL OR tokens_valid_after < $2 THEN $2 \
-                         ELSE tokens_valid_after END WHERE id = $1",
-                    )
-                    .bind(user.0)
-                    .bind(DbTime(now))
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if !found {
+                    if !Self::set_watermark(tx, user, now).await? {
                         return Ok(None);
                     }
                     sqlx::query(

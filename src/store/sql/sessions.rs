@@ -15,6 +15,50 @@ macro_rules! session_queries {
                 StoreError,
             };
 
+            /// A deleted session: its id, its user, and the access token
+            /// bound to it, if any.
+            type Ended = (Uuid, Uuid, Option<String>, Option<DbTime>);
+
+            /// Puts the live access tokens bound to ended sessions on the
+            /// revocation list, inside `tx`, and says what ended.
+            async fn revoke_bound(
+                tx: &mut sqlx::Transaction<'static, <$store as Dialect>::Db>,
+                rows: Vec<Ended>,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<EndedSessions, StoreError> {
+                let mut ended = EndedSessions::default();
+                for (id, user, jti, expires_at) in rows {
+                    ended.ids.push(id);
+                    let (Some(jti), Some(expires_at)) = (jti, expires_at) else {
+                        continue;
+                    };
+                    if expires_at.0 <= now {
+                        continue;
+                    }
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, \
+                         reason) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (jti) DO NOTHING RETURNING seq",
+                    )
+                    .bind(&jti)
+                    .bind(user.to_string())
+                    .bind(expires_at)
+                    .bind(DbTime(now))
+                    .bind(reason)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    if let (Some(seq), Ok(jti)) = (seq, Jti::parse(&jti)) {
+                        ended.revoked.push(RevokedEntry {
+                            jti,
+                            exp: expires_at.0.timestamp(),
+                            seq,
+                        });
+                    }
+                }
+                Ok(ended)
+            }
+
             #[async_trait::async_trait]
             impl $crate::store::SessionStore for $store {
                 async fn insert_session(&self, s: &NewSession) -> Result<(), StoreError> {
@@ -47,6 +91,20 @@ macro_rules! session_queries {
                          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
                     )
                     .bind(&token_hash[..])
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn session_by_id(
+                    &self,
+                    id: Uuid,
+                ) -> Result<Option<SessionLookup>, StoreError> {
+                    Ok(sqlx::query_as::<_, SessionLookup>(
+                        "SELECT s.id, s.user_id, s.last_seen_at, s.absolute_expires_at, \
+                         u.roles, u.disabled \
+                         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+                    )
+                    .bind(id)
                     .fetch_optional(self.reader())
                     .await?)
                 }
@@ -101,6 +159,29 @@ macro_rules! session_queries {
                     Ok(u64::try_from(count).unwrap_or(0))
                 }
 
+                async fn end_expired_sessions(
+                    &self,
+                    idle_cutoff: DateTime<Utc>,
+                    now: DateTime<Utc>,
+                    batch: u32,
+                ) -> Result<EndedSessions, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let rows: Vec<Ended> = sqlx::query_as(
+                        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                         WHERE absolute_expires_at <= $2 OR last_seen_at <= $1 LIMIT $3) \
+                         RETURNING id, user_id, access_jti, access_expires_at",
+                    )
+                    .bind(DbTime(idle_cutoff))
+                    .bind(DbTime(now))
+                    .bind(i64::from(batch))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let ended = revoke_bound(&mut tx, rows, "session expired", now).await?;
+                    Self::notify_sessions_ended(&mut tx, &ended.ids).await?;
+                    tx.commit().await?;
+                    Ok(ended)
+                }
+
                 async fn end_sessions(
                     &self,
                     scope: SessionScope,
@@ -130,37 +211,8 @@ macro_rules! session_queries {
                         .bind(user.0)
                         .bind(except.unwrap_or(Uuid::nil())),
                     };
-                    let rows: Vec<(Uuid, Uuid, Option<String>, Option<DbTime>)> =
-                        query.fetch_all(&mut *tx).await?;
-                    let mut ended = EndedSessions::default();
-                    for (id, user, jti, expires_at) in rows {
-                        ended.ids.push(id);
-                        let (Some(jti), Some(expires_at)) = (jti, expires_at) else {
-                            continue;
-                        };
-                        if expires_at.0 <= now {
-                            continue;
-                        }
-                        let seq: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, \
-                             reason) VALUES ($1, $2, $3, $4, $5) \
-                             ON CONFLICT (jti) DO NOTHING RETURNING seq",
-                        )
-                        .bind(&jti)
-                        .bind(user.to_string())
-                        .bind(expires_at)
-                        .bind(DbTime(now))
-                        .bind(reason)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let (Some(seq), Ok(jti)) = (seq, Jti::parse(&jti)) {
-                            ended.revoked.push(RevokedEntry {
-                                jti,
-                                exp: expires_at.0.timestamp(),
-                                seq,
-                            });
-                        }
-                    }
+                    let rows: Vec<Ended> = query.fetch_all(&mut *tx).await?;
+                    let ended = revoke_bound(&mut tx, rows, reason, now).await?;
                     Self::notify_sessions_ended(&mut tx, &ended.ids).await?;
                     tx.commit().await?;
                     Ok(ended)

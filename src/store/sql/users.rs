@@ -179,13 +179,14 @@ macro_rules! user_queries {
                 ) -> Result<UserChange, StoreError> {
                     let mut tx = self.begin_write().await?;
                     Self::lock_admins(&mut tx).await?;
-                    let current = sqlx::query_as::<_, (bool, bool)>(
-                        "SELECT is_admin, disabled FROM users WHERE id = $1 AND deleted_at IS NULL",
+                    let current = sqlx::query_as::<_, (bool, bool, String)>(
+                        "SELECT is_admin, disabled, roles FROM users \
+                         WHERE id = $1 AND deleted_at IS NULL",
                     )
                     .bind(id.0)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let Some((was_admin, was_disabled)) = current else {
+                    let Some((was_admin, was_disabled, roles_before)) = current else {
                         return Ok(UserChange::NotFound);
                     };
                     let admin_after = !delete
@@ -212,6 +213,14 @@ macro_rules! user_queries {
                         Self::apply_patch(&mut tx, id, patch, now).await?;
                     }
                     let revoked = delete || patch.revokes();
+                    // New roles: the tokens that claim the old ones are
+                    // refused from now on (refresh and sessions read them
+                    // afresh).
+                    let watermarked = !revoked
+                        && patch
+                            .roles
+                            .as_ref()
+                            .is_some_and(|r| r.stored() != roles_before);
                     let ended_sessions = if revoked {
                         let reason = if delete {
                             "user deleted"
@@ -222,6 +231,9 @@ macro_rules! user_queries {
                             .await?
                             .unwrap_or_default()
                     } else {
+                        if watermarked {
+                            Self::set_watermark(&mut tx, id, now).await?;
+                        }
                         Vec::new()
                     };
                     let user = if delete {
@@ -240,6 +252,7 @@ macro_rules! user_queries {
                     Ok(UserChange::Done {
                         user,
                         revoked,
+                        watermarked,
                         ended_sessions,
                     })
                 }
