@@ -9,6 +9,7 @@ mod proxy;
 mod admin_clients;
 mod admin_revocations;
 mod admin_users;
+mod audiences;
 mod audit;
 mod bad_input;
 mod browser;

@@ -9,6 +9,7 @@ use countersign::verifier::{Builder, OnStale, SetupError, TokenError, Verifier, 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::audiences::{self, BILLING, ORDERS};
 use crate::helpers::{TestApp, TestDb, claims_of};
 use crate::{both_backends, sqlite_only};
 
@@ -377,3 +378,28 @@ async fn the_actix_extractor_guards_a_handler(db: TestDb) {
 }
 #[cfg(feature = "verifier-actix")]
 sqlite_only!(the_actix_extractor_guards_a_handler);
+
+async fn a_token_for_one_service_is_refused_by_another(db: TestDb) {
+    let app = server(&db).await;
+    let secret = audiences::shop(&app).await;
+    let response = audiences::client_token(&app, "shop", &secret, &[("resource", ORDERS)]).await;
+    let token: Value = response.json().await.unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let orders = quick_for(&app, ORDERS).build().await.unwrap();
+    let billing = quick_for(&app, BILLING).build().await.unwrap();
+    let own = quick(&app).build().await.unwrap();
+    assert_eq!(
+        orders
+            .verify(token)
+            .await
+            .unwrap()
+            .aud
+            .iter()
+            .collect::<Vec<_>>(),
+        [ORDERS]
+    );
+    assert_eq!(rejected(billing.verify(token).await), TokenError::Audience);
+    assert_eq!(rejected(own.verify(token).await), TokenError::Audience);
+    assert_eq!(app.userinfo_status(token).await, StatusCode::UNAUTHORIZED);
+}
+both_backends!(a_token_for_one_service_is_refused_by_another);
