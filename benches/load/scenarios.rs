@@ -11,10 +11,14 @@ use crate::measure::{Run, Stats};
 use crate::server::ADMIN_PASSWORD;
 use crate::wrk::{self, Request};
 
+/// The administrator's login, with the `admin` scope the admin API needs.
 pub async fn login(client: &reqwest::Client, base: &str) -> Value {
     client
         .post(format!("{base}/v1/login"))
-        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .json(
+            &serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD,
+            "scope": "admin"}),
+        )
         .send()
         .await
         .unwrap()
@@ -200,6 +204,7 @@ pub async fn register_client(
         .json(&serde_json::json!({
             "client_id": client_id, "name": "Load benchmark",
             "grant_types": ["client_credentials"], "scopes": ["reports:read"], "confidential": true,
+            "introspection": true,
         }))
         .send()
         .await
