@@ -15,8 +15,8 @@ use crate::config::Settings;
 use crate::context::{self, Ctx};
 use crate::crypto::master_key::MasterKey;
 use crate::domain::{
-    Caller, ClientId, DomainError, GrantTypes, Jti, Password, Resource, Resources, Roles, Scope,
-    Username,
+    Caller, ClientId, DomainError, GrantTypes, Jti, Password, RedirectUris, Resource, Resources,
+    Roles, Scope, Username,
 };
 use crate::error::Error;
 use crate::service::presented::{self, Target};
@@ -221,6 +221,11 @@ fn registration(new: NewClient) -> Result<Registration, DomainError> {
                 .map(Resource::parse)
                 .transpose()?,
             introspection: new.introspect,
+            redirect_uris: RedirectUris::parse(new.redirect_uris.iter().map(String::as_str))?,
+            post_logout_redirect_uris: RedirectUris::parse(
+                new.post_logout_redirect_uris.iter().map(String::as_str),
+            )?,
+            trusted: new.trusted,
         },
         client_id: Some(client_id),
     })

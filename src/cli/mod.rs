@@ -98,6 +98,17 @@ pub(crate) struct NewClient {
     /// feed.
     #[arg(long)]
     introspect: bool,
+    /// A URI the authorization endpoint may answer at (exact; needed for
+    /// --grant authorization_code); repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards; repeat
+    /// for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A first-party app: signing in to it asks for no consent.
+    #[arg(long)]
+    trusted: bool,
     /// A display name (defaults to the id).
     #[arg(long)]
     name: Option<String>,

@@ -44,6 +44,7 @@ impl fmt::Display for ClientId {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GrantType {
+    AuthorizationCode,
     ClientCredentials,
     Password,
     RefreshToken,
@@ -52,11 +53,13 @@ pub enum GrantType {
 impl GrantType {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         match raw {
+            "authorization_code" => Ok(Self::AuthorizationCode),
             "client_credentials" => Ok(Self::ClientCredentials),
             "password" => Ok(Self::Password),
             "refresh_token" => Ok(Self::RefreshToken),
             other => Err(DomainError(format!(
-                "grant type `{}` is not one of client_credentials, password, refresh_token",
+                "grant type `{}` is not one of authorization_code, client_credentials, password, \
+                 refresh_token",
                 other.escape_debug()
             ))),
         }
@@ -64,6 +67,7 @@ impl GrantType {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
             Self::RefreshToken => "refresh_token",
@@ -152,11 +156,27 @@ pub struct Client {
     /// Whether it may introspect tokens and read the revocation feed: a
     /// resource server.
     pub introspection: bool,
+    /// Where the authorization endpoint may send its answers.
+    pub redirect_uris: super::RedirectUris,
+    /// Where RP-initiated logout may send the browser afterwards.
+    pub post_logout_redirect_uris: super::RedirectUris,
+    /// A first-party app: signing in to it asks for no consent.
+    pub trusted: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Client {
     pub fn is_confidential(&self) -> bool {
         self.secret_hash.is_some()
+    }
+
+    /// How it authenticates at the token endpoint (RFC 7591 §2): `none`
+    /// for a public client, else with its secret (Basic or in the form).
+    pub fn token_endpoint_auth_method(&self) -> &'static str {
+        if self.is_confidential() {
+            "client_secret_basic"
+        } else {
+            "none"
+        }
     }
 }

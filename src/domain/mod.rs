@@ -9,6 +9,8 @@ mod jti;
 #[cfg(feature = "server")]
 mod password;
 #[cfg(feature = "server")]
+mod redirect;
+#[cfg(feature = "server")]
 mod resource;
 mod role;
 mod scope;
@@ -25,6 +27,8 @@ pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::{Jti, JtiHash, JtiHasher};
 #[cfg(feature = "server")]
 pub use password::Password;
+#[cfg(feature = "server")]
+pub use redirect::{RedirectUri, RedirectUris};
 #[cfg(feature = "server")]
 pub use resource::{Resource, Resources};
 pub use role::{Role, Roles};

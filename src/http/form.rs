@@ -60,7 +60,7 @@ fn read_error(e: &actix_web::Error) -> ApiError {
     }
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let plus_as_space: Vec<u8> = pair
             .iter()

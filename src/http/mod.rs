@@ -7,6 +7,7 @@
 
 mod admin;
 mod auth;
+mod consents;
 mod discovery;
 pub mod error;
 mod feed;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(logout::configure)
         .configure(feed::configure)
         .configure(sessions::configure)
+        .configure(consents::configure)
         .configure(userinfo::configure)
         .configure(admin::configure)
         .configure(pages::configure)
@@ -76,6 +78,7 @@ fn documented() -> Vec<utoipa::openapi::OpenApi> {
         logout::Doc::openapi(),
         feed::Doc::openapi(),
         sessions::Doc::openapi(),
+        consents::Doc::openapi(),
         userinfo::Doc::openapi(),
     ];
     docs.extend(pages::documented());

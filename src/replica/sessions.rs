@@ -21,6 +21,10 @@ pub struct CachedSession {
     pub user_id: Uuid,
     /// Roles, validated when read from the database.
     pub roles: Roles,
+    /// When its user signed in.
+    pub created_at: DateTime<Utc>,
+    /// How they did (RFC 8176 values, space-separated).
+    pub amr: String,
     pub absolute_expires_at: DateTime<Utc>,
     /// The last use this replica knows of (persisted or not).
     pub last_seen_at: DateTime<Utc>,
@@ -196,6 +200,8 @@ mod tests {
             id: Uuid::from_u128(id),
             user_id: Uuid::from_u128(99),
             roles: Roles::default(),
+            created_at: now,
+            amr: "pwd".into(),
             absolute_expires_at: now,
             last_seen_at: now,
             last_persisted_at: now,

@@ -83,8 +83,10 @@ impl ClientIdentity {
         }
         Ok(asked)
     }
+}
 
-    fn of(client: &Client) -> Self {
+impl From<&Client> for ClientIdentity {
+    fn from(client: &Client) -> Self {
         Self {
             id: client.id.as_str().to_owned(),
             grant_types: client.grant_types.clone(),
@@ -121,7 +123,7 @@ pub async fn authenticate(
         (None, None) => {}
         _ => return Err(refused()),
     }
-    Ok(ClientIdentity::of(&client))
+    Ok(ClientIdentity::from(client.as_ref()))
 }
 
 /// The client-credentials grant (RFC 6749 §4.4): an access token about the

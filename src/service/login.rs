@@ -11,10 +11,11 @@ use crate::domain::{ADMIN_SCOPE, Actor, Caller, GrantType, Password, Scope, User
 use crate::error::Error;
 use crate::meter;
 use crate::service::clients::ClientIdentity;
-use crate::service::grant::Verified;
+use crate::service::grant::{Amr, Verified};
+use crate::service::refresh::{self, NewFamily};
 use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Content};
-use crate::service::{refresh, users};
+use crate::service::users;
 use crate::store::LoginLookup;
 
 pub struct PasswordLogin {
@@ -79,6 +80,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified
         scope,
         client_id: login.client.id,
         audiences,
+        amr: Amr::password(),
     })
 }
 
@@ -127,7 +129,7 @@ pub async fn jwt_grant(ctx: &Ctx, verified: &Verified) -> Result<LoginGrant, Err
             audiences: &verified.audiences,
         },
     )?;
-    let refresh_token = refresh::start_family(ctx, verified, &access).await?;
+    let refresh_token = refresh::start_family(ctx, NewFamily::of(verified), &access).await?;
     meter::token_issued("password");
     Ok(LoginGrant {
         access,

@@ -11,10 +11,14 @@
 
 pub mod access;
 pub mod audit_trail;
+pub mod authorize;
 pub mod clients;
+pub mod code_grant;
+pub mod consents;
 pub mod discovery;
 pub mod feed;
 pub mod grant;
+pub mod id_tokens;
 pub mod introspection;
 pub mod keys;
 pub mod login;

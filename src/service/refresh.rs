@@ -30,10 +30,32 @@ pub struct RefreshGrant {
     pub refresh_token: String,
 }
 
-/// Starts a new family for a fresh login and returns its first token.
+/// A new refresh family: its id (fixed beforehand where something else
+/// must name it), whose it is, and what its access tokens may be for.
+pub struct NewFamily<'a> {
+    pub id: Uuid,
+    pub user: UserId,
+    pub client_id: &'a str,
+    pub audiences: &'a Resources,
+}
+
+impl<'a> NewFamily<'a> {
+    /// The family of a fresh login.
+    pub fn of(verified: &'a Verified) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            user: verified.user.id,
+            client_id: &verified.client_id,
+            audiences: &verified.audiences,
+        }
+    }
+}
+
+/// Starts a family, with the scope of its first access token, and returns
+/// its first refresh token.
 pub async fn start_family(
     ctx: &Ctx,
-    verified: &Verified,
+    family: NewFamily<'_>,
     access: &AccessToken,
 ) -> Result<String, Error> {
     let token = random::token(PREFIX)?;
@@ -41,11 +63,11 @@ pub async fn start_family(
     ctx.store
         .insert_refresh_token(&NewRefreshToken {
             token_hash: random::sha256(token.as_bytes()),
-            family_id: Uuid::new_v4(),
-            user_id: verified.user.id,
-            client_id: verified.client_id.clone(),
+            family_id: family.id,
+            user_id: family.user,
+            client_id: family.client_id.to_owned(),
             scope: access.scope.to_string(),
-            audiences: verified.audiences.clone(),
+            audiences: family.audiences.clone(),
             issued_at: now,
             expires_at: now + ttl(ctx),
             access_jti: access.jti,

@@ -5,7 +5,9 @@
 
 use crate::context::{BUILTIN_CLIENT_ID, Ctx};
 use crate::crypto::random;
-use crate::domain::{Caller, Client, ClientId, GrantType, GrantTypes, Resource, Resources, Scope};
+use crate::domain::{
+    Caller, Client, ClientId, GrantType, GrantTypes, RedirectUris, Resource, Resources, Scope,
+};
 use crate::error::Error;
 use crate::store::{ClientPatch, NewClient, StoreError};
 
@@ -24,6 +26,13 @@ pub struct Settings {
     pub default_audience: Option<Resource>,
     /// Whether it may introspect tokens and read the revocation feed.
     pub introspection: bool,
+    /// Where the authorization endpoint may answer (needed for the
+    /// authorization code grant).
+    pub redirect_uris: RedirectUris,
+    /// Where RP-initiated logout may send the browser afterwards.
+    pub post_logout_redirect_uris: RedirectUris,
+    /// A first-party app: no consent is asked.
+    pub trusted: bool,
 }
 
 /// What registering a client needs.
@@ -45,6 +54,9 @@ pub struct Update {
     /// `Some(None)` removes the default.
     pub default_audience: Option<Option<Resource>>,
     pub introspection: Option<bool>,
+    pub redirect_uris: Option<RedirectUris>,
+    pub post_logout_redirect_uris: Option<RedirectUris>,
+    pub trusted: Option<bool>,
 }
 
 impl Update {
@@ -55,6 +67,9 @@ impl Update {
             && self.audiences.is_none()
             && self.default_audience.is_none()
             && self.introspection.is_none()
+            && self.redirect_uris.is_none()
+            && self.post_logout_redirect_uris.is_none()
+            && self.trusted.is_none()
     }
 }
 
@@ -97,6 +112,9 @@ pub async fn register(
         audiences: settings.audiences,
         default_audience: settings.default_audience,
         introspection: settings.introspection,
+        redirect_uris: settings.redirect_uris,
+        post_logout_redirect_uris: settings.post_logout_redirect_uris,
+        trusted: settings.trusted,
         created_at: ctx.clock.now(),
     };
     ctx.store
@@ -109,6 +127,9 @@ pub async fn register(
             audiences: client.audiences.clone(),
             default_audience: client.default_audience.clone(),
             introspection: client.introspection,
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            trusted: client.trusted,
             created_at: client.created_at,
         })
         .await
@@ -141,6 +162,11 @@ pub async fn update(ctx: &Ctx, caller: &Caller, id: &str, update: Update) -> Res
         audiences: update.audiences.unwrap_or(current.audiences),
         default_audience: update.default_audience.unwrap_or(current.default_audience),
         introspection: update.introspection.unwrap_or(current.introspection),
+        redirect_uris: update.redirect_uris.unwrap_or(current.redirect_uris),
+        post_logout_redirect_uris: update
+            .post_logout_redirect_uris
+            .unwrap_or(current.post_logout_redirect_uris),
+        trusted: update.trusted.unwrap_or(current.trusted),
     };
     check(&settings, current.secret_hash.is_some())?;
     let patch = ClientPatch {
@@ -150,6 +176,9 @@ pub async fn update(ctx: &Ctx, caller: &Caller, id: &str, update: Update) -> Res
         audiences: settings.audiences,
         default_audience: settings.default_audience,
         introspection: settings.introspection,
+        redirect_uris: settings.redirect_uris,
+        post_logout_redirect_uris: settings.post_logout_redirect_uris,
+        trusted: settings.trusted,
     };
     let changed = ctx.store.update_client(id, &patch, ctx.clock.now()).await?;
     ctx.clients.forget(id);
@@ -181,6 +210,13 @@ fn check(settings: &Settings, confidential: bool) -> Result<(), Error> {
     if !confidential && settings.grant_types.contains(GrantType::ClientCredentials) {
         return Err(Error::InvalidRequest(
             "client_credentials needs a confidential client".into(),
+        ));
+    }
+    if settings.grant_types.contains(GrantType::AuthorizationCode)
+        && settings.redirect_uris.is_empty()
+    {
+        return Err(Error::InvalidRequest(
+            "the authorization_code grant needs at least one redirect URI".into(),
         ));
     }
     if let Some(default) = &settings.default_audience

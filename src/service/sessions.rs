@@ -18,7 +18,7 @@ use crate::crypto::random;
 use crate::domain::{Caller, Roles, Session, SessionScope, UserId};
 use crate::error::Error;
 use crate::replica::sessions::CachedSession;
-use crate::service::grant::Verified;
+use crate::service::grant::{Amr, Verified};
 use crate::service::tokens::{self, AccessToken, Content};
 use crate::store::{EndedSessions, NewSession, SessionLookup};
 
@@ -47,6 +47,10 @@ pub struct SessionAuth {
     pub id: Uuid,
     pub user_id: Uuid,
     pub roles: Roles,
+    /// When its user signed in (an ID token's `auth_time`).
+    pub auth_time: DateTime<Utc>,
+    /// How they proved who they are.
+    pub amr: Amr,
     /// When it ends if not used again (or at its absolute limit, if sooner).
     pub expires_at: DateTime<Utc>,
 }
@@ -89,6 +93,7 @@ pub async fn start(
             absolute_expires_at: now + absolute,
             user_agent: context.user_agent,
             client_addr: context.client_addr,
+            amr: verified.amr.to_string(),
             access: access.as_ref().map(|a| (a.jti, a.expires_at)),
         })
         .await?;
@@ -132,21 +137,26 @@ pub async fn require_live(ctx: &Ctx, claims: &AccessClaims) -> Result<(), Error>
     let Some(sid) = claims.sid.as_deref() else {
         return Ok(());
     };
+    let sid = Uuid::parse_str(sid).map_err(|_| Error::InvalidToken(TokenError::SessionUnknown))?;
+    live(ctx, sid).await.map(|_| ())
+}
+
+/// The session `id` if it is live (without recording a use).
+pub async fn live(ctx: &Ctx, id: Uuid) -> Result<SessionAuth, Error> {
     let ended = || Error::InvalidToken(TokenError::SessionUnknown);
-    let sid = Uuid::parse_str(sid).map_err(|_| ended())?;
-    let session = match ctx.sessions.get_by_id(sid) {
+    let session = match ctx.sessions.get_by_id(id) {
         Some(session) => session,
         None => {
             let row = ctx
                 .store
-                .session_by_id(sid)
+                .session_by_id(id)
                 .await?
                 .filter(|row| !row.disabled)
                 .ok_or_else(ended)?;
             cached(row)?
         }
     };
-    check(ctx, &session, ctx.clock.now()).map(|_| ())
+    check(ctx, &session, ctx.clock.now())
 }
 
 /// Checks a session token without recording a use (for introspection);
@@ -264,6 +274,8 @@ fn cached(row: SessionLookup) -> Result<CachedSession, Error> {
         id: row.id,
         user_id: row.user_id,
         roles: Roles::from_stored(&row.roles)?,
+        created_at: row.created_at.0,
+        amr: row.amr,
         absolute_expires_at: row.absolute_expires_at.0,
         last_seen_at: row.last_seen_at.0,
         last_persisted_at: row.last_seen_at.0,
@@ -279,6 +291,8 @@ fn check(ctx: &Ctx, session: &CachedSession, now: DateTime<Utc>) -> Result<Sessi
         id: session.id,
         user_id: session.user_id,
         roles: session.roles.clone(),
+        auth_time: session.created_at,
+        amr: Amr::from_stored(&session.amr),
         expires_at: idle_limit.min(session.absolute_expires_at),
     })
 }

@@ -26,10 +26,10 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    AuditEvent, AuditRecord, ClientPatch, ClientRecord, EndedSessions, LoginLookup, NewClient,
-    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
-    SigningKeyRecord, UserChange, UserPatch, UserRecord,
+    AuditEvent, AuditRecord, ClientPatch, ClientRecord, CodeRecord, ConsentRecord, EndedSessions,
+    LoginLookup, NewClient, NewCode, NewRefreshToken, NewRevocation, NewSession, NewUser,
+    Notification, Purge, RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation,
+    SessionLookup, SessionRecord, SigningKeyRecord, UserChange, UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -47,6 +47,7 @@ pub trait Store:
     + RevocationStore
     + AuditStore
     + ThrottleStore
+    + CodeStore
     + Send
     + Sync
     + 'static
@@ -63,6 +64,7 @@ impl<T> Store for T where
         + RevocationStore
         + AuditStore
         + ThrottleStore
+        + CodeStore
         + Send
         + Sync
         + 'static
@@ -355,6 +357,51 @@ pub trait AuditStore: Send + Sync {
         action: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// The authorization code flow: codes, and the consents users gave.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    async fn insert_code(&self, code: &NewCode) -> Result<(), StoreError>;
+
+    /// Marks the code used, if it is unused and unexpired, and returns it;
+    /// `None` otherwise. Exactly one of any number of concurrent calls for
+    /// one code succeeds.
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<CodeRecord>, StoreError>;
+
+    /// A code as stored, used or not (to recognise a replay).
+    async fn code(&self, code_hash: &[u8; 32]) -> Result<Option<CodeRecord>, StoreError>;
+
+    async fn consent(
+        &self,
+        user: UserId,
+        client_id: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError>;
+
+    /// Records what `user` allowed `client_id` (replacing what was).
+    async fn save_consent(
+        &self,
+        user: UserId,
+        client_id: &str,
+        scope: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn list_consents(&self, user: UserId) -> Result<Vec<ConsentRecord>, StoreError>;
+
+    /// Forgets a consent; `false` if there was none.
+    async fn delete_consent(&self, user: UserId, client_id: &str) -> Result<bool, StoreError>;
+
+    /// The refresh families `user` holds through `client_id` (not revoked).
+    async fn refresh_families(
+        &self,
+        user: UserId,
+        client_id: &str,
+    ) -> Result<Vec<Uuid>, StoreError>;
 }
 
 /// Failed logins, per account and per address.

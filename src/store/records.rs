@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use super::{DbTime, StoreError};
 use crate::domain::{
-    Client, ClientId, GrantTypes, Jti, Resource, Resources, Roles, Scope, User, UserId, Username,
+    Client, ClientId, GrantTypes, Jti, RedirectUris, Resource, Resources, Roles, Scope, User,
+    UserId, Username,
 };
 
 /// A user to insert; the password is already hashed.
@@ -177,6 +178,8 @@ pub struct NewSession {
     pub absolute_expires_at: DateTime<Utc>,
     pub user_agent: String,
     pub client_addr: String,
+    /// How the person proved who they are (RFC 8176 values).
+    pub amr: String,
     /// An access token issued with the session, revoked when it ends.
     pub access: Option<(Jti, DateTime<Utc>)>,
 }
@@ -198,6 +201,9 @@ pub struct SessionRecord {
 pub struct SessionLookup {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// When the session began: when its user signed in.
+    pub created_at: DbTime,
+    pub amr: String,
     pub last_seen_at: DbTime,
     pub absolute_expires_at: DbTime,
     pub roles: String,
@@ -270,6 +276,9 @@ pub struct NewClient {
     pub audiences: Resources,
     pub default_audience: Option<Resource>,
     pub introspection: bool,
+    pub redirect_uris: RedirectUris,
+    pub post_logout_redirect_uris: RedirectUris,
+    pub trusted: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -283,6 +292,9 @@ pub struct ClientPatch {
     pub audiences: Resources,
     pub default_audience: Option<Resource>,
     pub introspection: bool,
+    pub redirect_uris: RedirectUris,
+    pub post_logout_redirect_uris: RedirectUris,
+    pub trusted: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -295,6 +307,9 @@ pub struct ClientRecord {
     pub audiences: String,
     pub default_audience: Option<String>,
     pub introspection: bool,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub trusted: bool,
     pub created_at: DbTime,
     pub updated_at: DbTime,
 }
@@ -324,6 +339,10 @@ impl ClientRecord {
                 .transpose()
                 .map_err(corrupt)?,
             introspection: self.introspection,
+            redirect_uris: RedirectUris::from_stored(&self.redirect_uris).map_err(corrupt)?,
+            post_logout_redirect_uris: RedirectUris::from_stored(&self.post_logout_redirect_uris)
+                .map_err(corrupt)?,
+            trusted: self.trusted,
             created_at: self.created_at.0,
         })
     }
@@ -376,4 +395,53 @@ impl LoginLookup {
             created_at: self.created_at?,
         })
     }
+}
+
+/// An authorization code to store; only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub code_hash: [u8; 32],
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: Uuid,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub audiences: String,
+    pub auth_time: DateTime<Utc>,
+    pub amr: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub access_jti: Jti,
+    pub access_expires_at: DateTime<Utc>,
+    pub family_id: Uuid,
+}
+
+/// An authorization code as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub audiences: String,
+    pub auth_time: DbTime,
+    pub amr: String,
+    pub expires_at: DbTime,
+    pub used_at: Option<DbTime>,
+    pub access_jti: String,
+    pub access_expires_at: DbTime,
+    pub family_id: Uuid,
+}
+
+/// What a user allowed a client.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsentRecord {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: DbTime,
 }

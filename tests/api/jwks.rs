@@ -58,16 +58,27 @@ async fn discovery_lists_the_endpoints_under_both_names(db: TestDb) {
         );
         assert_eq!(meta["revocation_endpoint"], app.url("/oauth2/revoke"));
         assert_eq!(meta["revocation_feed_uri"], app.url("/v1/revocations"));
+        assert_eq!(meta["authorization_endpoint"], app.url("/oauth2/authorize"));
+        assert_eq!(meta["end_session_endpoint"], app.url("/oauth2/logout"));
+        assert_eq!(meta["userinfo_endpoint"], app.url("/v1/userinfo"));
         assert_eq!(
             meta["grant_types_supported"],
-            serde_json::json!(["password", "refresh_token", "client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "password"
+            ])
         );
-        assert!(
-            meta["grant_types_supported"]
-                .as_array()
-                .unwrap()
-                .contains(&"password".into())
+        assert_eq!(
+            meta["response_types_supported"],
+            serde_json::json!(["code"])
         );
+        assert_eq!(
+            meta["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
     }
 }
 both_backends!(discovery_lists_the_endpoints_under_both_names);

@@ -11,6 +11,7 @@ mod admin_revocations;
 mod admin_users;
 mod audiences;
 mod audit;
+mod authorize;
 mod bad_input;
 mod browser;
 mod cli;

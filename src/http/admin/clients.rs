@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::context::Ctx;
-use crate::domain::{Client, ClientId, GrantTypes, Resource, Resources, Scope};
+use crate::domain::{Client, ClientId, GrantTypes, RedirectUris, Resource, Resources, Scope};
 use crate::error::Error;
 use crate::http::auth::Admin;
 use crate::http::error::Problem;
@@ -54,6 +54,15 @@ struct ClientView {
     default_audience: Option<String>,
     /// Whether it may introspect tokens and read the revocation feed.
     introspection: bool,
+    /// Where the authorization endpoint may answer.
+    redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    post_logout_redirect_uris: Vec<String>,
+    /// `none` (a public client) or `client_secret_basic` (also accepted:
+    /// `client_secret_post`).
+    token_endpoint_auth_method: &'static str,
+    /// A first-party app: signing in to it asks for no consent.
+    trusted: bool,
     created_at: DateTime<Utc>,
     /// Shown once, at creation (`cs_secret_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +80,14 @@ impl From<&Client> for ClientView {
             audiences: client.audiences.iter().map(|a| a.to_string()).collect(),
             default_audience: client.default_audience.as_ref().map(|a| a.to_string()),
             introspection: client.introspection,
+            redirect_uris: client.redirect_uris.iter().map(|u| u.to_string()).collect(),
+            post_logout_redirect_uris: client
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
+            token_endpoint_auth_method: client.token_endpoint_auth_method(),
+            trusted: client.trusted,
             created_at: client.created_at,
             client_secret: None,
         }
@@ -95,7 +112,8 @@ struct NewClientBody {
     /// 1-64 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'; generated if absent.
     client_id: Option<String>,
     name: String,
-    /// `client_credentials`, `password`, `refresh_token`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `password` (legacy: only for first-party apps that must).
     grant_types: Vec<String>,
     #[serde(default)]
     scopes: Vec<String>,
@@ -109,6 +127,18 @@ struct NewClientBody {
     /// A resource server: may introspect tokens and read the revocation feed.
     #[serde(default)]
     introspection: bool,
+    /// Exact URIs the authorization endpoint may answer at (needed for the
+    /// authorization_code grant). https, http only to localhost or a
+    /// loopback address (whose port a public client may vary), or a native
+    /// app's scheme.
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    /// A first-party app: no consent is asked.
+    #[serde(default)]
+    trusted: bool,
 }
 
 /// At least one field; each given replaces what is registered.
@@ -124,6 +154,9 @@ struct ChangeClientBody {
     #[schema(value_type = Option<String>)]
     default_audience: Option<Option<String>>,
     introspection: Option<bool>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    trusted: Option<bool>,
 }
 
 /// A field that is present, even as `null`, as opposed to absent.
@@ -137,6 +170,10 @@ where
 
 fn resources(list: &[String]) -> Result<Resources, Error> {
     Ok(Resources::parse(list.iter().map(String::as_str))?)
+}
+
+fn uris(list: &[String]) -> Result<RedirectUris, Error> {
+    Ok(RedirectUris::parse(list.iter().map(String::as_str))?)
 }
 
 #[utoipa::path(
@@ -177,6 +214,9 @@ async fn create(
                 .map(Resource::parse)
                 .transpose()?,
             introspection: body.introspection,
+            redirect_uris: uris(&body.redirect_uris)?,
+            post_logout_redirect_uris: uris(&body.post_logout_redirect_uris)?,
+            trusted: body.trusted,
         },
     };
     let (client, secret) = registrations::register(&ctx, &admin.caller, registration).await?;
@@ -276,6 +316,13 @@ async fn change(
             .map(|d| d.as_deref().map(Resource::parse).transpose())
             .transpose()?,
         introspection: body.introspection,
+        redirect_uris: body.redirect_uris.as_deref().map(uris).transpose()?,
+        post_logout_redirect_uris: body
+            .post_logout_redirect_uris
+            .as_deref()
+            .map(uris)
+            .transpose()?,
+        trusted: body.trusted,
     };
     if update.is_empty() {
         return Err(Error::InvalidRequest(

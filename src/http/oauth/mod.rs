@@ -44,6 +44,9 @@ pub struct TokenResponse {
     refresh_token: Option<String>,
     /// The scopes granted, space-separated.
     scope: String,
+    /// An OpenID Connect ID token, when the scope has `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 impl TokenResponse {
@@ -54,7 +57,12 @@ impl TokenResponse {
             expires_in: access.expires_in,
             refresh_token,
             scope: access.scope.to_string(),
+            id_token: None,
         }
+    }
+
+    pub(super) fn with_id_token(self, id_token: Option<String>) -> Self {
+        Self { id_token, ..self }
     }
 }
 

@@ -1,5 +1,6 @@
-//! `POST /oauth2/token` (RFC 6749 §3.2): the password grant (§4.3), the
-//! refresh grant (§6) and the client-credentials grant (§4.4).
+//! `POST /oauth2/token` (RFC 6749 §3.2): the authorization code grant
+//! (OAuth 2.1 §4.1.3, with PKCE), the refresh grant (§6), the
+//! client-credentials grant (§4.4) and the legacy password grant (§4.3).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use crate::error::Error;
 use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::clients;
+use crate::service::code_grant::{self, Exchange};
 use crate::service::login::{self, PasswordLogin};
 use crate::service::refresh::{self, Narrowing};
 
@@ -32,7 +34,8 @@ pub(crate) struct Doc;
 /// The parameters of every grant; unknown ones are ignored (RFC 6749 §3.2).
 #[derive(Deserialize, ToSchema)]
 struct TokenForm {
-    /// `password`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
+    /// `password`.
     grant_type: Option<String>,
     /// Password grant.
     username: Option<String>,
@@ -40,6 +43,13 @@ struct TokenForm {
     password: Option<String>,
     /// Refresh grant.
     refresh_token: Option<String>,
+    /// Authorization code grant: the code the redirect URI received.
+    code: Option<String>,
+    /// Authorization code grant: the redirect URI of the authorization
+    /// request, exactly.
+    redirect_uri: Option<String>,
+    /// Authorization code grant: the PKCE verifier (RFC 7636).
+    code_verifier: Option<String>,
     /// Space-separated; may only narrow what is held.
     scope: Option<String>,
     /// The services the access token is for (RFC 8707), each registered
@@ -89,6 +99,7 @@ async fn token(
     let grant_type = required(form.grant_type, "grant_type")?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
     let grant = match grant_type.as_str() {
+        "authorization_code" => GrantType::AuthorizationCode,
         "password" => GrantType::Password,
         "refresh_token" => GrantType::RefreshToken,
         "client_credentials" => GrantType::ClientCredentials,
@@ -109,6 +120,17 @@ async fn token(
     resources.extend(form.audience);
     let addr = crate::http::client_addr(&req, &ctx);
     let response = match grant {
+        GrantType::AuthorizationCode => {
+            let client = client_auth::identify(&ctx, presented).await?;
+            let caller = Caller::new(Actor::Client(client.id.clone()), addr);
+            let exchange = Exchange {
+                code: &required(form.code, "code")?,
+                redirect_uri: form.redirect_uri.as_deref(),
+                code_verifier: form.code_verifier.as_deref(),
+            };
+            let grant = code_grant::exchange(&ctx, &caller, &client, exchange).await?;
+            TokenResponse::new(grant.access, grant.refresh_token).with_id_token(grant.id_token)
+        }
         GrantType::Password => {
             let client = client_auth::identify(&ctx, presented).await?;
             let verified = login::verify_password(

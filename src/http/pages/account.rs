@@ -8,14 +8,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{csrf, form_limit, html, see_other, views};
+use super::{browser_session, csrf, form_limit, html, see_other, views};
 use crate::context::Ctx;
 use crate::domain::{Actor, Caller, SessionScope, UserId};
 use crate::error::Error;
-use crate::http::auth::{cleared_session_cookie, same_origin, session_cookie_name};
+use crate::http::auth::{cleared_session_cookie, same_origin};
 use crate::http::form::Form;
 use crate::service::sessions::{self, SessionAuth};
-use crate::service::users;
+use crate::service::{consents, users};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -35,23 +35,30 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         crate::http::resource("/account/sessions/{id}/end", "POST")
             .app_data(form_limit())
             .route(web::post().to(end_session)),
+    )
+    .service(
+        crate::http::resource("/account/consents/{client_id}/withdraw", "POST")
+            .app_data(form_limit())
+            .route(web::post().to(withdraw_consent)),
     );
 }
 
 /// This module's operations, merged into `/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(account_page, account_logout, end_session, end_other_sessions))]
+#[openapi(paths(
+    account_page,
+    account_logout,
+    end_session,
+    end_other_sessions,
+    withdraw_consent
+))]
 pub(super) struct Doc;
 
 /// The session behind the page's cookie, or the way to the sign-in page.
 async fn page_session(req: &HttpRequest, ctx: &Ctx) -> Result<SessionAuth, HttpResponse> {
-    let to_login = || see_other("/login?return_to=/account").finish();
-    let Some(cookie) = req.cookie(session_cookie_name(ctx)) else {
-        return Err(to_login());
-    };
-    match sessions::authenticate(ctx, cookie.value()).await {
-        Ok(session) => Ok(session),
-        Err(Error::InvalidToken(_)) => Err(to_login()),
+    match browser_session(req, ctx).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(see_other("/login?return_to=/account").finish()),
         Err(other) => Err(actix_web::ResponseError::error_response(&other)),
     }
 }
@@ -73,11 +80,18 @@ async fn account_page(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpRespo
     };
     let user = users::current(&ctx, UserId(session.user_id)).await?;
     let listed = sessions::list(&ctx, user.id).await?;
+    let allowed = consents::list(&ctx, user.id).await?;
     let token = csrf::session_token(&ctx, session.id);
     Ok(html(
         &ctx,
         StatusCode::OK,
-        &views::account(user.username.as_str(), &token, &listed, session.id),
+        &views::account(
+            user.username.as_str(),
+            &token,
+            &listed,
+            session.id,
+            &allowed,
+        ),
     ))
 }
 
@@ -117,6 +131,36 @@ enum AccountAction {
     Logout,
     End(String),
     EndOthers,
+}
+
+#[utoipa::path(
+    post,
+    path = "/account/consents/{client_id}/withdraw",
+    tag = "pages",
+    params(("client_id" = String, Path, description = "An application the user allowed")),
+    request_body(content = ActionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Done; on to `/account` (or, not signed in, to `/login`)"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+    ),
+)]
+async fn withdraw_consent(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    form: Form<ActionForm>,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let session = match checked_action(&req, &ctx, form).await {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let user = UserId(session.user_id);
+    let caller = Caller::new(Actor::User(user), crate::http::client_addr(&req, &ctx));
+    match consents::withdraw(&ctx, &caller, user, &client_id).await {
+        Ok(()) | Err(Error::NotFound(_)) => Ok(see_other("/account").finish()),
+        Err(other) => Err(other),
+    }
 }
 
 #[utoipa::path(

@@ -6,12 +6,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{csrf, form_limit, html, safe_return_to, see_other, views};
+use maud::Markup;
+
+use super::authorize::AuthorizeParams;
+use super::{csrf, form_limit, html, html_to, safe_return_to, see_other, views};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::http::auth::{same_origin, session_cookie};
-use crate::http::form::Form;
+use crate::http::form::{self, Form};
 use crate::http::login::client_context;
+use crate::service::authorize;
 use crate::service::clients::ClientIdentity;
 use crate::service::login::{self, PasswordLogin};
 use crate::service::sessions;
@@ -35,6 +39,21 @@ struct LoginQuery {
     /// Where to go after signing in: a path on this server, or a URL on
     /// one of `sessions.return_to_origins` (anything else means `/account`).
     return_to: Option<String>,
+    /// A username to offer (from an authorization request's `login_hint`).
+    login_hint: Option<String>,
+}
+
+/// A page whose form leads back into the authorization flow must let it
+/// end at the application's redirect URI (see `html_to`).
+async fn page(ctx: &Ctx, status: StatusCode, return_to: &str, markup: &Markup) -> HttpResponse {
+    let origin = match return_to
+        .strip_prefix("/oauth2/authorize?")
+        .and_then(|query| form::decode::<AuthorizeParams>(query.as_bytes()).ok())
+    {
+        Some(params) => authorize::answer_origin(ctx, &params.request()).await,
+        None => None,
+    };
+    html_to(ctx, status, markup, origin.as_deref())
 }
 
 #[utoipa::path(
@@ -53,11 +72,9 @@ async fn login_page(
 ) -> Result<HttpResponse, Error> {
     let return_to = safe_return_to(&ctx, query.return_to.as_deref());
     let (token, cookie) = csrf::login_token(&ctx)?;
-    let mut response = html(
-        &ctx,
-        StatusCode::OK,
-        &views::login(&token, &return_to, "", None),
-    );
+    let hint = query.login_hint.as_deref().unwrap_or("");
+    let form = views::login(&token, &return_to, hint, None);
+    let mut response = page(&ctx, StatusCode::OK, &return_to, &form).await;
     response
         .add_cookie(&cookie)
         .map_err(|e| Error::Internal(e.to_string()))?;
@@ -114,13 +131,10 @@ async fn login_submit(
     }
     let return_to = safe_return_to(&ctx, form.return_to.as_deref());
     let username = form.username.unwrap_or_default();
-    let retry = |status: StatusCode, message: &str| {
-        let token = form.csrf.clone().unwrap_or_default();
-        html(
-            &ctx,
-            status,
-            &views::login(&token, &return_to, &username, Some(message)),
-        )
+    let token = form.csrf.clone().unwrap_or_default();
+    let retry = async |status: StatusCode, message: &str| {
+        let form = views::login(&token, &return_to, &username, Some(message));
+        page(&ctx, status, &return_to, &form).await
     };
     let verified = login::verify_password(
         &ctx,
@@ -142,13 +156,15 @@ async fn login_submit(
             return Ok(retry(
                 StatusCode::UNAUTHORIZED,
                 "The username or password is incorrect.",
-            ));
+            )
+            .await);
         }
         Err(Error::Overloaded { .. } | Error::Unavailable(_)) => {
             return Ok(retry(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Signing in is briefly unavailable. Please try again in a moment.",
-            ));
+            )
+            .await);
         }
         Err(other) => return Err(other),
     };

@@ -4,20 +4,28 @@
 //! HTML forms, no JavaScript; see `csrf` for how the forms are protected.
 
 mod account;
+mod authorize;
+mod consent_views;
 mod csrf;
 mod login;
+mod logout;
 mod views;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use maud::Markup;
 
 use crate::context::Ctx;
+use crate::error::Error;
+use crate::http::auth::session_cookie_name;
 use crate::http::origin_of;
+use crate::service::sessions::{self, SessionAuth};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
         .configure(account::configure)
+        .configure(authorize::configure)
+        .configure(logout::configure)
         .service(
             super::resource("/assets/countersign.css", "GET, HEAD")
                 .route(super::get().to(stylesheet)),
@@ -30,6 +38,8 @@ pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         login::Doc::openapi(),
         account::Doc::openapi(),
+        authorize::Doc::openapi(),
+        logout::Doc::openapi(),
         Doc::openapi(),
     ]
 }
@@ -50,14 +60,43 @@ fn form_limit() -> web::PayloadConfig {
 /// allows nothing but this origin's stylesheet and forms (and the
 /// configured origins to return to).
 pub(super) fn html(ctx: &Ctx, status: StatusCode, markup: &Markup) -> HttpResponse {
+    html_to(ctx, status, markup, None)
+}
+
+/// The same, for a page whose form ends up (after redirects) at
+/// `answer_origin` too: an application's redirect URI, in the
+/// authorization flow. Browsers apply `form-action` to every redirect a
+/// form submission takes.
+pub(super) fn html_to(
+    ctx: &Ctx,
+    status: StatusCode,
+    markup: &Markup,
+    answer_origin: Option<&str>,
+) -> HttpResponse {
     let mut form_action = String::from("'self'");
-    for origin in &ctx.settings.sessions.return_to_origins {
+    let configured = ctx.settings.sessions.return_to_origins.iter();
+    for origin in configured.map(String::as_str).chain(answer_origin) {
         form_action.push(' ');
         form_action.push_str(origin.trim_end_matches('/'));
     }
     page_headers(HttpResponse::build(status), &form_action)
         .content_type("text/html; charset=utf-8")
         .body(markup.clone().into_string())
+}
+
+/// The session of the browser's session cookie, if it has a live one.
+pub(super) async fn browser_session(
+    req: &HttpRequest,
+    ctx: &Ctx,
+) -> Result<Option<SessionAuth>, Error> {
+    let Some(cookie) = req.cookie(session_cookie_name(ctx)) else {
+        return Ok(None);
+    };
+    match sessions::authenticate(ctx, cookie.value()).await {
+        Ok(session) => Ok(Some(session)),
+        Err(Error::InvalidToken(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 fn page_headers(mut builder: HttpResponseBuilder, form_action: &str) -> HttpResponseBuilder {
@@ -88,7 +127,7 @@ pub(super) fn see_other(location: &str) -> HttpResponseBuilder {
 /// waiting) becomes `/account`.
 pub(super) fn safe_return_to(ctx: &Ctx, raw: Option<&str>) -> String {
     let Some(raw) =
-        raw.filter(|r| r.len() <= 1024 && !r.chars().any(|c| c.is_control() || c == '\\'))
+        raw.filter(|r| r.len() <= 4096 && !r.chars().any(|c| c.is_control() || c == '\\'))
     else {
         return "/account".into();
     };

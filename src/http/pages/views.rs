@@ -5,6 +5,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use crate::domain::Session;
+use crate::service::consents::Consent;
 
 /// The stylesheet, served from this server at `/assets/countersign.css`.
 pub const STYLESHEET: &str = r#"
@@ -28,7 +29,7 @@ td.agent { word-break: break-word; font-size: 0.9rem; }
 @media (max-width: 36rem) { th.optional, td.optional { display: none; } }
 "#;
 
-fn page(title: &str, narrow: bool, body: Markup) -> Markup {
+pub(super) fn page(title: &str, narrow: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -45,15 +46,19 @@ fn page(title: &str, narrow: bool, body: Markup) -> Markup {
     }
 }
 
-/// The sign-in form. `error` is shown above it; `username` is kept.
+/// The sign-in form. `error` is shown above it and tied to the fields it
+/// is about (for screen readers); `username` is kept, and when it is
+/// known the focus goes to the password.
 pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -> Markup {
+    let described = error.map(|_| "login-error");
+    let invalid = error.map(|_| "true");
     page(
         "Sign in",
         true,
         html! {
             h1 { "Sign in" }
             @if let Some(error) = error {
-                p class="alert" role="alert" { (error) }
+                p class="alert" role="alert" id="login-error" { (error) }
             }
             form class="stack" method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -61,18 +66,28 @@ pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -
                 label for="username" { "Username" }
                 input type="text" id="username" name="username" value=(username)
                     autocomplete="username" autocapitalize="none" spellcheck="false"
-                    required maxlength="64" autofocus;
+                    required maxlength="64" autofocus[username.is_empty()]
+                    aria-describedby=[described] aria-invalid=[invalid];
                 label for="password" { "Password" }
                 input type="password" id="password" name="password"
-                    autocomplete="current-password" required maxlength="1024";
+                    autocomplete="current-password" required maxlength="1024"
+                    autofocus[!username.is_empty()]
+                    aria-describedby=[described] aria-invalid=[invalid];
                 button type="submit" { "Sign in" }
             }
         },
     )
 }
 
-/// The account page: who is signed in, their sessions, and the ways out.
-pub fn account(username: &str, csrf: &str, sessions: &[Session], current: uuid::Uuid) -> Markup {
+/// The account page: who is signed in, their sessions, the applications
+/// they allowed, and the ways out.
+pub fn account(
+    username: &str,
+    csrf: &str,
+    sessions: &[Session],
+    current: uuid::Uuid,
+    consents: &[Consent],
+) -> Markup {
     page(
         "Your account",
         false,
@@ -104,6 +119,38 @@ pub fn account(username: &str, csrf: &str, sessions: &[Session], current: uuid::
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="quiet"
                                             aria-label={ "End the session on " (session.user_agent) } { "End" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Applications you allowed" }
+            @if consents.is_empty() {
+                p { "None yet." }
+            } @else {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Application" }
+                            th scope="col" { "Allowed to" }
+                            th scope="col" class="optional" { "Since (UTC)" }
+                            th scope="col" { span class="visually-hidden" { "Action" } }
+                        }
+                    }
+                    tbody {
+                        @for consent in consents {
+                            @let name = consent.client_name.as_deref().unwrap_or(&consent.client_id);
+                            tr {
+                                td { (name) }
+                                td { (consent.scope.to_string()) }
+                                td class="optional" { (consent.granted_at.format("%Y-%m-%d %H:%M")) }
+                                td {
+                                    form method="post" action={ "/account/consents/" (consent.client_id) "/withdraw" } {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        button type="submit" class="quiet"
+                                            aria-label={ "Withdraw the access of " (name) } { "Withdraw" }
                                     }
                                 }
                             }

@@ -16,7 +16,7 @@ macro_rules! client_queries {
                     sqlx::query(concat!(
                         "INSERT INTO clients (",
                         client_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
                     ))
                     .bind(client.client_id.as_str())
                     .bind(&client.name)
@@ -26,6 +26,9 @@ macro_rules! client_queries {
                     .bind(client.audiences.stored())
                     .bind(client.default_audience.as_ref().map(|a| a.as_str()))
                     .bind(client.introspection)
+                    .bind(client.redirect_uris.stored())
+                    .bind(client.post_logout_redirect_uris.stored())
+                    .bind(client.trusted)
                     .bind(DbTime(client.created_at))
                     .execute(self.writer())
                     .await?;
@@ -75,7 +78,8 @@ macro_rules! client_queries {
                     Ok(sqlx::query(
                         "UPDATE clients SET name = $2, grant_types = $3, scopes = $4, \
                          audiences = $5, default_audience = $6, introspection = $7, \
-                         updated_at = $8 WHERE client_id = $1",
+                         redirect_uris = $8, post_logout_redirect_uris = $9, trusted = $10, \
+                         updated_at = $11 WHERE client_id = $1",
                     )
                     .bind(client_id)
                     .bind(&patch.name)
@@ -84,6 +88,9 @@ macro_rules! client_queries {
                     .bind(patch.audiences.stored())
                     .bind(patch.default_audience.as_ref().map(|a| a.as_str()))
                     .bind(patch.introspection)
+                    .bind(patch.redirect_uris.stored())
+                    .bind(patch.post_logout_redirect_uris.stored())
+                    .bind(patch.trusted)
                     .bind(DbTime(now))
                     .execute(self.writer())
                     .await?

@@ -48,6 +48,12 @@ macro_rules! lifecycle_queries {
                             purge.now,
                         ),
                         (
+                            "DELETE FROM authorization_codes WHERE code_hash IN \
+                             (SELECT code_hash FROM authorization_codes \
+                              WHERE expires_at <= $1 LIMIT $2)",
+                            purge.now,
+                        ),
+                        (
                             "DELETE FROM revoked_families WHERE family_id IN \
                              (SELECT family_id FROM revoked_families \
                               WHERE expires_at <= $1 LIMIT $2)",

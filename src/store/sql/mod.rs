@@ -10,6 +10,7 @@
 
 pub(super) mod audit;
 pub(super) mod clients;
+pub(super) mod codes;
 pub(super) mod keys;
 pub(super) mod lifecycle;
 pub(super) mod refresh;
@@ -24,6 +25,7 @@ macro_rules! shared_queries {
     ($store:ty) => {
         $crate::store::sql::audit::audit_queries!($store);
         $crate::store::sql::clients::client_queries!($store);
+        $crate::store::sql::codes::code_queries!($store);
         $crate::store::sql::keys::key_queries!($store);
         $crate::store::sql::lifecycle::lifecycle_queries!($store);
         $crate::store::sql::refresh::refresh_queries!($store);
@@ -63,7 +65,7 @@ pub(super) use revocation_columns;
 macro_rules! client_columns {
     () => {
         "client_id, name, secret_hash, grant_types, scopes, audiences, default_audience, \
-         introspection, created_at, updated_at"
+         introspection, redirect_uris, post_logout_redirect_uris, trusted, created_at, updated_at"
     };
 }
 pub(super) use client_columns;
@@ -93,3 +95,12 @@ macro_rules! audit_columns {
     };
 }
 pub(super) use audit_columns;
+
+/// The columns of a `CodeRecord`.
+macro_rules! code_columns {
+    () => {
+        "client_id, user_id, session_id, redirect_uri, code_challenge, nonce, scope, audiences, \
+         auth_time, amr, expires_at, used_at, access_jti, access_expires_at, family_id"
+    };
+}
+pub(super) use code_columns;

@@ -65,7 +65,7 @@ macro_rules! session_queries {
                     sqlx::query(
                         "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
                          absolute_expires_at, user_agent, client_addr, access_jti, \
-                         access_expires_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+                         access_expires_at, amr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(s.id)
                     .bind(&s.token_hash[..])
@@ -76,6 +76,7 @@ macro_rules! session_queries {
                     .bind(&s.client_addr)
                     .bind(s.access.map(|(jti, _)| jti.to_string()))
                     .bind(s.access.map(|(_, exp)| DbTime(exp)))
+                    .bind(&s.amr)
                     .execute(self.writer())
                     .await?;
                     Ok(())
@@ -86,8 +87,8 @@ macro_rules! session_queries {
                     token_hash: &[u8; 32],
                 ) -> Result<Option<SessionLookup>, StoreError> {
                     Ok(sqlx::query_as::<_, SessionLookup>(
-                        "SELECT s.id, s.user_id, s.last_seen_at, s.absolute_expires_at, \
-                         u.roles, u.disabled \
+                        "SELECT s.id, s.user_id, s.created_at, s.amr, s.last_seen_at, \
+                         s.absolute_expires_at, u.roles, u.disabled \
                          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
                     )
                     .bind(&token_hash[..])
@@ -100,8 +101,8 @@ macro_rules! session_queries {
                     id: Uuid,
                 ) -> Result<Option<SessionLookup>, StoreError> {
                     Ok(sqlx::query_as::<_, SessionLookup>(
-                        "SELECT s.id, s.user_id, s.last_seen_at, s.absolute_expires_at, \
-                         u.roles, u.disabled \
+                        "SELECT s.id, s.user_id, s.created_at, s.amr, s.last_seen_at, \
+                         s.absolute_expires_at, u.roles, u.disabled \
                          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
                     )
                     .bind(id)
