@@ -68,13 +68,31 @@ ensure_browser() {
         echo "The browser tests need Node.js (and npm) to run playwright-core" >&2
         exit 1
     fi
-    if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
-        say "installing playwright-core for the browser tests"
+    # npm ci stamps node_modules/.package-lock.json: older than the lock
+    # file (or missing) means the packages changed since the last install.
+    if [[ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]]; then
+        say "installing the Node packages for the browser and client-library tests"
         (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
     fi
 }
 
 ensure_browser
+
+# Authlib and PyJWT, pinned in tests/python/requirements.txt, in a virtual
+# environment of their own (reinstalled when the pins change).
+ensure_python_clients() {
+    local venv=tests/python/.venv
+    if [[ ! "$venv/installed" -nt tests/python/requirements.txt ]]; then
+        say "installing the Python client libraries for the protocol tests"
+        python3 -m venv "$venv" || {
+            echo "The client-library tests need Python's venv: apt-get install python3-venv" >&2
+            exit 1
+        }
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+        touch "$venv/installed"
+    fi
+}
+ensure_python_clients
 # The deployment test checks the shipped load-balancer configuration with
 # `nginx -t`, on a certificate openssl makes; it fails without them.
 ensure_deploy_tools() {
