@@ -228,7 +228,9 @@ async fn client_and_redirect(
     let any_port = !client.is_confidential();
     if client.redirect_uris.find(presented, any_port).is_none() {
         return Err(Refusal::Shown(
-            "The address to return to is not one registered for this application.".into(),
+            "The address to return to is not one registered for this application (they are \
+             compared exactly, character for character)."
+                .into(),
         ));
     }
     Ok((client, presented.to_owned()))

@@ -71,3 +71,12 @@ async fn run(mut command: Command, what: &'static str) -> String {
     );
     stdout
 }
+
+/// A port nothing listens on, for an application a test program runs (its
+/// redirect URI is registered before the program starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap()
+}

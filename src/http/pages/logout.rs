@@ -164,7 +164,7 @@ async fn logout(
                 return Ok(refused(
                     ctx,
                     "The address to return to after signing out is not one registered for this \
-                     application.",
+                     application (they are compared exactly, character for character).",
                 ));
             }
             Some(uri.to_owned())
