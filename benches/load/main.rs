@@ -3,7 +3,8 @@
 //! the table, and by this one for the open-loop overload, session and
 //! replica scenarios wrk cannot express; the raw costs each operation is
 //! compared with are measured in the same run on the same cores, and the
-//! JWKS against nginx serving the same bytes when nginx is installed.
+//! JWKS against nginx serving the same bytes when nginx is installed. On
+//! PostgreSQL it also counts each operation's database round trips.
 //!
 //! ```text
 //! cargo bench --bench load -- [--database sqlite|postgres] [--seconds N]
@@ -14,8 +15,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod code_flow;
 mod measure;
 mod raw;
+mod round_trips;
 mod scenarios;
 mod server;
 mod sessions;
@@ -108,6 +111,12 @@ fn main() {
         }
         other => panic!("--database must be sqlite or postgres, not {other}"),
     };
+    eprintln!("measuring raw durable inserts…");
+    let inserts = runtime.block_on(raw::durable_inserts(
+        &database_url,
+        options.concurrency,
+        3.0,
+    ));
     let server = start_server(&database_url);
     eprintln!(
         "server on {} ({}); {} s per operation at concurrency {}",
@@ -160,6 +169,10 @@ fn main() {
         let second = start_server(&database_url);
         runtime.block_on(propagation(&server.address, &second.address, 200))
     });
+    let round_trips = (options.database == "postgres" && run.wants("round trips")).then(|| {
+        eprintln!("counting database round trips…");
+        runtime.block_on(round_trips::count(&database_url))
+    });
     drop(server);
     if let Some(drop) = cleanup {
         runtime.block_on(drop());
@@ -170,6 +183,11 @@ fn main() {
             ("Argon2id verify", raw.argon2)
         } else if name.starts_with("refresh") || name.starts_with("client_credentials") {
             ("RS256 sign", raw.sign)
+        } else if name == code_flow::AUTHORIZE {
+            ("durable insert", inserts)
+        } else if name == code_flow::EXCHANGE {
+            // An access token and an ID token: two signatures.
+            ("RS256 sign ÷ 2", raw.sign / 2.0)
         } else if name.starts_with("JWKS") {
             ("nginx, the same bytes", static_rate)
         } else if name.starts_with("session") || name.starts_with("static") {
@@ -219,8 +237,9 @@ fn main() {
     table.push_str(&format!(
         "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, RS256 verify {:.0}/s, \
          Argon2id verify {:.0}/s with its memory kept (as the server does), \
-         {:.0}/s through `verify_password` (allocating each time).\n",
-        raw.sign, raw.verify, raw.argon2, raw.argon2_allocating
+         {:.0}/s through `verify_password` (allocating each time), \
+         {:.0} durable single-row inserts/s into the same database.\n",
+        raw.sign, raw.verify, raw.argon2, raw.argon2_allocating, inserts
     ));
     if !overloads.is_empty() {
         table.push_str(
@@ -264,6 +283,20 @@ fn main() {
             ms(p99),
             ms(max)
         ));
+    }
+    if let Some(counted) = &round_trips {
+        table.push_str(
+            "\nDatabase round trips per request on PostgreSQL, counted at the wire \
+             (requests one at a time, caches warm). Queries are what a request waits for; \
+             sqlx pings each connection it returns to its pool, after the answer:\n\n\
+             | operation | queries | pings on release |\n|---|---|---|\n",
+        );
+        for trips in counted {
+            table.push_str(&format!(
+                "| {} | {:.1} | {:.1} |\n",
+                trips.name, trips.queries, trips.pings
+            ));
+        }
     }
     println!("{table}");
     if let Some(path) = options.markdown {

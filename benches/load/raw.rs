@@ -1,6 +1,7 @@
 //! The raw costs, measured on every core at once, just before the server
 //! starts: what each HTTP operation is compared with.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -98,4 +99,93 @@ pub fn raw_costs(seconds: f64) -> Raw {
         argon2,
         argon2_allocating,
     }
+}
+
+/// Durable single-row inserts per second into a scratch table of the
+/// benchmark's database, from `concurrency` tasks over as many connections
+/// as the server's default pool (one writer on SQLite, as the server
+/// writes): the bound of a request whose work is one small insert, such as
+/// an authorization request answered with a code.
+pub async fn durable_inserts(database_url: &str, concurrency: usize, seconds: f64) -> f64 {
+    const TABLE: &str = "CREATE TABLE raw_inserts (id TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at BIGINT NOT NULL)";
+    // About the size of an authorization code's row.
+    let body = "x".repeat(300);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    if database_url.starts_with("sqlite:") {
+        // A file of its own beside the server's, with the server's settings.
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(
+            &database_url.replace("bench.db", "raw-inserts.db"),
+        )
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query(TABLE).execute(&pool).await.unwrap();
+        count_until(deadline, concurrency, || {
+            let (pool, body) = (pool.clone(), body.clone());
+            async move {
+                sqlx::query("INSERT INTO raw_inserts (id, body, expires_at) VALUES (?1, ?2, ?3)")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(body)
+                    .bind(0i64)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect(database_url)
+            .await
+            .unwrap();
+        sqlx::query(TABLE).execute(&pool).await.unwrap();
+        let rate = count_until(deadline, concurrency, || {
+            let (pool, body) = (pool.clone(), body.clone());
+            async move {
+                sqlx::query("INSERT INTO raw_inserts (id, body, expires_at) VALUES ($1, $2, $3)")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(body)
+                    .bind(0i64)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        sqlx::query("DROP TABLE raw_inserts")
+            .execute(&pool)
+            .await
+            .unwrap();
+        rate
+    }
+}
+
+/// Runs `insert` from `concurrency` tasks until `deadline`; per second.
+async fn count_until<F: std::future::Future<Output = ()>>(
+    deadline: Instant,
+    concurrency: usize,
+    insert: impl Fn() -> F,
+) -> f64 {
+    let started = Instant::now();
+    let insert = &insert;
+    let workers = (0..concurrency).map(|_| async move {
+        let mut done = 0u64;
+        while Instant::now() < deadline {
+            insert().await;
+            done += 1;
+        }
+        done
+    });
+    let total: u64 = futures_util::future::join_all(workers)
+        .await
+        .into_iter()
+        .sum();
+    total as f64 / started.elapsed().as_secs_f64()
 }

@@ -1,6 +1,6 @@
 //! The operations the benchmark drives: logins, refresh and
 //! client_credentials grants, JWKS (and nginx serving the same bytes),
-//! introspection and userinfo under wrk; logins offered at a fixed rate
+//! introspection, userinfo and the code flow (`code_flow.rs`) under wrk; logins offered at a fixed rate
 //! beyond what the server sustains; revocations crossing replicas.
 
 use std::time::{Duration, Instant};
@@ -135,6 +135,8 @@ pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
         &request,
         pid,
     ));
+
+    results.extend(crate::code_flow::run(base, run, &admin, &client).await);
 
     (results, jwks)
 }

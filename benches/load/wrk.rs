@@ -1,7 +1,8 @@
 //! Load from wrk (Debian's `wrk`, a second process): a Lua script per
 //! operation sets the request, and its `done` hook prints the counts and
 //! latency percentiles parsed here. Refresh grants chain: each response's
-//! refresh token is the next request's, per wrk thread.
+//! refresh token is the next request's, per wrk thread. Operations that
+//! need more (a code flow's codes) bring their own Lua hooks.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ pub struct Request {
     /// connection and one more, since wrk asks its first thread for a
     /// request before connecting (to size its pipeline) and never sends it.
     pub refresh_chains: Option<Vec<String>>,
+    /// Lua defining wrk's `init`, `request` or `response` hooks; the
+    /// thread's number (0, 1, …) is in `id`.
+    pub hooks: Option<String>,
 }
 
 impl Request {
@@ -30,6 +34,7 @@ impl Request {
             headers: Vec::new(),
             body: None,
             refresh_chains: None,
+            hooks: None,
         }
     }
 
@@ -40,6 +45,7 @@ impl Request {
             headers: vec![("Content-Type", content_type.to_owned())],
             body: Some(body),
             refresh_chains: None,
+            hooks: None,
         }
     }
 
@@ -69,16 +75,25 @@ fn script(request: &Request) -> String {
     if let Some(body) = &request.body {
         script.push_str(&format!("wrk.body = {}\n", lua(body)));
     }
-    if let Some(chains) = &request.refresh_chains {
-        let tokens: Vec<String> = chains.iter().map(|t| lua(t)).collect();
-        script.push_str(&format!(
+    if request.refresh_chains.is_some() || request.hooks.is_some() {
+        script.push_str(
             r#"
-local all = {{ {tokens} }}
 counter = 0
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
 end
+"#,
+        );
+    }
+    if let Some(hooks) = &request.hooks {
+        script.push_str(hooks);
+    }
+    if let Some(chains) = &request.refresh_chains {
+        let tokens: Vec<String> = chains.iter().map(|t| lua(t)).collect();
+        script.push_str(&format!(
+            r#"
+local all = {{ {tokens} }}
 function init(args)
   queue = {{}}
   for i, token in ipairs(all) do

@@ -21,7 +21,6 @@ use crate::domain::{
 use crate::error::Error;
 use crate::service::clients::{self, ClientIdentity};
 use crate::service::sessions::SessionAuth;
-use crate::service::users;
 use crate::store::NewCode;
 
 /// How long a code may wait for its exchange.
@@ -386,14 +385,16 @@ pub async fn decide(
 
 /// Stores a code for the request and the session, and the answer that
 /// carries it. `admin` is kept only for a user who is an administrator
-/// now; everything the token request will issue is fixed here.
+/// now; everything the token request will issue is fixed here. The
+/// session's roles are current (a change of roles drops the user's cached
+/// sessions on every replica), so no read of the user is needed; the
+/// token request reads the user anyway, and refuses one disabled since.
 async fn issue_code(ctx: &Ctx, checked: &Checked, session: &SessionAuth) -> Result<Answer, Error> {
-    let user = users::current(ctx, UserId(session.user_id)).await?;
     let scope = Scope::from_tokens(
         checked
             .scope
             .iter()
-            .filter(|s| *s != ADMIN_SCOPE || user.roles.is_admin()),
+            .filter(|s| *s != ADMIN_SCOPE || session.roles.is_admin()),
     );
     let code = random::token("")?;
     let now = ctx.clock.now();
@@ -401,7 +402,7 @@ async fn issue_code(ctx: &Ctx, checked: &Checked, session: &SessionAuth) -> Resu
         .insert_code(&NewCode {
             code_hash: random::sha256(code.as_bytes()),
             client_id: checked.client.id.as_str().to_owned(),
-            user_id: user.id,
+            user_id: UserId(session.user_id),
             session_id: session.id,
             redirect_uri: checked.redirect_uri.clone(),
             code_challenge: checked.code_challenge.clone(),
