@@ -7,6 +7,8 @@
 #
 #   scripts/bench.sh            # 10 s per operation
 #   BENCH_SECONDS=30 scripts/bench.sh
+#   BENCH_BASELINE=REV [BENCH_BASELINE_LABEL=TEXT] scripts/bench.sh
+#                               # also the grants of revision REV, same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,22 @@ ensure_command wrk wrk "to drive the load benchmark"
 ensure_command nginx nginx "for the static-file baseline" || true
 
 out="$(mktemp -d)"
+load_baseline=()
+if [[ -n "${BENCH_BASELINE:-}" ]]; then
+    # Built from a worktree into the same target directory (the
+    # dependencies are shared), then set aside before this build's.
+    say "release build of $BENCH_BASELINE, to compare the grants with"
+    rev="$(git rev-parse --short "$BENCH_BASELINE")"
+    tree="$out/baseline-tree"
+    git worktree add --quiet --detach "$tree" "$rev"
+    root="$PWD"
+    (cd "$tree" && cargo build --release --locked --bin countersign --target-dir "$root/target") \
+        || { git worktree remove --force "$tree"; exit 1; }
+    cp target/release/countersign "$out/countersign-$rev"
+    git worktree remove --force "$tree"
+    load_baseline=(--baseline "$out/countersign-$rev"
+        --baseline-label "${BENCH_BASELINE_LABEL:-the server at $rev} ($rev)")
+fi
 say "release build"
 cargo build --release --locked --bin countersign
 say "raw crypto costs"
@@ -32,7 +50,7 @@ cargo bench --locked --features verifier --bench verifier 2>&1 | tee "$out/verif
 for db in sqlite postgres; do
     say "load on $db, ${seconds} s per operation"
     cargo bench --locked --bench load -- --database "$db" --seconds "$seconds" \
-        --sessions "${BENCH_SESSIONS:-1000000}" --markdown "$out/$db.md"
+        --sessions "${BENCH_SESSIONS:-1000000}" --markdown "$out/$db.md" "${load_baseline[@]}"
 done
 
 criterion_table() {
@@ -57,7 +75,7 @@ PY
     echo
     echo "Commands (run by \`scripts/bench.sh\`): \`cargo bench --locked --bench crypto\`,"
     echo "\`cargo bench --locked --bench revocation\`, \`cargo bench --locked --features verifier --bench verifier\`,"
-    echo "\`cargo bench --locked --bench load -- --database sqlite|postgres --seconds $seconds --sessions ${BENCH_SESSIONS:-1000000}\`"
+    echo "\`cargo bench --locked --bench load -- --database sqlite|postgres --seconds $seconds --sessions ${BENCH_SESSIONS:-1000000}${BENCH_BASELINE:+ --baseline BINARY --baseline-label LABEL}\`"
     baseline="no static-file baseline: nginx is not installed"
     if command -v nginx >/dev/null 2>&1; then
         baseline="compares the JWKS with nginx $(nginx -v 2>&1 | cut -d/ -f2)"

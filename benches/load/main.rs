@@ -10,11 +10,15 @@
 //! cargo bench --bench load -- [--database sqlite|postgres] [--seconds N]
 //!                             [--concurrency N] [--only PREFIX]
 //!                             [--sessions N] [--markdown FILE]
+//!                             [--baseline BINARY --baseline-label TEXT]
 //! ```
+//! `--baseline` also drives the grants of an earlier build of the server
+//! (on a database of its own), labelled in the table with `TEXT`.
 //! `scripts/bench.sh` runs it on both backends and writes BENCHMARKS.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod baseline;
 mod code_flow;
 mod measure;
 mod raw;
@@ -43,6 +47,8 @@ struct Options {
     only: Option<String>,
     /// Put this many sessions in the database and measure validations.
     sessions: u64,
+    /// An earlier server binary whose grants to drive too, and its label.
+    baseline: Option<(PathBuf, String)>,
 }
 
 fn options() -> Options {
@@ -53,7 +59,9 @@ fn options() -> Options {
         markdown: None,
         only: None,
         sessions: 0,
+        baseline: None,
     };
+    let mut baseline_label = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -78,10 +86,18 @@ fn options() -> Options {
                     .and_then(|v| v.parse().ok())
                     .expect("--sessions N");
             }
+            "--baseline" => {
+                let binary = args.next().expect("--baseline BINARY");
+                options.baseline = Some((binary.into(), String::new()));
+            }
+            "--baseline-label" => baseline_label = args.next(),
             // `cargo bench` passes `--bench`; anything else is a mistake.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
+    }
+    if let Some((_, label)) = &mut options.baseline {
+        *label = baseline_label.expect("--baseline-label TEXT with --baseline");
     }
     options
 }
@@ -130,6 +146,23 @@ fn main() {
     };
     eprintln!("server process id {}", run.server_pid);
     let (mut results, jwks) = runtime.block_on(run_load(&server.address, &run));
+    if let Some((binary, label)) = &options.baseline {
+        eprintln!("the grants of {label}…");
+        let (url, cleanup) = match options.database.as_str() {
+            "postgres" => {
+                let (url, drop) = runtime.block_on(postgres_database());
+                (url, Some(drop))
+            }
+            _ => (
+                format!("sqlite://{}/baseline.db", dir.path().display()),
+                None,
+            ),
+        };
+        results.extend(runtime.block_on(baseline::grants(binary, &url, &run, label)));
+        if let Some(drop) = cleanup {
+            runtime.block_on(drop());
+        }
+    }
     let baseline = scenarios::static_baseline(&run, &jwks);
     let static_rate = baseline.as_ref().map_or(0.0, |b| b.per_second);
     results.extend(baseline);

@@ -2,6 +2,7 @@
 //! process, and what /proc says about it.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,13 @@ impl Drop for Server {
 }
 
 pub fn start_server(database_url: &str) -> Server {
+    start_server_from(Path::new(env!("CARGO_BIN_EXE_countersign")), database_url)
+}
+
+/// The server `binary` (this build's, or an earlier one's to compare with).
+pub fn start_server_from(binary: &Path, database_url: &str) -> Server {
     let logs = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+    let child = Command::new(binary)
         .arg("serve")
         .env("COUNTERSIGN_SERVER__BIND", "127.0.0.1:0")
         .env("COUNTERSIGN_DATABASE__URL", database_url)

@@ -1,0 +1,94 @@
+//! The grants of an earlier build of the server, driven exactly as this
+//! build's are in the same run: how a change moved their throughput, with
+//! the machine's state the same for both. `scripts/bench.sh` builds the
+//! earlier revision when `BENCH_BASELINE` names one.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::measure::{Run, Stats};
+use crate::server::{ADMIN_PASSWORD, start_server_from};
+use crate::wrk::{self, Request};
+
+/// Refresh and client_credentials grants of `binary`, on its own fresh
+/// database at `database_url`; named after this build's with `label`.
+pub async fn grants(binary: &Path, database_url: &str, run: &Run, label: &str) -> Vec<Stats> {
+    let server = start_server_from(binary, database_url);
+    let base = server.address.clone();
+    let run = Run {
+        only: run.only.clone(),
+        server_pid: server.child.id(),
+        ..*run
+    };
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    // Only what every build accepts: no scope asked, no newer client fields.
+    let login = || async {
+        client
+            .post(format!("{base}/v1/login"))
+            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let admin = login().await["access_token"].as_str().unwrap().to_owned();
+    let registered: Value = client
+        .post(format!("{base}/v1/admin/clients"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({
+            "client_id": "load-benchmark", "name": "Load benchmark",
+            "grant_types": ["client_credentials"], "scopes": ["reports:read"], "confidential": true,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = registered["client_secret"].as_str().unwrap();
+    let named =
+        |what: &str| -> &'static str { Box::leak(format!("{what}, {label}").into_boxed_str()) };
+    let form = "application/x-www-form-urlencoded";
+    let pid = Some(run.server_pid);
+    let mut results = Vec::new();
+
+    let refresh = named("refresh grant (POST /oauth2/token)");
+    if run.wants(refresh) {
+        let mut chains = Vec::with_capacity(run.concurrency + 1);
+        for _ in 0..=run.concurrency {
+            chains.push(login().await["refresh_token"].as_str().unwrap().to_owned());
+        }
+        let request = Request {
+            refresh_chains: Some(chains),
+            ..Request::post(format!("{base}/oauth2/token"), form, String::new())
+        };
+        results.extend(wrk::measure(&run, refresh, &request, pid));
+    }
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("load-benchmark:{secret}")
+        )
+    );
+    let request = Request::post(
+        format!("{base}/oauth2/token"),
+        form,
+        "grant_type=client_credentials".into(),
+    )
+    .header("Authorization", basic);
+    results.extend(wrk::measure(
+        &run,
+        named("client_credentials grant (POST /oauth2/token)"),
+        &request,
+        pid,
+    ));
+    results
+}
