@@ -68,6 +68,18 @@ impl RedirectUri {
         &self.url
     }
 
+    /// What a page's CSP `form-action` must allow for a form whose answer
+    /// redirects here: the origin of an `http(s)` URI, or the scheme of a
+    /// native app's (`com.example.app:`), whose origin is opaque.
+    pub fn form_action_source(&self) -> String {
+        let origin = self.url.origin();
+        if origin.is_tuple() {
+            origin.ascii_serialization()
+        } else {
+            format!("{}:", self.url.scheme())
+        }
+    }
+
     /// Whether `presented` is this URI: the same string, or, when
     /// `any_loopback_port` and this is a loopback IP URI, the same but for
     /// the port.

@@ -316,7 +316,8 @@ pub async fn next(
         !checked.prompt.login
             && checked
                 .max_age
-                .is_none_or(|max| ctx.clock.now() - s.auth_time <= TimeDelta::seconds(max))
+                // Whole seconds, as auth_time is told to the client.
+                .is_none_or(|max| (ctx.clock.now() - s.auth_time).num_seconds() <= max)
     });
     let Some(session) = fresh else {
         if checked.prompt.none {
@@ -428,12 +429,12 @@ async fn issue_code(ctx: &Ctx, checked: &Checked, session: &SessionAuth) -> Resu
     })
 }
 
-/// The origin the answer to a request goes to, if the request names a
-/// registered redirect URI of a known client: the pages that lead there
-/// must allow their forms to end up at it (CSP `form-action`).
+/// The origin (or a native app's scheme) the answer to a request goes
+/// to, if the request names a registered redirect URI of a known client:
+/// the pages that lead there must allow their forms to end up at it (CSP
+/// `form-action`).
 pub async fn answer_origin(ctx: &Ctx, request: &Request) -> Option<String> {
     let (_, redirect_uri) = client_and_redirect(ctx, request).await.ok()?;
     let url = RedirectUri::parse(&redirect_uri).ok()?;
-    let origin = url.url().origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
+    Some(url.form_action_source())
 }

@@ -656,8 +656,99 @@ async fn prompt_login_and_max_age_ask_to_sign_in_again(db: TestDb) {
         .await
         .unwrap();
     assert!(param(&answer(&fresh_enough), "code").is_some());
+    // max_age=0 is prompt=login: one sign-in, then the answer (no loop).
+    let zero = browser
+        .get(authorize_url(&app, "webapp", &[("max_age", "0")]))
+        .send()
+        .await
+        .unwrap();
+    let login = browser.get(app.url(&to_login(&zero))).send().await.unwrap();
+    let page = login.text().await.unwrap();
+    let back = browser
+        .post(app.url("/login"))
+        .header("origin", &app.address)
+        .form(&[
+            ("username", ADMIN),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &field(&page, "csrf")),
+            ("return_to", &field(&page, "return_to")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let to_authorize = back.headers()["location"].to_str().unwrap();
+    let answered = browser.get(app.url(to_authorize)).send().await.unwrap();
+    assert!(param(&answer(&answered), "code").is_some());
 }
 both_backends!(prompt_login_and_max_age_ask_to_sign_in_again);
+
+async fn the_consent_page_lets_its_answer_reach_a_native_app(db: TestDb) {
+    let app = db.spawn().await;
+    register(
+        &app,
+        json!({"client_id": "notes", "name": "Notes", "confidential": false,
+            "grant_types": ["authorization_code"], "scopes": ["admin"],
+            "redirect_uris": ["com.example.notes:/callback"]}),
+    )
+    .await;
+    app.create_user("nina", "ninas-password", &[]).await;
+    let browser = browser();
+    sign_in(&app, &browser, "nina", "ninas-password").await;
+    let page = browser
+        .get(authorize_url(
+            &app,
+            "notes",
+            &[
+                ("redirect_uri", "com.example.notes:/callback"),
+                ("scope", "openid admin"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    // The form's answer redirects to the app's own scheme: CSP allows it.
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' com.example.notes:;"),
+        "{csp}"
+    );
+    // Nina is no administrator: the admin scope is not hers to give.
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Know who you are"), "{text}");
+    assert!(!text.contains("Administer"), "{text}");
+}
+both_backends!(the_consent_page_lets_its_answer_reach_a_native_app);
+
+async fn a_replay_after_the_purge_still_revokes(db: TestDb) {
+    let app = db.spawn().await;
+    let secret = web_app(&app, "webapp", json!({"trusted": true}))
+        .await
+        .unwrap();
+    let browser = browser();
+    sign_in(&app, &browser, ADMIN, ADMIN_PASSWORD).await;
+    let c = code(&app, &browser, "webapp").await;
+    let first: Value = exchange(&app, "webapp", Some(&secret), &code_form(&c).await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = first["access_token"].as_str().unwrap();
+    // Past the code's minute, within its access token's lifetime: the
+    // purge keeps a used code while what it gave lives.
+    app.clock.advance(std::time::Duration::from_secs(120));
+    countersign::service::maintenance::purge(&app.ctx)
+        .await
+        .unwrap();
+    assert_eq!(app.userinfo_status(access).await, StatusCode::OK);
+    let replay = exchange(&app, "webapp", Some(&secret), &code_form(&c).await).await;
+    oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_eq!(app.userinfo_status(access).await, StatusCode::UNAUTHORIZED);
+}
+both_backends!(a_replay_after_the_purge_still_revokes);
 
 async fn the_admin_scope_goes_only_to_administrators(db: TestDb) {
     let app = db.spawn().await;
@@ -729,9 +820,23 @@ async fn an_application_signs_the_user_out(db: TestDb) {
     .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.headers().get("location").is_none());
-    // Without an ID token: the person confirms first.
-    let confirm = logout(vec![("client_id", "webapp")]).await.unwrap();
+    // Without an ID token: the person confirms first, on a page whose
+    // form may end up back at the application.
+    let confirm = logout(vec![
+        ("client_id", "webapp"),
+        ("post_logout_redirect_uri", "https://app.example.test/bye"),
+    ])
+    .await
+    .unwrap();
     assert_eq!(confirm.status(), StatusCode::OK);
+    let csp = confirm.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.test;"),
+        "{csp}"
+    );
     assert!(confirm.text().await.unwrap().contains("Sign out?"));
     code(&app, &browser, "webapp").await;
     // With the ID token: signed out at once, and back to the application.

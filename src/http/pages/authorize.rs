@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::consent_views::{self, Carried};
 use super::{browser_session, csrf, form_limit, html, html_to, see_other, views};
 use crate::context::Ctx;
-use crate::domain::{Actor, Caller, UserId};
+use crate::domain::{ADMIN_SCOPE, Actor, Caller, UserId};
 use crate::error::Error;
 use crate::http::auth::same_origin;
 use crate::http::form::{self, Form};
@@ -90,7 +90,8 @@ impl AuthorizeParams {
     }
 
     /// The request's parameters, to carry through a form or a URL. `login`
-    /// is dropped from `prompt`: once carried, it was honoured.
+    /// is dropped from `prompt`, and `max_age=0` (the same, OIDC Core
+    /// §3.1.2.1): once carried, they were honoured.
     fn carried(&self) -> Vec<(&'static str, String)> {
         let prompt = self.prompt.as_deref().map(|p| {
             p.split(' ')
@@ -98,6 +99,7 @@ impl AuthorizeParams {
                 .collect::<Vec<_>>()
                 .join(" ")
         });
+        let max_age = self.max_age.clone().filter(|age| age.trim() != "0");
         let single = [
             ("response_type", &self.response_type),
             ("client_id", &self.client_id),
@@ -108,7 +110,7 @@ impl AuthorizeParams {
             ("code_challenge_method", &self.code_challenge_method),
             ("nonce", &self.nonce),
             ("prompt", &prompt),
-            ("max_age", &self.max_age),
+            ("max_age", &max_age),
         ];
         let mut fields: Vec<(&'static str, String)> = single
             .into_iter()
@@ -233,7 +235,13 @@ async fn consent_page(
     session: &SessionAuth,
 ) -> Result<HttpResponse, Error> {
     let user = users::current(ctx, UserId(session.user_id)).await?;
-    let scopes: Vec<&str> = checked.scope.iter().collect();
+    // A user who is not an administrator is never given the admin scope
+    // (the code leaves it out): not asked about it either.
+    let scopes: Vec<&str> = checked
+        .scope
+        .iter()
+        .filter(|s| *s != ADMIN_SCOPE || session.roles.is_admin())
+        .collect();
     let audiences: Vec<&str> = checked.audiences.iter().map(|r| r.as_str()).collect();
     let refresh = checked
         .client

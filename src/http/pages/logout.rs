@@ -12,9 +12,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::consent_views::{self, Carried};
-use super::{browser_session, csrf, form_limit, html, see_other};
+use super::{browser_session, csrf, form_limit, html, html_to, see_other};
 use crate::context::Ctx;
-use crate::domain::{Actor, Caller, SessionScope, UserId};
+use crate::domain::{Actor, Caller, RedirectUri, SessionScope, UserId};
 use crate::error::Error;
 use crate::http::auth::{cleared_session_cookie, same_origin};
 use crate::http::form::{self, Form};
@@ -147,27 +147,31 @@ async fn logout(
         (None, Some(hint)) => Some(hint.aud.clone()),
         (None, None) => None,
     };
-    let back = match params
+    // Where to go afterwards, and what the confirmation form must allow
+    // to end up there (CSP `form-action` applies to its redirect too).
+    let (back, back_source) = match params
         .post_logout_redirect_uri
         .as_deref()
         .filter(|u| !u.is_empty())
     {
-        None => None,
+        None => (None, None),
         Some(uri) => {
             let registered = match client_id.as_deref() {
-                Some(id) => clients::find(ctx, id)
-                    .await?
-                    .is_some_and(|c| c.post_logout_redirect_uris.find(uri, false).is_some()),
-                None => false,
+                Some(id) => clients::find(ctx, id).await?.and_then(|c| {
+                    c.post_logout_redirect_uris
+                        .find(uri, false)
+                        .map(RedirectUri::form_action_source)
+                }),
+                None => None,
             };
-            if !registered {
+            let Some(source) = registered else {
                 return Ok(refused(
                     ctx,
                     "The address to return to after signing out is not one registered for this \
                      application (they are compared exactly, character for character).",
                 ));
-            }
-            Some(uri.to_owned())
+            };
+            (Some(uri.to_owned()), Some(source))
         }
     };
     if let Some(session) = browser_session(req, ctx).await? {
@@ -187,7 +191,7 @@ async fn logout(
                 &csrf::session_token(ctx, session.id),
                 &Carried { fields: &fields },
             );
-            return Ok(html(ctx, StatusCode::OK, &page));
+            return Ok(html_to(ctx, StatusCode::OK, &page, back_source.as_deref()));
         }
         end(ctx, req, &session).await?;
     }

@@ -48,9 +48,12 @@ macro_rules! lifecycle_queries {
                             purge.now,
                         ),
                         (
+                            // A used code is kept while the access token it
+                            // gave lives: a replay meanwhile still revokes it.
                             "DELETE FROM authorization_codes WHERE code_hash IN \
                              (SELECT code_hash FROM authorization_codes \
-                              WHERE expires_at <= $1 LIMIT $2)",
+                              WHERE expires_at <= $1 \
+                              AND (used_at IS NULL OR access_expires_at <= $1) LIMIT $2)",
                             purge.now,
                         ),
                         (
