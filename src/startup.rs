@@ -85,7 +85,8 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
     if settings.database.migrate_on_start {
         store.migrate().await?;
     }
-    let hasher = start_hasher(&settings).await?;
+    let typical = service::login::typical_password_hash(store.as_ref()).await?;
+    let hasher = start_hasher(&settings, typical).await?;
     let master_key = service::keys::master_key(&settings.keys)?;
     let keys =
         service::keys::load_ring(store.as_ref(), &settings, master_key.as_deref(), &clock).await?;
@@ -126,13 +127,25 @@ fn leeway(settings: &Settings) -> i64 {
     i64::try_from(settings.tokens.leeway.get().as_secs()).unwrap_or(60)
 }
 
-/// Starts the Argon2 pool off the async threads: it hashes once at start.
-async fn start_hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
+/// Starts the Argon2 pool off the async threads: it hashes once at start,
+/// and once more when the stored hashes are typically made at other
+/// parameters than the configured ones (see
+/// [`service::login::match_unknown_users_cost`]).
+async fn start_hasher(
+    settings: &Settings,
+    typical: Option<String>,
+) -> Result<PasswordHasher, Error> {
     let password_settings = settings.password.clone();
-    tokio::task::spawn_blocking(move || PasswordHasher::new(&password_settings))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(Error::from)
+    tokio::task::spawn_blocking(move || {
+        let hasher = PasswordHasher::new(&password_settings)?;
+        if let Some(typical) = typical {
+            hasher.match_dummy_to(&typical)?;
+        }
+        Ok::<_, crate::crypto::password::HashError>(hasher)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?
+    .map_err(Error::from)
 }
 
 impl Application {

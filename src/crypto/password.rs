@@ -7,14 +7,18 @@
 //! at most `queue_timeout`; past that the caller is told to come back later
 //! (503 + Retry-After) rather than piling up memory and latency. Memory is
 //! thereby bounded by `memory_kib × workers`.
+//!
+//! A place in the pool is a [`Slot`], taken before anything else is done
+//! for a login (no database work for a request that would be refused) and
+//! held by the job until a worker has finished it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher as _, Version};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::random;
 use crate::config::PasswordSettings;
@@ -54,16 +58,28 @@ struct Job {
     work: Work,
     enqueued: Instant,
     reply: oneshot::Sender<Result<Outcome, HashError>>,
+    /// Released when the job is done (or dropped unanswered).
+    _slot: Slot,
+}
+
+/// A place in the pool (a worker or the queue), reserved ahead of the work.
+pub struct Slot {
+    /// Held, never read: dropping it frees the place.
+    _permit: OwnedSemaphorePermit,
 }
 
 pub struct PasswordHasher {
+    /// `workers + queue` places; a job holds one from before it is sent
+    /// until it is done, so the channel below is never full.
+    slots: Arc<Semaphore>,
     jobs: SyncSender<Job>,
     /// Jobs sent and not yet taken by a worker (a channel cannot say).
     waiting: Arc<AtomicUsize>,
-    /// A hash of a random password at the configured parameters. Logins for
-    /// unknown users verify against it, so they cost the same as a wrong
-    /// password and cannot be told apart by timing.
-    dummy_hash: String,
+    /// A hash of a random password, at the configured parameters until
+    /// [`Self::match_dummy_to`] says what a typical stored hash costs.
+    /// Logins for unknown users verify against it, so they cost the same as
+    /// a wrong password and cannot be told apart by timing.
+    dummy_hash: RwLock<Arc<str>>,
 }
 
 impl PasswordHasher {
@@ -81,9 +97,8 @@ impl PasswordHasher {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
-        let dummy_password = random::token("").map_err(|e| HashError::Failed(e.to_string()))?;
-        let dummy_hash = hash(&params, dummy_password.as_bytes())?;
-        let (jobs, queue) = mpsc::sync_channel(settings.queue);
+        let dummy_hash = dummy_hash(&params)?;
+        let (jobs, queue) = mpsc::sync_channel(settings.queue + workers);
         let queue = Arc::new(Mutex::new(queue));
         let waiting = Arc::new(AtomicUsize::new(0));
         for i in 0..workers {
@@ -100,15 +115,53 @@ impl PasswordHasher {
                 .map_err(|e| HashError::Failed(format!("cannot start a hashing thread: {e}")))?;
         }
         Ok(Self {
+            slots: Arc::new(Semaphore::new(settings.queue + workers)),
             jobs,
             waiting,
-            dummy_hash,
+            dummy_hash: RwLock::new(dummy_hash.into()),
         })
+    }
+
+    /// A place in the pool, or `Overloaded` at once when there is none.
+    pub fn reserve(&self) -> Result<Slot, HashError> {
+        Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map(|permit| Slot { _permit: permit })
+            .map_err(|_| overloaded())
+    }
+
+    /// Makes unknown users cost what the stored hash `typical` costs (its
+    /// parameters; a hash that is not Argon2 changes nothing). Blocks for
+    /// one hash: call it off the async threads.
+    pub fn match_dummy_to(&self, typical: &str) -> Result<(), HashError> {
+        let Some((_, _, params, _, _)) = parse(typical) else {
+            return Ok(());
+        };
+        let same = |p: &Params| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                == (params.m_cost(), params.t_cost(), params.p_cost())
+        };
+        if parse(&self.dummy_hash()).is_some_and(|(_, _, current, _, _)| same(&current)) {
+            return Ok(());
+        }
+        let fresh = dummy_hash(&params)?;
+        if let Ok(mut dummy) = self.dummy_hash.write() {
+            *dummy = fresh.into();
+        }
+        Ok(())
+    }
+
+    fn dummy_hash(&self) -> Arc<str> {
+        match self.dummy_hash.read() {
+            Ok(dummy) => Arc::clone(&dummy),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
-        match self.submit(Work::Hash(password.clone())).await? {
+        let slot = self.reserve()?;
+        match self.submit(slot, Work::Hash(password.clone())).await? {
             Outcome::Hashed(hash) => Ok(hash),
             Outcome::Verified(_) => Err(HashError::Failed("unexpected reply".into())),
         }
@@ -121,23 +174,38 @@ impl PasswordHasher {
         password: &Password,
         stored: Option<&str>,
     ) -> Result<Verdict, HashError> {
+        let slot = self.reserve()?;
+        self.verify_in(slot, password, stored).await
+    }
+
+    /// [`Self::verify`] in a place reserved beforehand.
+    pub async fn verify_in(
+        &self,
+        slot: Slot,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verdict, HashError> {
         let work = Work::Verify {
             password: password.clone(),
-            stored: stored.unwrap_or(&self.dummy_hash).to_owned(),
+            stored: match stored {
+                Some(stored) => stored.to_owned(),
+                None => self.dummy_hash().to_string(),
+            },
         };
-        match self.submit(work).await? {
+        match self.submit(slot, work).await? {
             Outcome::Verified(verdict) if stored.is_some() => Ok(verdict),
             Outcome::Verified(_) => Ok(Verdict::Mismatch),
             Outcome::Hashed(_) => Err(HashError::Failed("unexpected reply".into())),
         }
     }
 
-    async fn submit(&self, work: Work) -> Result<Outcome, HashError> {
+    async fn submit(&self, slot: Slot, work: Work) -> Result<Outcome, HashError> {
         let (reply, outcome) = oneshot::channel();
         let job = Job {
             work,
             enqueued: Instant::now(),
             reply,
+            _slot: slot,
         };
         // Counted before sending, so a worker taking the job at once never
         // sees the count below zero.
@@ -160,6 +228,12 @@ impl PasswordHasher {
             .await
             .map_err(|_| HashError::Failed("a hashing thread stopped".into()))?
     }
+}
+
+/// A hash of a random password at `params`.
+fn dummy_hash(params: &Params) -> Result<String, HashError> {
+    let password = random::token("").map_err(|e| HashError::Failed(e.to_string()))?;
+    hash(params, password.as_bytes())
 }
 
 fn overloaded() -> HashError {

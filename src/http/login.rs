@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::session_cookie;
+use super::device;
 use super::oauth::TokenResponse;
 use crate::config::LoginMode;
 use crate::context::Ctx;
@@ -105,7 +106,7 @@ async fn login(
             "`cookie` and `jwt` apply to session mode only".into(),
         )));
     }
-    let verified = login::verify_password(
+    let logged_in = login::verify_password(
         &ctx,
         PasswordLogin {
             username: body.username,
@@ -114,18 +115,19 @@ async fn login(
             resources: Vec::new(),
             client: ClientIdentity::builtin(),
             client_addr: super::client_addr(&req, &ctx),
+            device_cookie: device::presented(&req, &ctx),
         },
     )
     .await
     .map_err(OAuthError::login)?;
+    let verified = logged_in.verified;
+    let mut response = super::ok_no_store();
+    response.cookie(device::cookie(&ctx, logged_in.device_cookie));
     if mode == LoginMode::Jwt {
         let grant = login::jwt_grant(&ctx, &verified).await?;
-        return Ok(
-            super::ok_no_store().json(TokenResponse::new(grant.access, Some(grant.refresh_token)))
-        );
+        return Ok(response.json(TokenResponse::new(grant.access, Some(grant.refresh_token))));
     }
     let grant = sessions::start(&ctx, &verified, client_context(&req, &ctx), body.jwt).await?;
-    let mut response = super::ok_no_store();
     if body.cookie {
         response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     }

@@ -8,6 +8,7 @@
 mod admin;
 mod auth;
 mod consents;
+mod device;
 mod discovery;
 pub mod error;
 mod feed;

@@ -3,10 +3,21 @@
 //!
 //! Unknown users, wrong passwords and disabled accounts all cost one Argon2id
 //! verification and end in the same [`Error::InvalidCredentials`], so
-//! neither the answer nor its timing tells them apart.
+//! neither the answer nor its timing tells them apart: unknown users are
+//! checked against a hash made at the parameters most stored hashes have
+//! (see [`match_unknown_users_cost`]).
+//!
+//! The order of the steps is what keeps the server useful under attack and
+//! overload: a place in the hashing pool is taken first (a refusal then
+//! costs no database work), the throttle is checked in the same read that
+//! finds the user, and the attempt is charged before the password is
+//! checked (see [`throttle`]).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::context::Ctx;
-use crate::crypto::password::{HashError, Verdict};
+use crate::crypto::password::{HashError, Slot, Verdict};
 use crate::domain::{ADMIN_SCOPE, Actor, Caller, GrantType, Password, Scope, User, Username};
 use crate::error::Error;
 use crate::meter;
@@ -15,8 +26,17 @@ use crate::service::grant::{Amr, Verified};
 use crate::service::refresh::{self, NewFamily};
 use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Content};
-use crate::service::users;
-use crate::store::LoginLookup;
+use crate::service::{devices, users};
+use crate::store::{LoginLookup, Store};
+
+/// How long a refusal for want of a place in the hashing pool is held
+/// before it is answered. Clients that do not honour `Retry-After` retry
+/// at once; held, each of their connections costs a timer instead of a
+/// request a millisecond, so the cores stay with the hashing.
+const OVERLOAD_HOLD: Duration = Duration::from_millis(250);
+
+/// Stored hashes sampled to find what a typical user's hash costs.
+const COST_SAMPLE: i64 = 200;
 
 pub struct PasswordLogin {
     pub username: String,
@@ -27,6 +47,15 @@ pub struct PasswordLogin {
     pub client: ClientIdentity,
     /// Where the attempt comes from: throttled and audited under it.
     pub client_addr: String,
+    /// The device cookie the client sent, if any.
+    pub device_cookie: Option<String>,
+}
+
+/// A login whose password was right.
+pub struct LoggedIn {
+    pub verified: Verified,
+    /// The device cookie's new value, for the client to keep.
+    pub device_cookie: String,
 }
 
 /// What a JWT-mode login hands back.
@@ -38,49 +67,80 @@ pub struct LoginGrant {
 /// Checks the credentials (after the throttle, before anything is
 /// granted); the way a grant is then made (tokens or a session) is the
 /// caller's.
-pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified, Error> {
+pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn, Error> {
     login.client.may_use(GrantType::Password)?;
     let username = Username::parse(&login.username)?;
     let password = Password::candidate(login.password)?;
     let asked = Scope::parse(login.scope.as_deref().unwrap_or(""))?;
     let audiences = login.client.audiences_for(&login.resources)?;
+    let slot = match ctx.hasher.reserve() {
+        Ok(slot) => slot,
+        Err(overloaded) => {
+            meter::login(meter::Login::Overloaded);
+            tokio::time::sleep(OVERLOAD_HOLD).await;
+            return Err(overloaded.into());
+        }
+    };
     let anonymous = Caller::new(Actor::Anonymous, login.client_addr);
-    let keys = throttle::Keys::new(username.key(), &anonymous.addr);
+    let device = devices::recognise(ctx, login.device_cookie.as_deref(), username.key());
+    let keys = throttle::Keys::new(username.key(), &anonymous.addr, device.as_deref());
     let now = ctx.clock.now();
     let lookup = ctx
         .store
-        .login_lookup(username.key(), &keys.account, &keys.address, now)
+        .login_lookup(username.key(), keys.all(), now.timestamp_micros())
         .await?;
-    if let Err(throttled) = throttle::check(lookup.blocked_until.map(|t| t.0), now) {
-        ctx.audit
-            .refused(&anonymous, "login.throttled", username.as_str())
-            .await;
-        meter::login(meter::Login::Throttled);
-        return Err(throttled);
-    }
-    let Some(user) = check_password(ctx, &lookup, &password).await? else {
-        throttle::failed(ctx, &keys).await?;
-        ctx.audit
-            .refused(&anonymous, "login.failure", username.as_str())
-            .await;
-        meter::login(meter::Login::BadCredentials);
-        return Err(Error::InvalidCredentials);
+    let charged = match throttle::check(lookup.blocked_until, now) {
+        Ok(()) => throttle::charge(ctx, keys).await,
+        Err(throttled) => Err(throttled),
     };
-    if lookup.account_failures.is_some() {
-        throttle::succeeded(ctx, &keys).await?;
-    }
+    let attempt = match charged {
+        Ok(attempt) => attempt,
+        Err(throttled @ Error::Throttled { .. }) => {
+            ctx.audit
+                .refused(&anonymous, "login.throttled", username.as_str())
+                .await;
+            meter::login(meter::Login::Throttled);
+            return Err(throttled);
+        }
+        Err(other) => return Err(other),
+    };
+    let user = match check_password(ctx, slot, &lookup, &password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            ctx.audit
+                .refused(&anonymous, "login.failure", username.as_str())
+                .await;
+            meter::login(meter::Login::BadCredentials);
+            return Err(Error::InvalidCredentials);
+        }
+        Err(unchecked) => {
+            // Nothing was learnt about the password: no charge.
+            throttle::not_checked(ctx, attempt).await?;
+            return Err(unchecked);
+        }
+    };
+    throttle::succeeded(ctx, attempt).await?;
+    let device_cookie = devices::remember(
+        ctx,
+        login.device_cookie.as_deref(),
+        username.key(),
+        device.as_deref(),
+    )?;
     let scope = granted_scope(ctx, &login.client, &user, asked)?;
     let caller = Caller::new(Actor::User(user.id), anonymous.addr);
     ctx.audit
         .record(&caller, "login.success", user.username.as_str())
         .await;
     meter::login(meter::Login::Success);
-    Ok(Verified {
-        user,
-        scope,
-        client_id: login.client.id,
-        audiences,
-        amr: Amr::password(),
+    Ok(LoggedIn {
+        verified: Verified {
+            user,
+            scope,
+            client_id: login.client.id,
+            audiences,
+            amr: Amr::password(),
+        },
+        device_cookie,
     })
 }
 
@@ -89,13 +149,18 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Verified
 /// ones. Costs one Argon2 verification whether or not the user exists.
 async fn check_password(
     ctx: &Ctx,
+    slot: Slot,
     lookup: &LoginLookup,
     password: &Password,
 ) -> Result<Option<User>, Error> {
     let record = lookup.user();
     let verdict = ctx
         .hasher
-        .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
+        .verify_in(
+            slot,
+            password,
+            record.as_ref().map(|r| r.password_hash.as_str()),
+        )
         .await
         .inspect_err(|e| {
             if matches!(e, HashError::Overloaded { .. }) {
@@ -114,6 +179,35 @@ async fn check_password(
         users::upgrade_hash(ctx, &user, password, &old_hash).await;
     }
     Ok(Some(user))
+}
+
+/// The stored hash whose parameters most live users' hashes have (in a
+/// random sample), if there are users.
+pub async fn typical_password_hash(store: &dyn Store) -> Result<Option<String>, Error> {
+    let sample = store.sample_password_hashes(COST_SAMPLE).await?;
+    // A PHC string's parameters are its first four `$` fields.
+    let params = |hash: &str| hash.split('$').take(4).collect::<Vec<_>>().join("$");
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for hash in &sample {
+        *counts.entry(params(hash)).or_default() += 1;
+    }
+    let Some((typical, _)) = counts.into_iter().max_by_key(|(_, n)| *n) else {
+        return Ok(None);
+    };
+    Ok(sample.into_iter().find(|hash| params(hash) == typical))
+}
+
+/// Makes logins for unknown users cost what a typical user's costs, after
+/// the hashing parameters changed and stored hashes have not all caught
+/// up (each is upgraded at its owner's next login).
+pub async fn match_unknown_users_cost(ctx: Arc<Ctx>) -> Result<(), Error> {
+    let Some(typical) = typical_password_hash(ctx.store.as_ref()).await? else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || ctx.hasher.match_dummy_to(&typical))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(())
 }
 
 /// An access token and the first refresh token of a new family.

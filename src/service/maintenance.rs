@@ -57,11 +57,18 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = ticker.tick() => match purge(&ctx).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "purged expired rows"),
-                Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
-            },
+            _ = ticker.tick() => {
+                match purge(&ctx).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "purged expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+                }
+                // Stored hashes catch up with new parameters as their
+                // owners sign in; unknown users follow the typical one.
+                if let Err(e) = super::login::match_unknown_users_cost(Arc::clone(&ctx)).await {
+                    tracing::warn!(error = %e, "cannot sample stored password hashes; will retry");
+                }
+            }
         }
     }
 }

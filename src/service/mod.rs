@@ -15,6 +15,7 @@ pub mod authorize;
 pub mod clients;
 pub mod code_grant;
 pub mod consents;
+pub mod devices;
 pub mod discovery;
 pub mod feed;
 pub mod grant;

@@ -26,10 +26,11 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    AuditEvent, AuditRecord, ClientPatch, ClientRecord, CodeRecord, ConsentRecord, EndedSessions,
-    LoginLookup, NewClient, NewCode, NewRefreshToken, NewRevocation, NewSession, NewUser,
-    Notification, Purge, RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation,
-    SessionLookup, SessionRecord, SigningKeyRecord, UserChange, UserPatch, UserRecord,
+    AuditEvent, AuditRecord, Charge, ChargeOutcome, ClientPatch, ClientRecord, CodeRecord,
+    ConsentRecord, EndedSessions, LoginLookup, NewClient, NewCode, NewRefreshToken, NewRevocation,
+    NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord, RevokedEntry,
+    Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, UserChange, UserPatch,
+    UserRecord,
 };
 pub use time::DbTime;
 
@@ -120,6 +121,9 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Up to `limit` password hashes of live users, picked at random.
+    async fn sample_password_hashes(&self, limit: i64) -> Result<Vec<String>, StoreError>;
 
     /// Users ordered by (username, id), after `after`, matching `query` as
     /// a substring of the case-folded username.
@@ -404,31 +408,30 @@ pub trait CodeStore: Send + Sync {
     ) -> Result<Vec<Uuid>, StoreError>;
 }
 
-/// Failed logins, per account and per address.
+/// Login attempts, counted per key before the password is checked.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    /// The account named `username_key` and the throttle state of
-    /// `account_key` and `address_key`, in one read.
+    /// The account named `username_key` and the latest time any of `keys`
+    /// waits until (past `now_us`), in one read.
     async fn login_lookup(
         &self,
         username_key: &str,
-        account_key: &str,
-        address_key: &str,
-        now: DateTime<Utc>,
+        keys: [&str; 3],
+        now_us: i64,
     ) -> Result<LoginLookup, StoreError>;
 
-    /// Counts a failure against `key` (restarting the count when the last
-    /// one is older than `window_start`); returns the count.
-    async fn record_failure(
+    /// Charges one attempt to every key at once; a key that is waiting is
+    /// left alone and says so.
+    async fn charge_attempt(&self, charge: &Charge<'_>) -> Result<Vec<ChargeOutcome>, StoreError>;
+
+    /// After an attempt: deletes the `forget` keys and takes the attempt's
+    /// charge back from the `refund` keys, in one transaction.
+    async fn settle_attempt(
         &self,
-        key: &str,
-        now: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
-
-    async fn block_until(&self, key: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
-
-    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+        forget: &[&str],
+        refund: &[&str],
+        attempt: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// A stream of other replicas' changes.

@@ -371,11 +371,10 @@ pub struct AuditRecord {
 }
 
 /// Everything a login needs from the database, in one read: the account
-/// (if any) and whether the account or the address is being throttled.
+/// (if any) and until when (microseconds) any of its keys waits.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LoginLookup {
-    pub blocked_until: Option<DbTime>,
-    pub account_failures: Option<i64>,
+    pub blocked_until: Option<i64>,
     pub id: Option<Uuid>,
     pub username: Option<String>,
     pub password_hash: Option<String>,
@@ -395,6 +394,28 @@ impl LoginLookup {
             created_at: self.created_at?,
         })
     }
+}
+
+/// One login attempt to charge: `(key, threshold)` pairs and the back-off
+/// rule, times in microseconds since the epoch.
+#[derive(Debug, Clone)]
+pub struct Charge<'a> {
+    pub keys: &'a [(&'a str, i64)],
+    pub now_us: i64,
+    pub window_start_us: i64,
+    pub base_delay_us: i64,
+    pub max_delay_us: i64,
+    /// A random id, so a success takes back its own charge only.
+    pub attempt: i64,
+}
+
+/// What charging did to one key.
+#[derive(Debug, Clone)]
+pub struct ChargeOutcome {
+    pub key: String,
+    /// False: the key was waiting, and the attempt is refused.
+    pub charged: bool,
+    pub blocked_until_us: i64,
 }
 
 /// An authorization code to store; only its hash is kept.

@@ -45,8 +45,8 @@ async fn session_login_by_bearer_and_by_cookie(db: TestDb) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert!(
-        response.headers().get("set-cookie").is_none(),
-        "no cookie unless asked"
+        response.cookies().all(|c| c.name() == "cs_device"),
+        "no session cookie unless asked (the device cookie always)"
     );
     let body: Value = response.json().await.unwrap();
     let token = body["session_token"].as_str().unwrap();
@@ -74,14 +74,30 @@ async fn session_login_by_bearer_and_by_cookie(db: TestDb) {
 }
 both_backends!(session_login_by_bearer_and_by_cookie);
 
+/// The `Set-Cookie` header that starts with `prefix`.
+fn set_cookie(response: &reqwest::Response, prefix: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} cookie"))
+}
+
 async fn the_session_cookie_has_the_right_attributes(db: TestDb) {
     let secure = db.spawn_with(|s| s.sessions.cookie_secure = true).await;
     let response = session_login(&secure, json!({"cookie": true})).await;
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response, "__Host-cs_session=");
     assert!(cookie.starts_with("__Host-cs_session=cs_sess_"), "{cookie}");
+    // The device cookie (see the throttle) is as guarded.
+    let device = set_cookie(&response, "__Host-cs_device=");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
+        assert!(
+            device.contains(attribute),
+            "{attribute} missing from {device}"
+        );
+    }
     for attribute in [
         "HttpOnly",
         "SameSite=Lax",
@@ -101,10 +117,7 @@ async fn the_session_cookie_has_the_right_attributes(db: TestDb) {
 
     let plain = db.spawn().await;
     let response = session_login(&plain, json!({"cookie": true})).await;
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response, "cs_session=");
     assert!(cookie.starts_with("cs_session=cs_sess_"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
 }

@@ -133,7 +133,9 @@ async fn token(
         }
         GrantType::Password => {
             let client = client_auth::identify(&ctx, presented).await?;
-            let verified = login::verify_password(
+            // A server-side app's device cookie would name the app's host,
+            // not the person's device: none is read or set here.
+            let logged_in = login::verify_password(
                 &ctx,
                 PasswordLogin {
                     username: required(form.username, "username")?,
@@ -142,10 +144,11 @@ async fn token(
                     resources,
                     client,
                     client_addr: addr,
+                    device_cookie: None,
                 },
             )
             .await?;
-            let grant = login::jwt_grant(&ctx, &verified).await?;
+            let grant = login::jwt_grant(&ctx, &logged_in.verified).await?;
             TokenResponse::new(grant.access, Some(grant.refresh_token))
         }
         GrantType::RefreshToken => {

@@ -13,6 +13,7 @@ use super::{csrf, form_limit, html, html_to, safe_return_to, see_other, views};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::http::auth::{same_origin, session_cookie};
+use crate::http::device;
 use crate::http::form::{self, Form};
 use crate::http::login::client_context;
 use crate::service::authorize;
@@ -136,7 +137,7 @@ async fn login_submit(
         let form = views::login(&token, &return_to, &username, Some(message));
         page(&ctx, status, &return_to, &form).await
     };
-    let verified = login::verify_password(
+    let logged_in = login::verify_password(
         &ctx,
         PasswordLogin {
             username: username.clone(),
@@ -145,11 +146,12 @@ async fn login_submit(
             resources: Vec::new(),
             client: ClientIdentity::builtin(),
             client_addr: crate::http::client_addr(&req, &ctx),
+            device_cookie: device::presented(&req, &ctx),
         },
     )
     .await;
-    let verified = match verified {
-        Ok(verified) => verified,
+    let logged_in = match logged_in {
+        Ok(logged_in) => logged_in,
         // Malformed input gets the same answer as a wrong password: the
         // page says nothing about which accounts exist.
         Err(Error::InvalidCredentials | Error::InvalidRequest(_) | Error::InvalidScope(_)) => {
@@ -168,9 +170,11 @@ async fn login_submit(
         }
         Err(other) => return Err(other),
     };
-    let grant = sessions::start(&ctx, &verified, client_context(&req, &ctx), false).await?;
+    let grant =
+        sessions::start(&ctx, &logged_in.verified, client_context(&req, &ctx), false).await?;
     let mut done = see_other(&return_to);
     done.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
+    done.cookie(device::cookie(&ctx, logged_in.device_cookie));
     let mut response = done.finish();
     let (_, spent) = csrf::login_token(&ctx)?;
     let mut spent = spent;

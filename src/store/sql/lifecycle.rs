@@ -72,12 +72,6 @@ macro_rules! lifecycle_queries {
                              (SELECT id FROM audit_events WHERE at <= $1 LIMIT $2)",
                             purge.audit_cutoff,
                         ),
-                        (
-                            "DELETE FROM login_throttle WHERE key IN \
-                             (SELECT key FROM login_throttle WHERE last_failure_at <= $1 \
-                             AND (blocked_until IS NULL OR blocked_until <= $3) LIMIT $2)",
-                            purge.throttle_cutoff,
-                        ),
                     ];
                     for (sql, cutoff) in tables {
                         // Small batches keep each delete short, so writers
@@ -94,6 +88,24 @@ macro_rules! lifecycle_queries {
                             if done < u64::from(purge.batch) {
                                 break;
                             }
+                        }
+                    }
+                    // Login attempts keep their times as microseconds.
+                    loop {
+                        let done = sqlx::query(
+                            "DELETE FROM login_attempts WHERE key IN \
+                             (SELECT key FROM login_attempts WHERE last_at <= $1 \
+                             AND blocked_until <= $3 LIMIT $2)",
+                        )
+                        .bind(purge.throttle_cutoff.timestamp_micros())
+                        .bind(i64::from(purge.batch))
+                        .bind(purge.now.timestamp_micros())
+                        .execute(self.writer())
+                        .await?
+                        .rows_affected();
+                        removed += done;
+                        if done < u64::from(purge.batch) {
+                            break;
                         }
                     }
                     Ok(removed)

@@ -1,82 +1,147 @@
-//! Failed logins per key (`user:NAME`, `addr:IP`) and when a key may try
-//! again.
+//! Login attempts per key (see the `login_attempts` migration): charged
+//! before the password is checked, in one statement per attempt, so the
+//! count and the back-off hold under concurrency and across replicas.
+
+/// What a charge does to one key, as SQL over the row's old values: `$1` is
+/// now, `$2` the window's start, `$3` the first delay and `$4` the longest,
+/// all in microseconds. A key that is waiting is left as it is (the attempt
+/// is refused); otherwise the attempt is counted (a quiet window restarts
+/// the count) and, from the threshold on, the key waits a delay that
+/// doubles with each further attempt.
+mod charge {
+    const WAITING: &str = "login_attempts.blocked_until > $1";
+    const QUIET: &str = "login_attempts.last_at < $2";
+
+    pub fn sql(rows: usize) -> String {
+        let attempts = format!(
+            "CASE WHEN {WAITING} THEN login_attempts.attempts \
+             WHEN {QUIET} THEN 1 ELSE login_attempts.attempts + 1 END"
+        );
+        let delay = format!(
+            "CASE WHEN {attempts} < excluded.threshold THEN 0 \
+             WHEN login_attempts.delay = 0 OR {QUIET} THEN $3 \
+             WHEN login_attempts.delay * 2 > $4 THEN $4 \
+             ELSE login_attempts.delay * 2 END"
+        );
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                let (key, threshold, attempt) = (6 + 3 * i, 7 + 3 * i, 8 + 3 * i);
+                format!(
+                    "(${key}, ${threshold}, 1, $1, \
+                     CASE WHEN ${threshold} <= 1 THEN $3 ELSE 0 END, \
+                     CASE WHEN ${threshold} <= 1 THEN $1 + $3 ELSE 0 END, ${attempt})"
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO login_attempts \
+               (key, threshold, attempts, last_at, delay, blocked_until, attempt) \
+             VALUES {values} \
+             ON CONFLICT (key) DO UPDATE SET \
+               threshold = excluded.threshold, \
+               attempts = {attempts}, \
+               last_at = CASE WHEN {WAITING} THEN login_attempts.last_at ELSE $1 END, \
+               delay = CASE WHEN {WAITING} THEN login_attempts.delay ELSE {delay} END, \
+               blocked_until = CASE WHEN {WAITING} THEN login_attempts.blocked_until \
+                 WHEN {attempts} < excluded.threshold THEN 0 ELSE $1 + {delay} END, \
+               attempt = CASE WHEN {WAITING} THEN login_attempts.attempt \
+                 ELSE excluded.attempt END \
+             RETURNING key, attempt, blocked_until",
+            values = values.join(", "),
+        )
+    }
+}
+pub(in crate::store) use charge::sql as charge_sql;
 
 /// `impl ThrottleStore for $store`.
 macro_rules! throttle_queries {
     ($store:ty) => {
         const _: () = {
-            use chrono::{DateTime, Utc};
-
-            use $crate::store::dialect::Dialect;
-            use $crate::store::{DbTime, LoginLookup, StoreError};
+            use $crate::store::{Charge, ChargeOutcome, LoginLookup, StoreError};
 
             #[async_trait::async_trait]
             impl $crate::store::ThrottleStore for $store {
                 async fn login_lookup(
                     &self,
                     username_key: &str,
-                    account_key: &str,
-                    address_key: &str,
-                    now: DateTime<Utc>,
+                    [a, b, c]: [&str; 3],
+                    now_us: i64,
                 ) -> Result<LoginLookup, StoreError> {
                     Ok(sqlx::query_as::<_, LoginLookup>(
                         "SELECT \
-                           (SELECT max(blocked_until) FROM login_throttle \
-                            WHERE key IN ($2, $3) AND blocked_until > $4) AS blocked_until, \
-                           (SELECT CAST(failures AS BIGINT) FROM login_throttle WHERE key = $2) \
-                             AS account_failures, \
+                           (SELECT max(blocked_until) FROM login_attempts \
+                            WHERE key IN ($2, $3, $4) AND blocked_until > $5) AS blocked_until, \
                            u.id, u.username, u.password_hash, u.roles, u.disabled, u.created_at \
                          FROM (SELECT 1 AS one) AS anchor \
                          LEFT JOIN users u ON u.username_key = $1 AND u.deleted_at IS NULL",
                     )
                     .bind(username_key)
-                    .bind(account_key)
-                    .bind(address_key)
-                    .bind(DbTime(now))
+                    .bind(a)
+                    .bind(b)
+                    .bind(c)
+                    .bind(now_us)
                     .fetch_one(self.reader())
                     .await?)
                 }
 
-                async fn record_failure(
+                async fn charge_attempt(
                     &self,
-                    key: &str,
-                    now: DateTime<Utc>,
-                    window_start: DateTime<Utc>,
-                ) -> Result<i64, StoreError> {
-                    let failures: i64 = sqlx::query_scalar(
-                        "INSERT INTO login_throttle (key, failures, last_failure_at) \
-                         VALUES ($1, 1, $2) \
-                         ON CONFLICT (key) DO UPDATE SET failures = CASE \
-                           WHEN login_throttle.last_failure_at < $3 THEN 1 \
-                           ELSE login_throttle.failures + 1 END, last_failure_at = $2 \
-                         RETURNING CAST(failures AS BIGINT)",
+                    charge: &Charge<'_>,
+                ) -> Result<Vec<ChargeOutcome>, StoreError> {
+                    let sql = $crate::store::sql::throttle::charge_sql(charge.keys.len());
+                    let mut query = sqlx::query_as::<_, (String, i64, i64)>(
+                        sqlx::AssertSqlSafe(sql),
                     )
-                    .bind(key)
-                    .bind(DbTime(now))
-                    .bind(DbTime(window_start))
-                    .fetch_one(self.writer())
-                    .await?;
-                    Ok(failures)
+                    .bind(charge.now_us)
+                    .bind(charge.window_start_us)
+                    .bind(charge.base_delay_us)
+                    .bind(charge.max_delay_us)
+                    .bind(charge.attempt);
+                    for (key, threshold) in charge.keys {
+                        query = query.bind(*key).bind(*threshold).bind(charge.attempt);
+                    }
+                    let rows = query.fetch_all(self.writer()).await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(key, attempt, blocked_until)| ChargeOutcome {
+                            key,
+                            charged: attempt == charge.attempt,
+                            blocked_until_us: blocked_until,
+                        })
+                        .collect())
                 }
 
-                async fn block_until(
+                async fn settle_attempt(
                     &self,
-                    key: &str,
-                    until: DateTime<Utc>,
+                    forget: &[&str],
+                    refund: &[&str],
+                    attempt: i64,
                 ) -> Result<(), StoreError> {
-                    sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE key = $1")
-                        .bind(key)
-                        .bind(DbTime(until))
-                        .execute(self.writer())
+                    let mut tx = self.writer().begin().await?;
+                    for key in forget {
+                        sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                            .bind(*key)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // The charge is taken back; the back-off it set is
+                    // undone only if nobody was charged since (otherwise
+                    // the wait is theirs).
+                    for key in refund {
+                        sqlx::query(
+                            "UPDATE login_attempts SET attempts = attempts - 1, \
+                               delay = CASE WHEN attempt <> $2 THEN delay \
+                                 WHEN attempts - 1 < threshold THEN 0 ELSE delay / 2 END, \
+                               blocked_until = CASE WHEN attempt <> $2 THEN blocked_until \
+                                 ELSE 0 END \
+                             WHERE key = $1 AND attempts > 0",
+                        )
+                        .bind(*key)
+                        .bind(attempt)
+                        .execute(&mut *tx)
                         .await?;
-                    Ok(())
-                }
-
-                async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-                        .bind(key)
-                        .execute(self.writer())
-                        .await?;
+                    }
+                    tx.commit().await?;
                     Ok(())
                 }
             }

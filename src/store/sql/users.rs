@@ -91,6 +91,38 @@ macro_rules! user_queries {
                     .await?)
                 }
 
+                async fn sample_password_hashes(
+                    &self,
+                    limit: i64,
+                ) -> Result<Vec<String>, StoreError> {
+                    // Ids are random: the users after a random id, on
+                    // through the start if need be, are a random sample
+                    // read along the primary key, whatever the table's size.
+                    let pivot = uuid::Uuid::new_v4();
+                    let mut sample: Vec<String> = sqlx::query_scalar(
+                        "SELECT password_hash FROM users \
+                         WHERE id >= $1 AND deleted_at IS NULL ORDER BY id LIMIT $2",
+                    )
+                    .bind(pivot)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let missing = limit - i64::try_from(sample.len()).unwrap_or(limit);
+                    if missing > 0 {
+                        sample.extend(
+                            sqlx::query_scalar::<_, String>(
+                                "SELECT password_hash FROM users \
+                                 WHERE id < $1 AND deleted_at IS NULL ORDER BY id LIMIT $2",
+                            )
+                            .bind(pivot)
+                            .bind(missing)
+                            .fetch_all(self.reader())
+                            .await?,
+                        );
+                    }
+                    Ok(sample)
+                }
+
                 async fn list_users(
                     &self,
                     after: Option<(String, Uuid)>,
