@@ -90,7 +90,8 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
     let master_key = service::keys::master_key(&settings.keys)?;
     let keys =
         service::keys::load_ring(store.as_ref(), &settings, master_key.as_deref(), &clock).await?;
-    let refresh_secret = service::keys::refresh_secret(store.as_ref(), &clock).await?;
+    let refresh_secret =
+        service::keys::refresh_secret(store.as_ref(), master_key.as_deref(), &clock).await?;
     // Listen first, load second: nothing committed in between is missed.
     let changes = sync::subscribe(store.as_ref()).await;
     let revocations = Arc::new(RevocationList::new());

@@ -23,23 +23,76 @@ use crate::crypto::random;
 use crate::domain::Caller;
 use crate::error::Error;
 use crate::replica::keys::{self as ring, decrypt_all};
-use crate::store::{DbTime, SigningKeyRecord, Store};
+use crate::store::{DbTime, SigningKeyRecord, Store, StoredSecret};
 
 pub const RS256: &str = "RS256";
 
 /// The name under which the refresh-token successor key is stored.
 const REFRESH_SECRET: &str = "refresh-successor";
 
-/// The key refresh-token successors are derived with, shared by every
-/// replica through the database (the first to start creates it).
-pub async fn refresh_secret(store: &dyn Store, clock: &Clock) -> Result<[u8; 32], Error> {
-    let candidate = random::bytes::<32>()?;
+/// The server's own secret (refresh-token successors, the account forms'
+/// CSRF tokens and device cookies are derived from it, each with its own
+/// label), shared by every replica through the database: the first to
+/// start creates it. With a master key it is stored sealed (a clear one is
+/// sealed at the first start with a key), so a copy of the database alone
+/// derives nothing: not the live successor of an old refresh token.
+pub async fn refresh_secret(
+    store: &dyn Store,
+    master: Option<&MasterKey>,
+    clock: &Clock,
+) -> Result<[u8; 32], Error> {
+    let candidate = stored_secret(&random::bytes::<32>()?, master)?;
     let stored = store
         .server_secret(REFRESH_SECRET, &candidate, clock.now())
         .await?;
-    stored
+    let clear = open_secret(&stored, master)?;
+    if let (Some(master), None) = (master, &stored.key_encryption) {
+        let sealed = stored_secret(&clear, Some(master))?;
+        store
+            .rewrap_sealed(&[], &[(REFRESH_SECRET, sealed)])
+            .await?;
+        tracing::info!("encrypted the server secret stored in the clear");
+    }
+    clear
         .try_into()
         .map_err(|_| Error::Internal(format!("stored secret `{REFRESH_SECRET}` is not 32 bytes")))
+}
+
+/// What is stored for a secret: sealed when there is a master key, bound
+/// to the secret's name.
+fn stored_secret(clear: &[u8], master: Option<&MasterKey>) -> Result<StoredSecret, Error> {
+    Ok(match master {
+        Some(master) => StoredSecret {
+            value: master.seal(&secret_context(), clear)?,
+            key_encryption: Some(master.id().to_owned()),
+        },
+        None => StoredSecret {
+            value: clear.to_vec(),
+            key_encryption: None,
+        },
+    })
+}
+
+fn open_secret(stored: &StoredSecret, master: Option<&MasterKey>) -> Result<Vec<u8>, Error> {
+    match (&stored.key_encryption, master) {
+        (None, _) => Ok(stored.value.clone()),
+        (Some(id), Some(master)) if id == master.id() => {
+            Ok(master.open(&secret_context(), &stored.value)?)
+        }
+        (Some(id), Some(master)) => Err(Error::Internal(format!(
+            "the server secret is encrypted under master key {id}, not the configured one ({}); \
+             nothing was changed",
+            master.id()
+        ))),
+        (Some(id), None) => Err(Error::Internal(format!(
+            "the server secret is encrypted under master key {id}, but no master key is \
+             configured (COUNTERSIGN_KEYS__MASTER_KEY or keys.master_key_file); nothing was changed"
+        ))),
+    }
+}
+
+fn secret_context() -> String {
+    format!("server-secret:{REFRESH_SECRET}")
 }
 
 /// The configured master key, if any. Without one, keys are stored in the
@@ -100,7 +153,7 @@ async fn load_or_create(
             .map(|(record, key)| seal(record, key, master))
             .collect::<Result<_, _>>()?;
         if !clear.is_empty() {
-            store.rewrap_signing_keys(&clear).await?;
+            store.rewrap_sealed(&clear, &[]).await?;
             tracing::info!(
                 keys = clear.len(),
                 "encrypted signing keys stored in the clear"
@@ -343,8 +396,9 @@ pub async fn purge(ctx: &Ctx) -> Result<u64, Error> {
     Ok(ctx.store.delete_signing_keys_retired_before(cutoff).await?)
 }
 
-/// Re-encrypts every key under `new` (from the context's master key, or
-/// from the clear), in one transaction. Used by `countersign keys rewrap`.
+/// Re-encrypts every key and the server secret under `new` (from the
+/// context's master key, or from the clear), in one transaction. Used by
+/// `countersign keys rewrap`.
 pub async fn rewrap(ctx: &Ctx, caller: &Caller, new: &MasterKey) -> Result<usize, Error> {
     let store = ctx.store.as_ref();
     let records = store.signing_keys().await?;
@@ -354,7 +408,10 @@ pub async fn rewrap(ctx: &Ctx, caller: &Caller, new: &MasterKey) -> Result<usize
         .zip(&loaded)
         .map(|(record, key)| seal(record, key, new))
         .collect::<Result<_, _>>()?;
-    store.rewrap_signing_keys(&sealed).await?;
+    let secret = stored_secret(ctx.refresh_secret(), Some(new))?;
+    store
+        .rewrap_sealed(&sealed, &[(REFRESH_SECRET, secret)])
+        .await?;
     ctx.audit.record(caller, "keys.rewrap", new.id()).await;
     Ok(sealed.len())
 }

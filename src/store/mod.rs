@@ -29,8 +29,8 @@ pub use records::{
     AuditEvent, AuditRecord, Charge, ChargeOutcome, ClientPatch, ClientRecord, CodeRecord,
     ConsentRecord, EndedSessions, LoginLookup, NewClient, NewCode, NewRefreshToken, NewRevocation,
     NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord, RevokedEntry,
-    Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, UserChange, UserPatch,
-    UserRecord,
+    Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, StoredSecret, UserChange,
+    UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -203,9 +203,13 @@ pub trait KeyStore: Send + Sync {
         newest_activated_by: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces the stored form of the given keys (encrypting or
-    /// re-encrypting them), all or none.
-    async fn rewrap_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), StoreError>;
+    /// Replaces the stored form of the given keys and server secrets
+    /// (encrypting or re-encrypting them), all or none.
+    async fn rewrap_sealed(
+        &self,
+        keys: &[SigningKeyRecord],
+        secrets: &[(&str, StoredSecret)],
+    ) -> Result<(), StoreError>;
 
     /// Removes keys that stopped signing before `cutoff` (their tokens have
     /// all expired).
@@ -214,14 +218,14 @@ pub trait KeyStore: Send + Sync {
         cutoff: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
 
-    /// The value of the shared secret `name`, storing `candidate` if there
-    /// is none yet (the first replica's candidate wins).
+    /// The shared secret `name` as stored, storing `candidate` if there is
+    /// none yet (the first replica's candidate wins).
     async fn server_secret(
         &self,
         name: &str,
-        candidate: &[u8],
+        candidate: &StoredSecret,
         now: DateTime<Utc>,
-    ) -> Result<Vec<u8>, StoreError>;
+    ) -> Result<StoredSecret, StoreError>;
 }
 
 /// Rotating refresh tokens and their families.

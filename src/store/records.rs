@@ -396,6 +396,14 @@ impl LoginLookup {
     }
 }
 
+/// A server secret as stored: in the clear, or sealed under the master key
+/// whose id `key_encryption` is.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredSecret {
+    pub value: Vec<u8>,
+    pub key_encryption: Option<String>,
+}
+
 /// One login attempt to charge: `(key, threshold)` pairs and the back-off
 /// rule, times in microseconds since the epoch.
 #[derive(Debug, Clone)]

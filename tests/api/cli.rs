@@ -228,6 +228,9 @@ async fn keys_rewrap_moves_the_keys_to_a_new_master_key(db: TestDb) {
     };
     let app = db.spawn_with(tweak(old.clone())).await;
     let token = app.admin_token().await;
+    let (_, refresh) = app
+        .login_tokens("admin", crate::helpers::ADMIN_PASSWORD)
+        .await;
     app.stop().await;
 
     let without_new = countersign(
@@ -256,6 +259,8 @@ async fn keys_rewrap_moves_the_keys_to_a_new_master_key(db: TestDb) {
     assert!(refused.is_err(), "the old master key still opens the keys");
     let app = db.spawn_with(tweak(new)).await;
     assert_eq!(app.userinfo_status(&token).await, StatusCode::OK);
+    // The server secret moved too: refresh tokens live on.
+    app.refresh_ok(&refresh).await;
 }
 both_backends!(keys_rewrap_moves_the_keys_to_a_new_master_key);
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use countersign::Application;
 use countersign::clock::Clock;
 use countersign::config::{Seconds, Settings};
-use countersign::store::SigningKeyRecord;
+use countersign::store::{SigningKeyRecord, StoredSecret};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -366,6 +366,75 @@ async fn keys_are_encrypted_at_rest_and_a_wrong_master_key_destroys_nothing(db: 
     assert_eq!(app.userinfo_status(&token).await, StatusCode::OK);
 }
 both_backends!(keys_are_encrypted_at_rest_and_a_wrong_master_key_destroys_nothing);
+
+/// The server secret as the database holds it.
+async fn stored_secret(app: &TestApp) -> StoredSecret {
+    let store = countersign::store::connect(&app.settings.database)
+        .await
+        .unwrap();
+    let unused = StoredSecret {
+        value: vec![0; 32],
+        key_encryption: None,
+    };
+    store
+        .server_secret("refresh-successor", &unused, Utc::now())
+        .await
+        .unwrap()
+}
+
+/// The successor of refresh token `token` as someone holding `secret`
+/// would compute it.
+fn successor(secret: &[u8], token: &str) -> String {
+    let mac = countersign::crypto::random::hmac_sha256(secret, token.as_bytes());
+    format!(
+        "cs_rt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
+    )
+}
+
+async fn a_copy_of_the_database_derives_no_refresh_token(db: TestDb) {
+    // In the clear (a development start), the database's secret and one
+    // old refresh token give the live one: what a master key must prevent.
+    let app = db.spawn_with(|s| s.tokens.issuer = ISSUER.into()).await;
+    let (_, first) = app
+        .login_tokens("admin", crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let (_, second) = app.refresh_ok(&first).await;
+    let clear = stored_secret(&app).await;
+    assert_eq!(clear.key_encryption, None);
+    assert_eq!(successor(&clear.value, &first), second);
+    app.stop().await;
+
+    // The first start with a master key seals it; tokens live on.
+    let key = master_key(9);
+    let app = db.spawn_with(with_master_key(&key)).await;
+    let sealed = stored_secret(&app).await;
+    assert!(sealed.key_encryption.is_some());
+    assert!(
+        !sealed
+            .value
+            .windows(8)
+            .any(|w| clear.value.windows(8).any(|c| c == w)),
+        "the clear secret is still in the database"
+    );
+    let (_, third) = app.refresh_ok(&second).await;
+    assert_eq!(successor(&clear.value, &second), third, "the same secret");
+    assert_ne!(successor(&sealed.value, &second), third);
+    app.stop().await;
+
+    // A server started with a master key from the beginning never stores
+    // it in the clear.
+    let fresh = TestDb::create(db.backend).await;
+    let app = fresh.spawn_with(with_master_key(&key)).await;
+    let (_, first) = app
+        .login_tokens("admin", crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let (_, second) = app.refresh_ok(&first).await;
+    let stored = stored_secret(&app).await;
+    assert!(stored.key_encryption.is_some());
+    assert_ne!(successor(&stored.value, &first), second);
+}
+both_backends!(a_copy_of_the_database_derives_no_refresh_token);
 
 async fn the_jwks_max_age_never_outlasts_half_the_prepublication(db: TestDb) {
     let app = db.spawn_with(|s| s.keys.prepublish = minutes(4)).await;

@@ -9,7 +9,7 @@ macro_rules! key_queries {
 
             use $crate::store::dialect::Dialect;
             use $crate::store::sql::key_columns;
-            use $crate::store::{DbTime, SigningKeyRecord, StoreError};
+            use $crate::store::{DbTime, SigningKeyRecord, StoreError, StoredSecret};
 
             #[async_trait::async_trait]
             impl $crate::store::KeyStore for $store {
@@ -86,11 +86,23 @@ macro_rules! key_queries {
                     Ok(true)
                 }
 
-                async fn rewrap_signing_keys(
+                async fn rewrap_sealed(
                     &self,
                     keys: &[SigningKeyRecord],
+                    secrets: &[(&str, StoredSecret)],
                 ) -> Result<(), StoreError> {
                     let mut tx = self.begin_key_lock().await?;
+                    for (name, secret) in secrets {
+                        sqlx::query(
+                            "UPDATE server_secrets SET value = $2, key_encryption = $3 \
+                             WHERE name = $1",
+                        )
+                        .bind(*name)
+                        .bind(&secret.value)
+                        .bind(secret.key_encryption.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     for key in keys {
                         sqlx::query(
                             "UPDATE signing_keys SET private_key = $2, key_encryption = $3 \
@@ -120,24 +132,25 @@ macro_rules! key_queries {
                 async fn server_secret(
                     &self,
                     name: &str,
-                    candidate: &[u8],
+                    candidate: &StoredSecret,
                     now: DateTime<Utc>,
-                ) -> Result<Vec<u8>, StoreError> {
+                ) -> Result<StoredSecret, StoreError> {
                     sqlx::query(
-                        "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (name) DO NOTHING",
+                        "INSERT INTO server_secrets (name, value, key_encryption, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
                     )
                     .bind(name)
-                    .bind(candidate)
+                    .bind(&candidate.value)
+                    .bind(candidate.key_encryption.as_deref())
                     .bind(DbTime(now))
                     .execute(self.writer())
                     .await?;
-                    Ok(
-                        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                            .bind(name)
-                            .fetch_one(self.reader())
-                            .await?,
+                    Ok(sqlx::query_as::<_, StoredSecret>(
+                        "SELECT value, key_encryption FROM server_secrets WHERE name = $1",
                     )
+                    .bind(name)
+                    .fetch_one(self.writer())
+                    .await?)
                 }
             }
         };
