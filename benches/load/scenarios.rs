@@ -74,6 +74,20 @@ pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
         &request,
         pid,
     ));
+    // Clients that do not honour Retry-After, in numbers past the hashing
+    // pool's places: completed logins should stay near the rate above.
+    for (connections, name) in [
+        (64, "password login, 64 connections ignoring Retry-After"),
+        (256, "password login, 256 connections ignoring Retry-After"),
+    ] {
+        let crowded = Run {
+            concurrency: connections,
+            seconds: run.seconds,
+            only: run.only.clone(),
+            server_pid: run.server_pid,
+        };
+        results.extend(wrk::measure(&crowded, name, &request, pid));
+    }
 
     let refresh = "refresh grant (POST /oauth2/token)";
     if run.wants(refresh) {

@@ -29,11 +29,12 @@ use crate::service::tokens::{self, AccessToken, Content};
 use crate::service::{devices, users};
 use crate::store::{LoginLookup, Store};
 
-/// How long a refusal for want of a place in the hashing pool is held
-/// before it is answered. Clients that do not honour `Retry-After` retry
-/// at once; held, each of their connections costs a timer instead of a
-/// request a millisecond, so the cores stay with the hashing.
-const OVERLOAD_HOLD: Duration = Duration::from_millis(250);
+/// How long a refusal (no place in the hashing pool, or a throttled key)
+/// is held before it is answered, at most. Clients that do not honour
+/// `Retry-After` retry at once; held, each of their connections costs a
+/// timer instead of a request a millisecond, so the cores stay with the
+/// hashing.
+const REFUSAL_HOLD: Duration = Duration::from_millis(250);
 
 /// Stored hashes sampled to find what a typical user's hash costs.
 const COST_SAMPLE: i64 = 200;
@@ -77,7 +78,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn
         Ok(slot) => slot,
         Err(overloaded) => {
             meter::login(meter::Login::Overloaded);
-            tokio::time::sleep(OVERLOAD_HOLD).await;
+            tokio::time::sleep(REFUSAL_HOLD).await;
             return Err(overloaded.into());
         }
     };
@@ -95,12 +96,14 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn
     };
     let attempt = match charged {
         Ok(attempt) => attempt,
-        Err(throttled @ Error::Throttled { .. }) => {
+        Err(Error::Throttled { retry_after }) => {
             ctx.audit
                 .refused(&anonymous, "login.throttled", username.as_str())
                 .await;
             meter::login(meter::Login::Throttled);
-            return Err(throttled);
+            drop(slot);
+            tokio::time::sleep(retry_after.min(REFUSAL_HOLD)).await;
+            return Err(Error::Throttled { retry_after });
         }
         Err(other) => return Err(other),
     };
