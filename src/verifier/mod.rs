@@ -28,6 +28,11 @@
 //! [`Builder::full_resync_interval`]. When it cannot be read for longer than
 //! [`Builder::max_staleness`], tokens are refused ([`OnStale::Refuse`], the
 //! default) or accepted with what is known ([`OnStale::Accept`]).
+//!
+//! The issuer is reached over HTTPS only: keys, revocations and the feed's
+//! client credentials must not travel in the clear. Tests and services on
+//! the issuer's own host opt into plain HTTP with
+//! [`Builder::allow_insecure_http`].
 
 #[cfg(feature = "verifier-actix")]
 pub mod actix;
@@ -89,6 +94,7 @@ pub struct Builder {
     on_stale: OnStale,
     credentials: Option<(String, String)>,
     timeout: Duration,
+    insecure_http: bool,
 }
 
 impl Builder {
@@ -147,19 +153,35 @@ impl Builder {
         self
     }
 
+    /// Lets the verifier talk to the issuer over plain `http://`, which
+    /// [`Builder::build`] otherwise refuses: for tests, and for an issuer
+    /// on the same host (loopback). Anywhere else, whoever is on the path
+    /// reads the feed's client credentials and can forge the keys.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.insecure_http = true;
+        self
+    }
+
     /// Reads discovery, fetches the JWKS and the whole revocation feed, and
     /// starts polling in the background (on the current tokio runtime; the
     /// task stops when the last clone of the verifier is dropped).
     pub async fn build(self) -> Result<Verifier, SetupError> {
+        let issuer = self.issuer.trim_end_matches('/').to_owned();
+        self.require_https("issuer", &issuer)?;
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
+            // Redirects included: an https URL must not lead to http.
+            .https_only(!self.insecure_http)
             .build()
             .map_err(|e| SetupError(format!("HTTP client: {e}")))?;
-        let issuer = self.issuer.trim_end_matches('/').to_owned();
         let discovery = discover(&http, &issuer).await?;
+        self.require_https("jwks_uri", &discovery.jwks_uri)?;
         let feed_uri = match (self.feed, discovery.revocation_feed_uri) {
             (false, _) => None,
-            (true, Some(uri)) => Some(uri),
+            (true, Some(uri)) => {
+                self.require_https("revocation_feed_uri", &uri)?;
+                Some(uri)
+            }
             (true, None) => {
                 return Err(SetupError(format!(
                     "the discovery document of {issuer} names no revocation_feed_uri; \
@@ -194,6 +216,23 @@ impl Builder {
             shared,
             _poller: Arc::new(Poller(poller)),
         })
+    }
+
+    /// Refuses `url` unless it is https, or http and the builder allows it.
+    fn require_https(&self, what: &str, url: &str) -> Result<(), SetupError> {
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => Ok(()),
+            Some("http") if self.insecure_http => Ok(()),
+            Some("http") => Err(SetupError(format!(
+                "the {what} {url} is plain http: the keys and the revocation feed could be \
+                 forged on the way, and the feed's client credentials read; use https, or \
+                 allow_insecure_http() for tests and an issuer on this host"
+            ))),
+            _ => Err(SetupError(format!("the {what} {url} is not an https URL"))),
+        }
     }
 }
 
@@ -302,10 +341,12 @@ impl Verifier {
             on_stale: OnStale::Refuse,
             credentials: None,
             timeout: Duration::from_secs(5),
+            insecure_http: false,
         }
     }
 
-    /// A verifier with every default, reading a public revocation feed.
+    /// A verifier with every default, reading a public revocation feed
+    /// over https.
     pub async fn from_issuer(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -409,5 +450,34 @@ async fn poll(shared: Arc<Shared>) {
             }
             next_feed = Instant::now() + settings.poll_interval;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_unless_plain_http_is_allowed() {
+        let strict = Verifier::builder("https://id.example", "https://orders.example");
+        assert!(strict.require_https("issuer", "https://id.example").is_ok());
+        assert!(
+            strict
+                .require_https("jwks_uri", "HTTPS://id.example/j")
+                .is_ok()
+        );
+        // What discovery names is held to the same rule as the issuer.
+        let refusal = strict
+            .require_https("jwks_uri", "http://id.example/j")
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("jwks_uri"), "{refusal}");
+        assert!(refusal.contains("allow_insecure_http()"), "{refusal}");
+        assert!(strict.require_https("issuer", "id.example").is_err());
+        assert!(strict.require_https("issuer", "ftp://id.example").is_err());
+
+        let lax = strict.allow_insecure_http();
+        assert!(lax.require_https("issuer", "http://127.0.0.1:8080").is_ok());
+        assert!(lax.require_https("issuer", "ftp://id.example").is_err());
     }
 }

@@ -5,12 +5,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use countersign::config::Settings;
 use countersign::verifier::{Builder, OnStale, SetupError, TokenError, Verifier, VerifyError};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audiences::{self, BILLING, ORDERS};
 use crate::helpers::{TestApp, TestDb, claims_of};
+use crate::mitm::Mitm;
 use crate::{both_backends, sqlite_only};
 
 const ISSUER: &str = "https://id.countersign.test";
@@ -29,9 +31,30 @@ fn quick(app: &TestApp) -> Builder {
 
 /// The same, for tokens meant for `audience`.
 fn quick_for(app: &TestApp, audience: &str) -> Builder {
-    Verifier::builder(&app.address, audience)
+    quick_at(&app.address, audience)
+}
+
+/// The same, for tokens of `issuer`. Test servers listen in plain HTTP on
+/// loopback, which the verifier accepts only when told.
+fn quick_at(issuer: &str, audience: &str) -> Builder {
+    Verifier::builder(issuer, audience)
+        .allow_insecure_http()
         .min_refetch_interval(Duration::from_millis(300))
         .poll_interval(Duration::from_millis(200))
+}
+
+/// A server with a public feed behind `mitm`: its issuer is the proxy's
+/// address, so a verifier for its tokens reaches it only through the proxy.
+async fn behind(db: &TestDb, mitm: &Mitm, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let app = db
+        .spawn_with(|s| {
+            s.tokens.issuer = mitm.address.clone();
+            s.revocation.feed_public = true;
+            tweak(s);
+        })
+        .await;
+    mitm.forward_to(&app.address);
+    app
 }
 
 fn rejected(outcome: Result<countersign::verifier::Claims, VerifyError>) -> TokenError {
@@ -403,3 +426,28 @@ async fn a_token_for_one_service_is_refused_by_another(db: TestDb) {
     assert_eq!(app.userinfo_status(token).await, StatusCode::UNAUTHORIZED);
 }
 both_backends!(a_token_for_one_service_is_refused_by_another);
+
+async fn a_plain_http_issuer_is_refused_unless_allowed(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    let refused = Verifier::builder(&mitm.address, &mitm.address)
+        .client_credentials("orders", "cs_secret_never_sent")
+        .build()
+        .await;
+    let message = refused.err().expect("built over plain http").to_string();
+    assert!(message.contains("plain http"), "{message}");
+    assert!(message.contains("allow_insecure_http()"), "{message}");
+    let refused = Verifier::from_issuer(&mitm.address, &mitm.address).await;
+    assert!(refused.is_err(), "from_issuer built over plain http");
+    // Refused before anything was sent: no credentials went out in the clear.
+    assert_eq!(mitm.requests(), 0);
+
+    let verifier = Verifier::builder(&mitm.address, &mitm.address)
+        .allow_insecure_http()
+        .build()
+        .await
+        .unwrap();
+    assert!(verifier.verify(&app.admin_token().await).await.is_ok());
+    assert!(mitm.requests() > 0);
+}
+sqlite_only!(a_plain_http_issuer_is_refused_unless_allowed);
