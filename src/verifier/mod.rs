@@ -33,6 +33,11 @@
 //! client credentials must not travel in the clear. Tests and services on
 //! the issuer's own host opt into plain HTTP with
 //! [`Builder::allow_insecure_http`].
+//!
+//! Durations the issuer sends are not taken on trust: a JWKS `max-age` is
+//! cut to an hour, and every deadline is computed without overflow. No
+//! other timing comes from the server: the verifier keeps its own poll
+//! interval, and reads no `Retry-After`.
 
 #[cfg(feature = "verifier-actix")]
 pub mod actix;
@@ -404,6 +409,14 @@ impl Verifier {
     }
 }
 
+/// `wait` from now. Deadlines never overflow the clock (which panics):
+/// nothing waits longer than a day before looking again.
+fn later(wait: Duration) -> Instant {
+    const LONGEST: Duration = Duration::from_secs(24 * 3600);
+    let now = Instant::now();
+    now.checked_add(wait.min(LONGEST)).unwrap_or(now)
+}
+
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -415,14 +428,13 @@ fn unix_now() -> i64 {
 async fn poll(shared: Arc<Shared>) {
     let settings = &shared.settings;
     let mut last_full = Instant::now();
-    let mut next_feed = Instant::now() + settings.poll_interval;
+    let mut next_feed = later(settings.poll_interval);
     loop {
         // Never spin: a JWKS served with max-age=0 is re-read at most once
         // per refetch interval.
-        let next_keys = shared
-            .keys
-            .fresh_until()
-            .max(Instant::now() + settings.min_refetch_interval.min(settings.poll_interval));
+        let next_keys = shared.keys.fresh_until().max(later(
+            settings.min_refetch_interval.min(settings.poll_interval),
+        ));
         let wake = if shared.feed.is_some() {
             next_keys.min(next_feed)
         } else {
@@ -448,7 +460,7 @@ async fn poll(shared: Arc<Shared>) {
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read the revocation feed"),
             }
-            next_feed = Instant::now() + settings.poll_interval;
+            next_feed = later(settings.poll_interval);
         }
     }
 }
@@ -479,5 +491,12 @@ mod tests {
         let lax = strict.allow_insecure_http();
         assert!(lax.require_https("issuer", "http://127.0.0.1:8080").is_ok());
         assert!(lax.require_https("issuer", "ftp://id.example").is_err());
+    }
+
+    #[test]
+    fn a_deadline_never_overflows_the_clock() {
+        let now = Instant::now();
+        let far = later(Duration::MAX);
+        assert!(far > now && far <= Instant::now() + Duration::from_secs(24 * 3600));
     }
 }

@@ -1,16 +1,26 @@
 //! An HTTP proxy between a verifier and the server that the test controls,
 //! standing for whoever sits on that path when the transport is all a
-//! client trusts: it passes requests through, and counts them.
+//! client trusts: it passes requests through, and on the paths the test
+//! names, rewrites a header of the server's answer.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
+/// What the proxy does on a path instead of passing it through.
+#[derive(Clone)]
+pub enum Answer {
+    /// Passes the request on, and sets `header` of the server's answer.
+    Rewritten { header: &'static str, value: String },
+}
+
 #[derive(Default)]
 struct State {
     target: Option<String>,
+    answers: HashMap<String, Answer>,
     requests: usize,
 }
 
@@ -53,6 +63,15 @@ impl Mitm {
         self.state.lock().unwrap().target = Some(target.to_owned());
     }
 
+    /// From now on, does `answer` on `path`.
+    pub fn answer(&self, path: &str, answer: Answer) {
+        self.state
+            .lock()
+            .unwrap()
+            .answers
+            .insert(path.to_owned(), answer);
+    }
+
     /// How many requests have reached the proxy.
     pub fn requests(&self) -> usize {
         self.state.lock().unwrap().requests
@@ -65,10 +84,10 @@ async fn relay(
     state: web::Data<Mutex<State>>,
     client: web::Data<reqwest::Client>,
 ) -> HttpResponse {
-    let target = {
+    let (target, rule) = {
         let mut state = state.lock().unwrap();
         state.requests += 1;
-        state.target.clone()
+        (state.target.clone(), state.answers.get(req.path()).cloned())
     };
     let target = target.expect("a request before forward_to");
     // actix-web and reqwest speak different versions of the `http` types:
@@ -91,6 +110,9 @@ async fn relay(
         ) {
             answer.append_header((name.as_str(), value.as_bytes()));
         }
+    }
+    if let Some(Answer::Rewritten { header, value }) = rule {
+        answer.insert_header((header, value));
     }
     answer.body(response.bytes().await.unwrap())
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::audiences::{self, BILLING, ORDERS};
 use crate::helpers::{TestApp, TestDb, claims_of};
-use crate::mitm::Mitm;
+use crate::mitm::{Answer, Mitm};
 use crate::{both_backends, sqlite_only};
 
 const ISSUER: &str = "https://id.countersign.test";
@@ -55,6 +55,21 @@ async fn behind(db: &TestDb, mitm: &Mitm, tweak: impl FnOnce(&mut Settings)) -> 
         .await;
     mitm.forward_to(&app.address);
     app
+}
+
+/// A quick verifier through `mitm`, for the tokens of the server behind it.
+fn through(mitm: &Mitm) -> Builder {
+    quick_at(&mitm.address, &mitm.address)
+}
+
+const JWKS: &str = "/.well-known/jwks.json";
+
+/// Revokes `token` as the administrator holding `admin`.
+async fn revoke(app: &TestApp, admin: &str, token: &str) {
+    let response = app
+        .post_json_as("/v1/admin/revocations", admin, &json!({"token": token}))
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
 }
 
 fn rejected(outcome: Result<countersign::verifier::Claims, VerifyError>) -> TokenError {
@@ -451,3 +466,27 @@ async fn a_plain_http_issuer_is_refused_unless_allowed(db: TestDb) {
     assert!(mitm.requests() > 0);
 }
 sqlite_only!(a_plain_http_issuer_is_refused_unless_allowed);
+
+async fn a_huge_jwks_max_age_neither_panics_nor_stops_the_poller(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    mitm.answer(
+        JWKS,
+        Answer::Rewritten {
+            header: "cache-control",
+            value: "public, max-age=18446744073709551615".into(),
+        },
+    );
+    let verifier = through(&mitm).build().await.unwrap();
+    let admin = app.admin_token().await;
+    let doomed = app.admin_token().await;
+    assert!(verifier.verify(&doomed).await.is_ok());
+    // The feed is still polled after the JWKS was cached.
+    revoke(&app, &admin, &doomed).await;
+    let took = time_until_refused(&verifier, &doomed).await;
+    assert!(took < Duration::from_millis(700), "took {took:?}");
+    assert!(verifier.verify(&admin).await.is_ok());
+    // Cached for the (capped) max-age, not refetched on every wake-up.
+    assert_eq!(verifier.status().jwks_fetches, 1);
+}
+both_backends!(a_huge_jwks_max_age_neither_panics_nor_stops_the_poller);
