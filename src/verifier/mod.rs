@@ -25,9 +25,11 @@
 //! [`Builder::min_refetch_interval`], so a burst of forged `kid`s costs one
 //! request. Revocations: the feed is polled every
 //! [`Builder::poll_interval`] with its cursor, and read whole every
-//! [`Builder::full_resync_interval`]. When it cannot be read for longer than
-//! [`Builder::max_staleness`], tokens are refused ([`OnStale::Refuse`], the
-//! default) or accepted with what is known ([`OnStale::Accept`]).
+//! [`Builder::full_resync_interval`]. The feed is a JWT signed with the
+//! JWKS keys, checked like a token before it is applied. When the feed
+//! cannot be read for longer than [`Builder::max_staleness`], tokens are
+//! refused ([`OnStale::Refuse`], the default) or accepted with what is
+//! known ([`OnStale::Accept`]).
 //!
 //! The issuer is reached over HTTPS only: keys, revocations and the feed's
 //! client credentials must not travel in the clear. Tests and services on
@@ -145,7 +147,8 @@ impl Builder {
     }
 
     /// How old the revocation data may get when the feed cannot be read,
-    /// and what happens to tokens after that (default 2 min, refuse).
+    /// and what happens to tokens after that (default 2 min, refuse). Also
+    /// the oldest a signed feed may be when it arrives.
     pub fn max_staleness(mut self, limit: Duration, then: OnStale) -> Self {
         self.max_staleness = limit;
         self.on_stale = then;
@@ -194,11 +197,17 @@ impl Builder {
                 )));
             }
         };
+        let leeway_secs = i64::try_from(self.leeway.as_secs()).unwrap_or(60);
+        let envelope = feed::Envelope {
+            issuer: issuer.clone(),
+            leeway_secs,
+            max_age_secs: i64::try_from(self.max_staleness.as_secs()).unwrap_or(i64::MAX),
+        };
         let shared = Arc::new(Shared {
             expect: Expectations {
                 audience: self.audience.clone(),
                 issuer,
-                leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(60),
+                leeway_secs,
             },
             keys: keys::KeyCache::new(
                 http.clone(),
@@ -206,14 +215,15 @@ impl Builder {
                 self.min_refetch_interval,
                 self.default_max_age,
             ),
-            feed: feed_uri.map(|uri| feed::Feed::new(http, uri, self.credentials.clone())),
+            feed: feed_uri
+                .map(|uri| feed::Feed::new(http, uri, self.credentials.clone(), envelope)),
             started: Instant::now(),
             last_sync_ms: AtomicU64::new(0),
             settings: self,
         });
         shared.keys.refresh().await.map_err(SetupError)?;
         if let Some(feed) = &shared.feed {
-            feed.poll(true).await.map_err(SetupError)?;
+            feed.poll(true, &shared.keys).await.map_err(SetupError)?;
             shared.synced();
         }
         let poller = tokio::spawn(poll(Arc::clone(&shared)));
@@ -451,7 +461,7 @@ async fn poll(shared: Arc<Shared>) {
             && now >= next_feed
         {
             let full = last_full.elapsed() >= settings.full_resync_interval;
-            match feed.poll(full).await {
+            match feed.poll(full, &shared.keys).await {
                 Ok(()) => {
                     shared.synced();
                     if full {

@@ -1,7 +1,7 @@
 //! An HTTP proxy between a verifier and the server that the test controls,
 //! standing for whoever sits on that path when the transport is all a
 //! client trusts: it passes requests through, and on the paths the test
-//! names, rewrites a header of the server's answer.
+//! names, answers in the server's place or rewrites a header of its answer.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -13,6 +13,12 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 /// What the proxy does on a path instead of passing it through.
 #[derive(Clone)]
 pub enum Answer {
+    /// Answers this, and the server never sees the request.
+    Own {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
     /// Passes the request on, and sets `header` of the server's answer.
     Rewritten { header: &'static str, value: String },
 }
@@ -72,6 +78,11 @@ impl Mitm {
             .insert(path.to_owned(), answer);
     }
 
+    /// From now on, passes `path` through untouched.
+    pub fn pass(&self, path: &str) {
+        self.state.lock().unwrap().answers.remove(path);
+    }
+
     /// How many requests have reached the proxy.
     pub fn requests(&self) -> usize {
         self.state.lock().unwrap().requests
@@ -89,6 +100,16 @@ async fn relay(
         state.requests += 1;
         (state.target.clone(), state.answers.get(req.path()).cloned())
     };
+    if let Some(Answer::Own {
+        status,
+        content_type,
+        body,
+    }) = rule
+    {
+        return HttpResponse::build(StatusCode::from_u16(status).unwrap())
+            .content_type(content_type)
+            .body(body);
+    }
     let target = target.expect("a request before forward_to");
     // actix-web and reqwest speak different versions of the `http` types:
     // everything crosses over as text and bytes.

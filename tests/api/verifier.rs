@@ -1,7 +1,7 @@
 //! `countersign::verifier` against a spawned server: what a downstream
 //! service embedding it sees.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -63,6 +63,7 @@ fn through(mitm: &Mitm) -> Builder {
 }
 
 const JWKS: &str = "/.well-known/jwks.json";
+const FEED: &str = "/v1/revocations";
 
 /// Revokes `token` as the administrator holding `admin`.
 async fn revoke(app: &TestApp, admin: &str, token: &str) {
@@ -70,6 +71,22 @@ async fn revoke(app: &TestApp, admin: &str, token: &str) {
         .post_json_as("/v1/admin/revocations", admin, &json!({"token": token}))
         .await;
     assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// Waits up to five seconds for `$done` to hold, checking every 20 ms.
+macro_rules! eventually {
+    ($what:expr, $done:expr) => {{
+        let start = Instant::now();
+        while !$done {
+            assert!(start.elapsed() < Duration::from_secs(5), "never: {}", $what);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }};
+}
+
+fn unix_now() -> i64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(now.as_secs()).unwrap()
 }
 
 fn rejected(outcome: Result<countersign::verifier::Claims, VerifyError>) -> TokenError {
@@ -490,3 +507,160 @@ async fn a_huge_jwks_max_age_neither_panics_nor_stops_the_poller(db: TestDb) {
     assert_eq!(verifier.status().jwks_fetches, 1);
 }
 both_backends!(a_huge_jwks_max_age_neither_panics_nor_stops_the_poller);
+
+/// A feed of `claims` around an empty list, signed with the server's own key.
+fn empty_feed(iss: &str, iat: i64, exp: i64) -> Value {
+    json!({"iss": iss, "iat": iat, "exp": exp, "revoked": [], "watermarks": [], "cursor": "0",
+           "poll_interval": 30})
+}
+
+async fn a_feed_that_fails_verification_is_never_applied(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    // Every poll reads the whole feed, so an accepted forgery would replace
+    // the list at once.
+    let verifier = through(&mitm)
+        .full_resync_interval(Duration::ZERO)
+        .max_staleness(Duration::from_secs(60), OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
+    let doomed = app.admin_token().await;
+    revoke(&app, &admin, &doomed).await;
+    time_until_refused(&verifier, &doomed).await;
+
+    let issuer = mitm.address.as_str();
+    let now = unix_now();
+    let key = app.signing_key().await;
+    let sign = |typ: &str, claims: Value| {
+        countersign::crypto::jwt::sign(&key.signer(), typ, &claims).unwrap()
+    };
+    let encode = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let real = app
+        .client
+        .get(app.url(FEED))
+        .header("accept", "application/jwt")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (header, rest) = real.split_once('.').unwrap();
+    let (_, signature) = rest.split_once('.').unwrap();
+    let forgeries = [
+        (
+            "the unsigned JSON feed",
+            "application/json",
+            json!({"revoked": [], "watermarks": [], "cursor": "0", "poll_interval": 30})
+                .to_string(),
+        ),
+        (
+            "the signed feed with the revocation cut out",
+            "application/jwt",
+            format!(
+                "{header}.{}.{signature}",
+                encode(empty_feed(issuer, now, now + 60))
+            ),
+        ),
+        (
+            "a feed with alg none",
+            "application/jwt",
+            format!(
+                "{}.{}.",
+                encode(json!({"alg": "none", "typ": "revocation-list+jwt"})),
+                encode(empty_feed(issuer, now, now + 60))
+            ),
+        ),
+        (
+            "a signed feed typed as an access token",
+            "application/jwt",
+            sign("at+jwt", empty_feed(issuer, now, now + 60)),
+        ),
+        (
+            "a signed feed of another issuer",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed("https://elsewhere.test", now, now + 60),
+            ),
+        ),
+        (
+            "a signed feed issued an hour ago, though given a long life",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed(issuer, now - 3600, now + 3600),
+            ),
+        ),
+        (
+            "a signed feed issued an hour ahead",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed(issuer, now + 3600, now + 3660),
+            ),
+        ),
+    ];
+    for (what, content_type, body) in forgeries {
+        let failures = verifier.status().feed_failures;
+        mitm.answer(
+            FEED,
+            Answer::Own {
+                status: 200,
+                content_type,
+                body,
+            },
+        );
+        eventually!(what, verifier.status().feed_failures >= failures + 2);
+        assert!(
+            matches!(
+                verifier.verify(&doomed).await,
+                Err(VerifyError::Rejected(TokenError::Revoked))
+            ),
+            "{what} was applied"
+        );
+        assert!(verifier.verify(&admin).await.is_ok(), "after {what}");
+        mitm.pass(FEED);
+    }
+
+    // The same empty list, signed as the server signs: applied, which is
+    // what each forgery above would have done but for its one flaw.
+    mitm.answer(
+        FEED,
+        Answer::Own {
+            status: 200,
+            content_type: "application/jwt",
+            body: sign("revocation-list+jwt", empty_feed(issuer, now, now + 60)),
+        },
+    );
+    eventually!(
+        "the signed empty list applied",
+        verifier.verify(&doomed).await.is_ok()
+    );
+    mitm.pass(FEED);
+    time_until_refused(&verifier, &doomed).await;
+
+    // A forgery is a failed read: past the limit, tokens are refused.
+    let limit = Duration::from_millis(500);
+    let strict = through(&mitm)
+        .max_staleness(limit, OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    mitm.answer(
+        FEED,
+        Answer::Own {
+            status: 200,
+            content_type: "application/json",
+            body: json!({"revoked": [], "watermarks": [], "cursor": "0"}).to_string(),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(matches!(
+        strict.verify(&admin).await,
+        Err(VerifyError::Stale { .. })
+    ));
+}
+both_backends!(a_feed_that_fails_verification_is_never_applied);
