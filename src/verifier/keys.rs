@@ -146,6 +146,12 @@ impl KeyCache {
         self.current().fresh_until
     }
 
+    /// How long the cached JWKS has been past its `max-age` without the
+    /// issuer confirming it (zero while it is fresh): the keys' staleness.
+    pub(super) fn overdue(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.fresh_until())
+    }
+
     pub(super) fn kids(&self) -> Vec<String> {
         let mut kids: Vec<String> = self.current().by_kid.keys().cloned().collect();
         kids.sort_unstable();

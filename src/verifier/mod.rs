@@ -27,9 +27,10 @@
 //! [`Builder::poll_interval`] with its cursor, and read whole every
 //! [`Builder::full_resync_interval`]. The feed is a JWT signed with the
 //! JWKS keys, checked like a token before it is applied. When the feed
-//! cannot be read for longer than [`Builder::max_staleness`], tokens are
-//! refused ([`OnStale::Refuse`], the default) or accepted with what is
-//! known ([`OnStale::Accept`]).
+//! cannot be read for longer than [`Builder::max_staleness`], or the JWKS
+//! cannot be refreshed for that long past its `max-age`, tokens are refused
+//! ([`OnStale::Refuse`], the default) or accepted with what is known
+//! ([`OnStale::Accept`]).
 //!
 //! The issuer is reached over HTTPS only: keys, revocations and the feed's
 //! client credentials must not travel in the clear. Tests and services on
@@ -68,6 +69,15 @@ pub enum VerifyError {
         .age.as_secs(), .limit.as_secs()
     )]
     Stale { age: Duration, limit: Duration },
+    /// The JWKS has not been refreshed for longer than the limit after
+    /// its `max-age` ran out (the issuer may have withdrawn a key since),
+    /// and the verifier is set to refuse tokens then.
+    #[error(
+        "the JWKS ran past its max-age {}s ago and could not be refreshed since, past the {}s \
+         limit: refusing tokens until it answers",
+        .age.as_secs(), .limit.as_secs()
+    )]
+    StaleKeys { age: Duration, limit: Duration },
 }
 
 /// Why a [`Verifier`] could not be built.
@@ -75,12 +85,15 @@ pub enum VerifyError {
 #[error("{0}")]
 pub struct SetupError(String);
 
-/// What to do with tokens when the revocation feed has been unreachable
-/// for longer than [`Builder::max_staleness`].
+/// What to do with tokens when the revocation feed, or the JWKS past its
+/// `max-age`, has been unreachable for longer than
+/// [`Builder::max_staleness`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnStale {
-    /// Refuse every token ([`VerifyError::Stale`]): no revoked token gets
-    /// through, at the cost of availability. The default.
+    /// Refuse every token ([`VerifyError::Stale`],
+    /// [`VerifyError::StaleKeys`]): no revoked token, nor one signed by a
+    /// withdrawn key, gets through, at the cost of availability. The
+    /// default.
     Refuse,
     /// Keep accepting tokens checked against the revocations last seen.
     Accept,
@@ -147,8 +160,9 @@ impl Builder {
     }
 
     /// How old the revocation data may get when the feed cannot be read,
-    /// and what happens to tokens after that (default 2 min, refuse). Also
-    /// the oldest a signed feed may be when it arrives.
+    /// and how long past its `max-age` the JWKS may go unrefreshed; and
+    /// what happens to tokens after that (default 2 min, refuse). Also the
+    /// oldest a signed feed may be when it arrives.
     pub fn max_staleness(mut self, limit: Duration, then: OnStale) -> Self {
         self.max_staleness = limit;
         self.on_stale = then;
@@ -333,6 +347,9 @@ pub struct Status {
     pub watermarks: usize,
     /// Time since the feed was last read (`None` without a feed).
     pub staleness: Option<Duration>,
+    /// How long the cached JWKS has been past its `max-age` without a
+    /// successful refresh (zero while it is fresh).
+    pub jwks_staleness: Duration,
 }
 
 impl Verifier {
@@ -371,7 +388,8 @@ impl Verifier {
 
     /// Verifies `token` as the server would: RS256 with a known `kid`,
     /// `typ: at+jwt`, the signature, `iss`, `aud`, `exp` and `nbf` with the
-    /// leeway, then the revocations seen on the feed.
+    /// leeway, then the revocations seen on the feed. Refuses every token
+    /// while the keys or the revocations are too stale to trust, if told to.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let shared = &self.shared;
         let kid = rules::header_kid(token, ACCESS_TOKEN_TYPE)?;
@@ -379,15 +397,18 @@ impl Verifier {
         let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
         let claims: Claims = rules::decode_claims(token, key)?;
         rules::check_claims(&claims, &shared.expect, unix_now())?;
+        let limit = shared.settings.max_staleness;
+        let refuse = shared.settings.on_stale == OnStale::Refuse;
+        let age = shared.keys.overdue();
+        if refuse && age > limit {
+            return Err(VerifyError::StaleKeys { age, limit });
+        }
         if let Some(feed) = &shared.feed {
             if let Some(age) = shared.staleness()
-                && age > shared.settings.max_staleness
-                && shared.settings.on_stale == OnStale::Refuse
+                && refuse
+                && age > limit
             {
-                return Err(VerifyError::Stale {
-                    age,
-                    limit: shared.settings.max_staleness,
-                });
+                return Err(VerifyError::Stale { age, limit });
             }
             feed.check(&claims)?;
         }
@@ -415,6 +436,7 @@ impl Verifier {
             revoked,
             watermarks,
             staleness: self.shared.staleness(),
+            jwks_staleness: self.shared.keys.overdue(),
         }
     }
 }
@@ -440,8 +462,8 @@ async fn poll(shared: Arc<Shared>) {
     let mut last_full = Instant::now();
     let mut next_feed = later(settings.poll_interval);
     loop {
-        // Never spin: a JWKS served with max-age=0 is re-read at most once
-        // per refetch interval.
+        // Never spin: a JWKS served with max-age=0, or that cannot be
+        // fetched, is re-read at most once per refetch interval.
         let next_keys = shared.keys.fresh_until().max(later(
             settings.min_refetch_interval.min(settings.poll_interval),
         ));
@@ -455,7 +477,7 @@ async fn poll(shared: Arc<Shared>) {
         if now >= shared.keys.fresh_until()
             && let Err(e) = shared.keys.refresh().await
         {
-            tracing::warn!(error = %e, "could not refresh the JWKS; keeping the cached keys");
+            tracing::warn!(error = %e, "could not refresh the JWKS; keeping its keys until stale");
         }
         if let Some(feed) = &shared.feed
             && now >= next_feed

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use countersign::config::Settings;
+use countersign::config::{Seconds, Settings};
 use countersign::verifier::{Builder, OnStale, SetupError, TokenError, Verifier, VerifyError};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -505,6 +505,7 @@ async fn a_huge_jwks_max_age_neither_panics_nor_stops_the_poller(db: TestDb) {
     assert!(verifier.verify(&admin).await.is_ok());
     // Cached for the (capped) max-age, not refetched on every wake-up.
     assert_eq!(verifier.status().jwks_fetches, 1);
+    assert_eq!(verifier.status().jwks_staleness, Duration::ZERO);
 }
 both_backends!(a_huge_jwks_max_age_neither_panics_nor_stops_the_poller);
 
@@ -664,3 +665,62 @@ async fn a_feed_that_fails_verification_is_never_applied(db: TestDb) {
     ));
 }
 both_backends!(a_feed_that_fails_verification_is_never_applied);
+
+async fn keys_go_stale_when_the_jwks_cannot_be_refreshed_and_recover(db: TestDb) {
+    let mitm = Mitm::start();
+    // max-age=0: the verifier must confirm its keys on every refetch
+    // interval.
+    let app = behind(&db, &mitm, |s| {
+        s.keys.jwks_max_age = Seconds(Duration::ZERO)
+    })
+    .await;
+    let limit = Duration::from_millis(500);
+    let closed = through(&mitm)
+        .max_staleness(limit, OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    let open = through(&mitm)
+        .max_staleness(limit, OnStale::Accept)
+        .build()
+        .await
+        .unwrap();
+    let token = app.admin_token().await;
+    assert!(closed.verify(&token).await.is_ok());
+
+    mitm.answer(
+        JWKS,
+        Answer::Own {
+            status: 503,
+            content_type: "text/plain",
+            body: "unavailable".into(),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let refusal = closed.verify(&token).await;
+    match &refusal {
+        Err(VerifyError::StaleKeys { age, limit: said }) => {
+            assert!(*age > limit);
+            assert_eq!(*said, limit);
+        }
+        other => panic!("expected a refusal for stale keys, got {other:?}"),
+    }
+    let message = refusal.unwrap_err().to_string();
+    assert!(message.contains("JWKS"), "{message}");
+    // Only the keys are stale: the feed still answers.
+    assert!(closed.staleness().unwrap() < limit);
+    assert!(closed.status().jwks_staleness > limit);
+    assert!(open.verify(&token).await.is_ok());
+
+    mitm.pass(JWKS);
+    let start = Instant::now();
+    eventually!("the JWKS refreshed", closed.verify(&token).await.is_ok());
+    // Within a refetch interval (300 ms here), and the request.
+    assert!(
+        start.elapsed() < Duration::from_millis(800),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(closed.status().jwks_staleness < limit);
+}
+both_backends!(keys_go_stale_when_the_jwks_cannot_be_refreshed_and_recover);
