@@ -52,13 +52,18 @@ fn child(issuer: &str) {
         .unwrap();
     runtime.block_on(async {
         let warm = Verifier::builder(issuer, issuer)
+            .allow_insecure_http()
             .without_revocation_feed()
             .build()
             .await
             .unwrap();
         let before = resident_kib();
         let started = Instant::now();
-        let verifier = Verifier::from_issuer(issuer, issuer).await.unwrap();
+        let verifier = Verifier::builder(issuer, issuer)
+            .allow_insecure_http()
+            .build()
+            .await
+            .unwrap();
         let took = started.elapsed();
         let after = resident_kib();
         println!(
@@ -138,12 +143,18 @@ fn main() {
         kib as f64 * 1024.0 / revoked as f64,
     );
 
+    // The server listens in plain HTTP on loopback.
     let verifier = server
-        .block_on(Verifier::from_issuer(&address, &address))
+        .block_on(
+            Verifier::builder(&address, &address)
+                .allow_insecure_http()
+                .build(),
+        )
         .unwrap();
     let feedless = server
         .block_on(
             Verifier::builder(&address, &address)
+                .allow_insecure_http()
                 .without_revocation_feed()
                 .build(),
         )

@@ -19,7 +19,8 @@
 //! resource identifier, default `http://127.0.0.1:8081`),
 //! `COUNTERSIGN_CLIENT_ID` (default `orders`) and
 //! `COUNTERSIGN_CLIENT_SECRET` (to read the revocation feed), `BIND`
-//! (default `127.0.0.1:8081`).
+//! (default `127.0.0.1:8081`). The issuer must be `https://`, unless it is
+//! on this host (a loopback address, or `localhost`).
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use countersign::verifier::Verifier;
@@ -41,6 +42,11 @@ async fn main() -> std::io::Result<()> {
     // ask tokens for. Tokens for any other service are refused.
     let audience = env("COUNTERSIGN_AUDIENCE", "http://127.0.0.1:8081");
     let mut builder = Verifier::builder(&issuer, &audience);
+    // Plain HTTP never leaves this host; anywhere else the feed's
+    // credentials would travel in the clear.
+    if on_this_host(&issuer) {
+        builder = builder.allow_insecure_http();
+    }
     if let Ok(secret) = std::env::var("COUNTERSIGN_CLIENT_SECRET") {
         builder = builder.client_credentials(env("COUNTERSIGN_CLIENT_ID", "orders"), secret);
     }
@@ -55,4 +61,19 @@ async fn main() -> std::io::Result<()> {
     .bind(bind)?
     .run()
     .await
+}
+
+/// Whether `issuer` is a plain-HTTP URL of this host. Parsed, not matched
+/// by prefix: `http://127.0.0.1:8080@elsewhere` is elsewhere.
+fn on_this_host(issuer: &str) -> bool {
+    use url::Host;
+    url::Url::parse(issuer).is_ok_and(|url| {
+        url.scheme() == "http"
+            && match url.host() {
+                Some(Host::Domain(name)) => name == "localhost",
+                Some(Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    })
 }

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 /// `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
+/// `typ` of the revocation feed served as a JWT, which verifiers check
+/// like a token's.
+pub const FEED_TOKEN_TYPE: &str = "revocation-list+jwt";
+
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
@@ -175,6 +179,13 @@ pub fn header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> 
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::Malformed("longer than 8192 bytes"));
     }
+    document_header_kid(token, typ)
+}
+
+/// [`header_kid`] without the size limit, for a signed document the
+/// verifier fetched from its issuer rather than a token a caller presents:
+/// the revocation feed grows with the list it carries.
+pub fn document_header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

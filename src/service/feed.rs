@@ -14,10 +14,9 @@ use utoipa::ToSchema;
 
 use crate::context::Ctx;
 use crate::crypto::jwt;
+use crate::crypto::rules::FEED_TOKEN_TYPE;
 use crate::error::Error;
 use crate::replica::revocations::SEQ_LOOKBACK;
-
-pub const FEED_TOKEN_TYPE: &str = "revocation-list+jwt";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Feed {

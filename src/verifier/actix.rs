@@ -4,7 +4,7 @@
 //!
 //! A request without a valid bearer token gets 401 with a
 //! `WWW-Authenticate: Bearer` challenge (RFC 6750 §3); when the revocation
-//! data is too stale to trust, 503.
+//! data or the keys are too stale to trust, 503.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,7 +35,9 @@ impl ResponseError for Rejection {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Missing | Self::Invalid(VerifyError::Rejected(_)) => StatusCode::UNAUTHORIZED,
-            Self::Invalid(VerifyError::Stale { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Invalid(VerifyError::Stale { .. } | VerifyError::StaleKeys { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,5 +1,12 @@
 //! The verifier's copy of the revocation list, fed by the server's feed.
 //!
+//! The feed is read as a JWT (`Accept: application/jwt`) and checked like
+//! a token before anything in it is applied: RS256 with the JWKS key its
+//! `kid` names, `typ: revocation-list+jwt`, the signature, `iss`, and
+//! fresh (issued neither in the future nor too long ago, and not expired).
+//! So revocations rest on the issuer's signature, not on the transport
+//! alone: whoever can tamper with the connection cannot empty the list.
+//!
 //! Revoked ids are held as 128-bit integers in a hash set, about 36 bytes
 //! each: a million fit in tens of megabytes. They are parsed straight from
 //! the response into the set, never into a million short-lived strings.
@@ -12,13 +19,16 @@ use std::fmt;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use reqwest::header::ACCEPT;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use super::Claims;
-use crate::crypto::rules::TokenError;
+use super::keys::KeyCache;
+use crate::crypto::rules::{self, FEED_TOKEN_TYPE, TokenError};
 use crate::domain::{Jti, JtiHash};
+
+const JWT: &str = "application/jwt";
 
 #[derive(Default)]
 struct Revocations {
@@ -32,15 +42,57 @@ pub(super) struct Feed {
     http: reqwest::Client,
     uri: String,
     credentials: Option<(String, String)>,
+    envelope: Envelope,
     revocations: RwLock<Revocations>,
     cursor: RwLock<Option<String>>,
     polls: AtomicU64,
     failures: AtomicU64,
 }
 
-/// One response of the feed.
+/// What a signed feed must say to be applied.
+pub(super) struct Envelope {
+    pub(super) issuer: String,
+    /// Clock skew tolerated on `iat` and `exp`, as on tokens.
+    pub(super) leeway_secs: i64,
+    /// The oldest a feed may be: data older than this would be stale the
+    /// moment it arrived (the verifier's `max_staleness`).
+    pub(super) max_age_secs: i64,
+}
+
+impl Envelope {
+    /// Judges the claims around the content; `now` is seconds since the
+    /// epoch. The arithmetic saturates: the numbers come from the network.
+    fn check(&self, page: &Page, now: i64) -> Result<(), String> {
+        if page.iss != self.issuer {
+            return Err(format!("it names issuer {}, not {}", page.iss, self.issuer));
+        }
+        if page.iat > now.saturating_add(self.leeway_secs) {
+            return Err(format!(
+                "it was issued {}s in the future",
+                page.iat.saturating_sub(now)
+            ));
+        }
+        let age = now.saturating_sub(page.iat);
+        if age > self.max_age_secs.saturating_add(self.leeway_secs) {
+            return Err(format!(
+                "it was issued {age}s ago, longer than the {}s its data may be old",
+                self.max_age_secs
+            ));
+        }
+        if now >= page.exp.saturating_add(self.leeway_secs) {
+            return Err(format!("it expired {}s ago", now.saturating_sub(page.exp)));
+        }
+        Ok(())
+    }
+}
+
+/// One response of the feed: the content, and the claims of the JWT
+/// around it.
 #[derive(Deserialize)]
 struct Page {
+    iss: String,
+    iat: i64,
+    exp: i64,
     revoked: RevokedIds,
     watermarks: Vec<Watermark>,
     cursor: String,
@@ -96,11 +148,13 @@ impl Feed {
         http: reqwest::Client,
         uri: String,
         credentials: Option<(String, String)>,
+        envelope: Envelope,
     ) -> Self {
         Self {
             http,
             uri,
             credentials,
+            envelope,
             revocations: RwLock::default(),
             cursor: RwLock::default(),
             polls: AtomicU64::new(0),
@@ -109,9 +163,10 @@ impl Feed {
     }
 
     /// Reads the feed: whole when `full` (replacing what is held), else
-    /// from the last cursor (adding to it).
-    pub(super) async fn poll(&self, full: bool) -> Result<(), String> {
-        let outcome = self.read(full).await;
+    /// from the last cursor (adding to it). A feed that fails its checks
+    /// is a failed read: nothing of it is applied.
+    pub(super) async fn poll(&self, full: bool, keys: &KeyCache) -> Result<(), String> {
+        let outcome = self.read(full, keys).await;
         let counter = if outcome.is_ok() {
             &self.polls
         } else {
@@ -121,7 +176,7 @@ impl Feed {
         outcome
     }
 
-    async fn read(&self, full: bool) -> Result<(), String> {
+    async fn read(&self, full: bool, keys: &KeyCache) -> Result<(), String> {
         let cursor = if full {
             None
         } else {
@@ -130,7 +185,7 @@ impl Feed {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone()
         };
-        let mut request = self.http.get(&self.uri).header(ACCEPT, "application/json");
+        let mut request = self.http.get(&self.uri).header(ACCEPT, JWT);
         if let Some(since) = &cursor {
             request = request.query(&[("since", since)]);
         }
@@ -148,13 +203,24 @@ impl Feed {
                     .into(),
             ));
         }
-        let body = response
+        let response = response
             .error_for_status()
-            .map_err(|e| fail(e.to_string()))?
-            .bytes()
-            .await
             .map_err(|e| fail(e.to_string()))?;
-        let page: Page = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !content_type.starts_with(JWT) {
+            return Err(fail(format!(
+                "the answer is `{content_type}`, not a signed feed ({JWT})"
+            )));
+        }
+        let body = response.bytes().await.map_err(|e| fail(e.to_string()))?;
+        let page = self
+            .open(&body, keys)
+            .await
+            .map_err(|e| fail(format!("signed feed refused: {e}")))?;
         drop(body);
         let watermarks = page.watermarks.into_iter().map(|w| (w.sub, w.valid_after));
         {
@@ -174,6 +240,22 @@ impl Feed {
         }
         *self.cursor.write().unwrap_or_else(|p| p.into_inner()) = Some(page.cursor);
         Ok(())
+    }
+
+    /// The content of a signed feed, once it passed the checks of the
+    /// module documentation.
+    async fn open(&self, body: &[u8], keys: &KeyCache) -> Result<Page, String> {
+        let token = std::str::from_utf8(body)
+            .map_err(|_| "it is not text".to_owned())?
+            .trim();
+        let kid = rules::document_header_kid(token, FEED_TOKEN_TYPE).map_err(|e| e.to_string())?;
+        let held = keys.with_kid(&kid).await.map_err(|e| e.to_string())?;
+        let key = held
+            .get(&kid)
+            .ok_or_else(|| TokenError::UnknownKid.to_string())?;
+        let page: Page = rules::decode_claims(token, key).map_err(|e| e.to_string())?;
+        self.envelope.check(&page, super::unix_now())?;
+        Ok(page)
     }
 
     /// Refuses a token whose id is listed or that predates its subject's
@@ -212,17 +294,55 @@ impl Feed {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_page_decodes_straight_into_ids() {
+    const NOW: i64 = 1_800_000_000;
+
+    fn page(iss: &str, iat: i64, exp: i64) -> Page {
         let jti = Jti::from(42).to_string();
         let body = format!(
-            r#"{{"revoked": [{{"jti": "{jti}", "exp": 1}}, {{"jti": "not-ours", "exp": 2}}],
+            r#"{{"iss": "{iss}", "iat": {iat}, "exp": {exp},
+                "revoked": [{{"jti": "{jti}", "exp": 1}}, {{"jti": "not-ours", "exp": 2}}],
                 "watermarks": [{{"sub": "u", "valid_after": 5}}],
                 "cursor": "7", "poll_interval": 30}}"#
         );
-        let page: Page = serde_json::from_str(&body).unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn envelope() -> Envelope {
+        Envelope {
+            issuer: "https://id.example".into(),
+            leeway_secs: 30,
+            max_age_secs: 120,
+        }
+    }
+
+    #[test]
+    fn a_page_decodes_straight_into_ids() {
+        let page = page("https://id.example", NOW, NOW + 60);
         assert!(page.revoked.0.contains(&42) && page.revoked.0.len() == 1);
         assert_eq!(page.watermarks[0].valid_after, 5);
         assert_eq!(page.cursor, "7");
+    }
+
+    #[test]
+    fn the_envelope_must_name_the_issuer_and_be_fresh() {
+        let check = |iss: &str, iat: i64, exp: i64| envelope().check(&page(iss, iat, exp), NOW);
+        assert_eq!(check("https://id.example", NOW, NOW + 60), Ok(()));
+        // Within the leeway either way.
+        assert_eq!(check("https://id.example", NOW + 30, NOW + 90), Ok(()));
+        assert_eq!(check("https://id.example", NOW - 150, NOW - 29), Ok(()));
+
+        let refusal = check("https://elsewhere", NOW, NOW + 60).unwrap_err();
+        assert!(refusal.contains("https://elsewhere"), "{refusal}");
+        let refusal = check("https://id.example", NOW + 31, NOW + 90).unwrap_err();
+        assert!(refusal.contains("future"), "{refusal}");
+        // Old, though the server gave it a long life.
+        let refusal = check("https://id.example", NOW - 151, NOW + 3600).unwrap_err();
+        assert!(refusal.contains("151s ago"), "{refusal}");
+        let refusal = check("https://id.example", NOW - 60, NOW - 30).unwrap_err();
+        assert!(refusal.contains("expired"), "{refusal}");
+        // Numbers at the ends of the range neither overflow nor pass.
+        assert!(check("https://id.example", i64::MIN, i64::MAX).is_err());
+        assert!(check("https://id.example", i64::MAX, i64::MAX).is_err());
+        assert!(check("https://id.example", NOW, i64::MIN).is_err());
     }
 }

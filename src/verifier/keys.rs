@@ -1,6 +1,7 @@
-//! The verifier's JWKS cache: fresh for the `max-age` the issuer sends,
-//! revalidated with `If-None-Match`, and refetched at once (single-flight,
-//! rate-limited) when a token names a key it does not hold.
+//! The verifier's JWKS cache: fresh for the `max-age` the issuer sends (at
+//! most [`MAX_JWKS_AGE`]), revalidated with `If-None-Match`, and refetched
+//! at once (single-flight, rate-limited) when a token names a key it does
+//! not hold.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,12 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, ETAG, HeaderMap, IF_NONE_MATCH};
 
 use crate::crypto::rules::{TokenError, VerifyingKey};
+
+/// The longest a JWKS is trusted without asking the issuer again, whatever
+/// `max-age` it came with: a key the issuer withdraws (say, after a leak)
+/// stops verifying here within this, and a `max-age` too large for the
+/// clock cannot overflow it.
+pub(super) const MAX_JWKS_AGE: Duration = Duration::from_secs(3600);
 
 /// The keys of one JWKS document, by `kid`.
 pub(super) struct Keys {
@@ -108,8 +115,7 @@ impl KeyCache {
         }
         let fail = |e: String| format!("JWKS at {}: {e}", self.uri);
         let response = request.send().await.map_err(|e| fail(e.to_string()))?;
-        let fresh_until =
-            Instant::now() + max_age(response.headers()).unwrap_or(self.default_max_age);
+        let fresh_until = super::later(max_age(response.headers()).unwrap_or(self.default_max_age));
         let next = if response.status() == StatusCode::NOT_MODIFIED {
             Keys {
                 by_kid: cached.by_kid.clone(),
@@ -140,6 +146,12 @@ impl KeyCache {
         self.current().fresh_until
     }
 
+    /// How long the cached JWKS has been past its `max-age` without the
+    /// issuer confirming it (zero while it is fresh): the keys' staleness.
+    pub(super) fn overdue(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.fresh_until())
+    }
+
     pub(super) fn kids(&self) -> Vec<String> {
         let mut kids: Vec<String> = self.current().by_kid.keys().cloned().collect();
         kids.sort_unstable();
@@ -160,8 +172,9 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, VerifyingKey> {
         .collect()
 }
 
-/// How long a response may be cached, from `Cache-Control`: `max-age`, or
-/// zero for `no-cache` and `no-store`. `None` when it says neither.
+/// How long a response may be cached, from `Cache-Control`: `max-age`
+/// (at most [`MAX_JWKS_AGE`]), or zero for `no-cache` and `no-store`.
+/// `None` when it says neither.
 fn max_age(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
     value.split(',').map(str::trim).find_map(|directive| {
@@ -173,8 +186,17 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
         if !name.trim().eq_ignore_ascii_case("max-age") {
             return None;
         }
-        seconds.trim().parse().ok().map(Duration::from_secs)
+        delta_seconds(seconds.trim()).map(|s| Duration::from_secs(s).min(MAX_JWKS_AGE))
     })
+}
+
+/// RFC 9111 §1.2.2: a number of seconds too large to represent is taken as
+/// the largest one, not refused (it still means "a long time").
+fn delta_seconds(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(value.parse().unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -202,6 +224,18 @@ mod tests {
         assert_eq!(max_age(&with("no-store, max-age=60")), Some(Duration::ZERO));
         assert_eq!(max_age(&with("public")), None);
         assert_eq!(max_age(&with("max-age=soon")), None);
+        assert_eq!(max_age(&with("max-age=-5")), None);
         assert_eq!(max_age(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_huge_max_age_is_cut_to_the_cap() {
+        for huge in [
+            "max-age=3601",
+            "max-age=18446744073709551615",
+            "max-age=99999999999999999999999999",
+        ] {
+            assert_eq!(max_age(&with(huge)), Some(MAX_JWKS_AGE), "{huge}");
+        }
     }
 }

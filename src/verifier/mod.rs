@@ -25,9 +25,22 @@
 //! [`Builder::min_refetch_interval`], so a burst of forged `kid`s costs one
 //! request. Revocations: the feed is polled every
 //! [`Builder::poll_interval`] with its cursor, and read whole every
-//! [`Builder::full_resync_interval`]. When it cannot be read for longer than
-//! [`Builder::max_staleness`], tokens are refused ([`OnStale::Refuse`], the
-//! default) or accepted with what is known ([`OnStale::Accept`]).
+//! [`Builder::full_resync_interval`]. The feed is a JWT signed with the
+//! JWKS keys, checked like a token before it is applied. When the feed
+//! cannot be read for longer than [`Builder::max_staleness`], or the JWKS
+//! cannot be refreshed for that long past its `max-age`, tokens are refused
+//! ([`OnStale::Refuse`], the default) or accepted with what is known
+//! ([`OnStale::Accept`]).
+//!
+//! The issuer is reached over HTTPS only: keys, revocations and the feed's
+//! client credentials must not travel in the clear. Tests and services on
+//! the issuer's own host opt into plain HTTP with
+//! [`Builder::allow_insecure_http`].
+//!
+//! Durations the issuer sends are not taken on trust: a JWKS `max-age` is
+//! cut to an hour, and every deadline is computed without overflow. No
+//! other timing comes from the server: the verifier keeps its own poll
+//! interval, and reads no `Retry-After`.
 
 #[cfg(feature = "verifier-actix")]
 pub mod actix;
@@ -56,6 +69,15 @@ pub enum VerifyError {
         .age.as_secs(), .limit.as_secs()
     )]
     Stale { age: Duration, limit: Duration },
+    /// The JWKS has not been refreshed for longer than the limit after
+    /// its `max-age` ran out (the issuer may have withdrawn a key since),
+    /// and the verifier is set to refuse tokens then.
+    #[error(
+        "the JWKS ran past its max-age {}s ago and could not be refreshed since, past the {}s \
+         limit: refusing tokens until it answers",
+        .age.as_secs(), .limit.as_secs()
+    )]
+    StaleKeys { age: Duration, limit: Duration },
 }
 
 /// Why a [`Verifier`] could not be built.
@@ -63,12 +85,15 @@ pub enum VerifyError {
 #[error("{0}")]
 pub struct SetupError(String);
 
-/// What to do with tokens when the revocation feed has been unreachable
-/// for longer than [`Builder::max_staleness`].
+/// What to do with tokens when the revocation feed, or the JWKS past its
+/// `max-age`, has been unreachable for longer than
+/// [`Builder::max_staleness`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnStale {
-    /// Refuse every token ([`VerifyError::Stale`]): no revoked token gets
-    /// through, at the cost of availability. The default.
+    /// Refuse every token ([`VerifyError::Stale`],
+    /// [`VerifyError::StaleKeys`]): no revoked token, nor one signed by a
+    /// withdrawn key, gets through, at the cost of availability. The
+    /// default.
     Refuse,
     /// Keep accepting tokens checked against the revocations last seen.
     Accept,
@@ -89,6 +114,7 @@ pub struct Builder {
     on_stale: OnStale,
     credentials: Option<(String, String)>,
     timeout: Duration,
+    insecure_http: bool,
 }
 
 impl Builder {
@@ -134,7 +160,9 @@ impl Builder {
     }
 
     /// How old the revocation data may get when the feed cannot be read,
-    /// and what happens to tokens after that (default 2 min, refuse).
+    /// and how long past its `max-age` the JWKS may go unrefreshed; and
+    /// what happens to tokens after that (default 2 min, refuse). Also the
+    /// oldest a signed feed may be when it arrives.
     pub fn max_staleness(mut self, limit: Duration, then: OnStale) -> Self {
         self.max_staleness = limit;
         self.on_stale = then;
@@ -147,19 +175,35 @@ impl Builder {
         self
     }
 
+    /// Lets the verifier talk to the issuer over plain `http://`, which
+    /// [`Builder::build`] otherwise refuses: for tests, and for an issuer
+    /// on the same host (loopback). Anywhere else, whoever is on the path
+    /// reads the feed's client credentials and can forge the keys.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.insecure_http = true;
+        self
+    }
+
     /// Reads discovery, fetches the JWKS and the whole revocation feed, and
     /// starts polling in the background (on the current tokio runtime; the
     /// task stops when the last clone of the verifier is dropped).
     pub async fn build(self) -> Result<Verifier, SetupError> {
+        let issuer = self.issuer.trim_end_matches('/').to_owned();
+        self.require_https("issuer", &issuer)?;
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
+            // Redirects included: an https URL must not lead to http.
+            .https_only(!self.insecure_http)
             .build()
             .map_err(|e| SetupError(format!("HTTP client: {e}")))?;
-        let issuer = self.issuer.trim_end_matches('/').to_owned();
         let discovery = discover(&http, &issuer).await?;
+        self.require_https("jwks_uri", &discovery.jwks_uri)?;
         let feed_uri = match (self.feed, discovery.revocation_feed_uri) {
             (false, _) => None,
-            (true, Some(uri)) => Some(uri),
+            (true, Some(uri)) => {
+                self.require_https("revocation_feed_uri", &uri)?;
+                Some(uri)
+            }
             (true, None) => {
                 return Err(SetupError(format!(
                     "the discovery document of {issuer} names no revocation_feed_uri; \
@@ -167,11 +211,17 @@ impl Builder {
                 )));
             }
         };
+        let leeway_secs = i64::try_from(self.leeway.as_secs()).unwrap_or(60);
+        let envelope = feed::Envelope {
+            issuer: issuer.clone(),
+            leeway_secs,
+            max_age_secs: i64::try_from(self.max_staleness.as_secs()).unwrap_or(i64::MAX),
+        };
         let shared = Arc::new(Shared {
             expect: Expectations {
                 audience: self.audience.clone(),
                 issuer,
-                leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(60),
+                leeway_secs,
             },
             keys: keys::KeyCache::new(
                 http.clone(),
@@ -179,14 +229,15 @@ impl Builder {
                 self.min_refetch_interval,
                 self.default_max_age,
             ),
-            feed: feed_uri.map(|uri| feed::Feed::new(http, uri, self.credentials.clone())),
+            feed: feed_uri
+                .map(|uri| feed::Feed::new(http, uri, self.credentials.clone(), envelope)),
             started: Instant::now(),
             last_sync_ms: AtomicU64::new(0),
             settings: self,
         });
         shared.keys.refresh().await.map_err(SetupError)?;
         if let Some(feed) = &shared.feed {
-            feed.poll(true).await.map_err(SetupError)?;
+            feed.poll(true, &shared.keys).await.map_err(SetupError)?;
             shared.synced();
         }
         let poller = tokio::spawn(poll(Arc::clone(&shared)));
@@ -194,6 +245,23 @@ impl Builder {
             shared,
             _poller: Arc::new(Poller(poller)),
         })
+    }
+
+    /// Refuses `url` unless it is https, or http and the builder allows it.
+    fn require_https(&self, what: &str, url: &str) -> Result<(), SetupError> {
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => Ok(()),
+            Some("http") if self.insecure_http => Ok(()),
+            Some("http") => Err(SetupError(format!(
+                "the {what} {url} is plain http: the keys and the revocation feed could be \
+                 forged on the way, and the feed's client credentials read; use https, or \
+                 allow_insecure_http() for tests and an issuer on this host"
+            ))),
+            _ => Err(SetupError(format!("the {what} {url} is not an https URL"))),
+        }
     }
 }
 
@@ -279,6 +347,9 @@ pub struct Status {
     pub watermarks: usize,
     /// Time since the feed was last read (`None` without a feed).
     pub staleness: Option<Duration>,
+    /// How long the cached JWKS has been past its `max-age` without a
+    /// successful refresh (zero while it is fresh).
+    pub jwks_staleness: Duration,
 }
 
 impl Verifier {
@@ -302,10 +373,12 @@ impl Verifier {
             on_stale: OnStale::Refuse,
             credentials: None,
             timeout: Duration::from_secs(5),
+            insecure_http: false,
         }
     }
 
-    /// A verifier with every default, reading a public revocation feed.
+    /// A verifier with every default, reading a public revocation feed
+    /// over https.
     pub async fn from_issuer(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -315,7 +388,8 @@ impl Verifier {
 
     /// Verifies `token` as the server would: RS256 with a known `kid`,
     /// `typ: at+jwt`, the signature, `iss`, `aud`, `exp` and `nbf` with the
-    /// leeway, then the revocations seen on the feed.
+    /// leeway, then the revocations seen on the feed. Refuses every token
+    /// while the keys or the revocations are too stale to trust, if told to.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let shared = &self.shared;
         let kid = rules::header_kid(token, ACCESS_TOKEN_TYPE)?;
@@ -323,15 +397,18 @@ impl Verifier {
         let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
         let claims: Claims = rules::decode_claims(token, key)?;
         rules::check_claims(&claims, &shared.expect, unix_now())?;
+        let limit = shared.settings.max_staleness;
+        let refuse = shared.settings.on_stale == OnStale::Refuse;
+        let age = shared.keys.overdue();
+        if refuse && age > limit {
+            return Err(VerifyError::StaleKeys { age, limit });
+        }
         if let Some(feed) = &shared.feed {
             if let Some(age) = shared.staleness()
-                && age > shared.settings.max_staleness
-                && shared.settings.on_stale == OnStale::Refuse
+                && refuse
+                && age > limit
             {
-                return Err(VerifyError::Stale {
-                    age,
-                    limit: shared.settings.max_staleness,
-                });
+                return Err(VerifyError::Stale { age, limit });
             }
             feed.check(&claims)?;
         }
@@ -359,8 +436,17 @@ impl Verifier {
             revoked,
             watermarks,
             staleness: self.shared.staleness(),
+            jwks_staleness: self.shared.keys.overdue(),
         }
     }
+}
+
+/// `wait` from now. Deadlines never overflow the clock (which panics):
+/// nothing waits longer than a day before looking again.
+fn later(wait: Duration) -> Instant {
+    const LONGEST: Duration = Duration::from_secs(24 * 3600);
+    let now = Instant::now();
+    now.checked_add(wait.min(LONGEST)).unwrap_or(now)
 }
 
 fn unix_now() -> i64 {
@@ -374,14 +460,13 @@ fn unix_now() -> i64 {
 async fn poll(shared: Arc<Shared>) {
     let settings = &shared.settings;
     let mut last_full = Instant::now();
-    let mut next_feed = Instant::now() + settings.poll_interval;
+    let mut next_feed = later(settings.poll_interval);
     loop {
-        // Never spin: a JWKS served with max-age=0 is re-read at most once
-        // per refetch interval.
-        let next_keys = shared
-            .keys
-            .fresh_until()
-            .max(Instant::now() + settings.min_refetch_interval.min(settings.poll_interval));
+        // Never spin: a JWKS served with max-age=0, or that cannot be
+        // fetched, is re-read at most once per refetch interval.
+        let next_keys = shared.keys.fresh_until().max(later(
+            settings.min_refetch_interval.min(settings.poll_interval),
+        ));
         let wake = if shared.feed.is_some() {
             next_keys.min(next_feed)
         } else {
@@ -392,13 +477,13 @@ async fn poll(shared: Arc<Shared>) {
         if now >= shared.keys.fresh_until()
             && let Err(e) = shared.keys.refresh().await
         {
-            tracing::warn!(error = %e, "could not refresh the JWKS; keeping the cached keys");
+            tracing::warn!(error = %e, "could not refresh the JWKS; keeping its keys until stale");
         }
         if let Some(feed) = &shared.feed
             && now >= next_feed
         {
             let full = last_full.elapsed() >= settings.full_resync_interval;
-            match feed.poll(full).await {
+            match feed.poll(full, &shared.keys).await {
                 Ok(()) => {
                     shared.synced();
                     if full {
@@ -407,7 +492,43 @@ async fn poll(shared: Arc<Shared>) {
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read the revocation feed"),
             }
-            next_feed = Instant::now() + settings.poll_interval;
+            next_feed = later(settings.poll_interval);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_unless_plain_http_is_allowed() {
+        let strict = Verifier::builder("https://id.example", "https://orders.example");
+        assert!(strict.require_https("issuer", "https://id.example").is_ok());
+        assert!(
+            strict
+                .require_https("jwks_uri", "HTTPS://id.example/j")
+                .is_ok()
+        );
+        // What discovery names is held to the same rule as the issuer.
+        let refusal = strict
+            .require_https("jwks_uri", "http://id.example/j")
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("jwks_uri"), "{refusal}");
+        assert!(refusal.contains("allow_insecure_http()"), "{refusal}");
+        assert!(strict.require_https("issuer", "id.example").is_err());
+        assert!(strict.require_https("issuer", "ftp://id.example").is_err());
+
+        let lax = strict.allow_insecure_http();
+        assert!(lax.require_https("issuer", "http://127.0.0.1:8080").is_ok());
+        assert!(lax.require_https("issuer", "ftp://id.example").is_err());
+    }
+
+    #[test]
+    fn a_deadline_never_overflows_the_clock() {
+        let now = Instant::now();
+        let far = later(Duration::MAX);
+        assert!(far > now && far <= Instant::now() + Duration::from_secs(24 * 3600));
     }
 }

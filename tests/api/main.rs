@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+#[cfg(feature = "verifier")]
+mod mitm;
 mod proxy;
 
 mod admin_clients;

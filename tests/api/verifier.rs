@@ -1,16 +1,18 @@
 //! `countersign::verifier` against a spawned server: what a downstream
 //! service embedding it sees.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use countersign::config::{Seconds, Settings};
 use countersign::verifier::{Builder, OnStale, SetupError, TokenError, Verifier, VerifyError};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audiences::{self, BILLING, ORDERS};
 use crate::helpers::{TestApp, TestDb, claims_of};
+use crate::mitm::{Answer, Mitm};
 use crate::{both_backends, sqlite_only};
 
 const ISSUER: &str = "https://id.countersign.test";
@@ -29,9 +31,62 @@ fn quick(app: &TestApp) -> Builder {
 
 /// The same, for tokens meant for `audience`.
 fn quick_for(app: &TestApp, audience: &str) -> Builder {
-    Verifier::builder(&app.address, audience)
+    quick_at(&app.address, audience)
+}
+
+/// The same, for tokens of `issuer`. Test servers listen in plain HTTP on
+/// loopback, which the verifier accepts only when told.
+fn quick_at(issuer: &str, audience: &str) -> Builder {
+    Verifier::builder(issuer, audience)
+        .allow_insecure_http()
         .min_refetch_interval(Duration::from_millis(300))
         .poll_interval(Duration::from_millis(200))
+}
+
+/// A server with a public feed behind `mitm`: its issuer is the proxy's
+/// address, so a verifier for its tokens reaches it only through the proxy.
+async fn behind(db: &TestDb, mitm: &Mitm, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let app = db
+        .spawn_with(|s| {
+            s.tokens.issuer = mitm.address.clone();
+            s.revocation.feed_public = true;
+            tweak(s);
+        })
+        .await;
+    mitm.forward_to(&app.address);
+    app
+}
+
+/// A quick verifier through `mitm`, for the tokens of the server behind it.
+fn through(mitm: &Mitm) -> Builder {
+    quick_at(&mitm.address, &mitm.address)
+}
+
+const JWKS: &str = "/.well-known/jwks.json";
+const FEED: &str = "/v1/revocations";
+
+/// Revokes `token` as the administrator holding `admin`.
+async fn revoke(app: &TestApp, admin: &str, token: &str) {
+    let response = app
+        .post_json_as("/v1/admin/revocations", admin, &json!({"token": token}))
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// Waits up to five seconds for `$done` to hold, checking every 20 ms.
+macro_rules! eventually {
+    ($what:expr, $done:expr) => {{
+        let start = Instant::now();
+        while !$done {
+            assert!(start.elapsed() < Duration::from_secs(5), "never: {}", $what);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }};
+}
+
+fn unix_now() -> i64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(now.as_secs()).unwrap()
 }
 
 fn rejected(outcome: Result<countersign::verifier::Claims, VerifyError>) -> TokenError {
@@ -403,3 +458,269 @@ async fn a_token_for_one_service_is_refused_by_another(db: TestDb) {
     assert_eq!(app.userinfo_status(token).await, StatusCode::UNAUTHORIZED);
 }
 both_backends!(a_token_for_one_service_is_refused_by_another);
+
+async fn a_plain_http_issuer_is_refused_unless_allowed(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    let refused = Verifier::builder(&mitm.address, &mitm.address)
+        .client_credentials("orders", "cs_secret_never_sent")
+        .build()
+        .await;
+    let message = refused.err().expect("built over plain http").to_string();
+    assert!(message.contains("plain http"), "{message}");
+    assert!(message.contains("allow_insecure_http()"), "{message}");
+    let refused = Verifier::from_issuer(&mitm.address, &mitm.address).await;
+    assert!(refused.is_err(), "from_issuer built over plain http");
+    // Refused before anything was sent: no credentials went out in the clear.
+    assert_eq!(mitm.requests(), 0);
+
+    let verifier = Verifier::builder(&mitm.address, &mitm.address)
+        .allow_insecure_http()
+        .build()
+        .await
+        .unwrap();
+    assert!(verifier.verify(&app.admin_token().await).await.is_ok());
+    assert!(mitm.requests() > 0);
+}
+sqlite_only!(a_plain_http_issuer_is_refused_unless_allowed);
+
+async fn a_huge_jwks_max_age_neither_panics_nor_stops_the_poller(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    mitm.answer(
+        JWKS,
+        Answer::Rewritten {
+            header: "cache-control",
+            value: "public, max-age=18446744073709551615".into(),
+        },
+    );
+    let verifier = through(&mitm).build().await.unwrap();
+    let admin = app.admin_token().await;
+    let doomed = app.admin_token().await;
+    assert!(verifier.verify(&doomed).await.is_ok());
+    // The feed is still polled after the JWKS was cached.
+    revoke(&app, &admin, &doomed).await;
+    let took = time_until_refused(&verifier, &doomed).await;
+    assert!(took < Duration::from_millis(700), "took {took:?}");
+    assert!(verifier.verify(&admin).await.is_ok());
+    // Cached for the (capped) max-age, not refetched on every wake-up.
+    assert_eq!(verifier.status().jwks_fetches, 1);
+    assert_eq!(verifier.status().jwks_staleness, Duration::ZERO);
+}
+both_backends!(a_huge_jwks_max_age_neither_panics_nor_stops_the_poller);
+
+/// A feed of `claims` around an empty list, signed with the server's own key.
+fn empty_feed(iss: &str, iat: i64, exp: i64) -> Value {
+    json!({"iss": iss, "iat": iat, "exp": exp, "revoked": [], "watermarks": [], "cursor": "0",
+           "poll_interval": 30})
+}
+
+async fn a_feed_that_fails_verification_is_never_applied(db: TestDb) {
+    let mitm = Mitm::start();
+    let app = behind(&db, &mitm, |_| {}).await;
+    // Every poll reads the whole feed, so an accepted forgery would replace
+    // the list at once.
+    let verifier = through(&mitm)
+        .full_resync_interval(Duration::ZERO)
+        .max_staleness(Duration::from_secs(60), OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
+    let doomed = app.admin_token().await;
+    revoke(&app, &admin, &doomed).await;
+    time_until_refused(&verifier, &doomed).await;
+
+    let issuer = mitm.address.as_str();
+    let now = unix_now();
+    let key = app.signing_key().await;
+    let sign = |typ: &str, claims: Value| {
+        countersign::crypto::jwt::sign(&key.signer(), typ, &claims).unwrap()
+    };
+    let encode = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let real = app
+        .client
+        .get(app.url(FEED))
+        .header("accept", "application/jwt")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (header, rest) = real.split_once('.').unwrap();
+    let (_, signature) = rest.split_once('.').unwrap();
+    let forgeries = [
+        (
+            "the unsigned JSON feed",
+            "application/json",
+            json!({"revoked": [], "watermarks": [], "cursor": "0", "poll_interval": 30})
+                .to_string(),
+        ),
+        (
+            "the signed feed with the revocation cut out",
+            "application/jwt",
+            format!(
+                "{header}.{}.{signature}",
+                encode(empty_feed(issuer, now, now + 60))
+            ),
+        ),
+        (
+            "a feed with alg none",
+            "application/jwt",
+            format!(
+                "{}.{}.",
+                encode(json!({"alg": "none", "typ": "revocation-list+jwt"})),
+                encode(empty_feed(issuer, now, now + 60))
+            ),
+        ),
+        (
+            "a signed feed typed as an access token",
+            "application/jwt",
+            sign("at+jwt", empty_feed(issuer, now, now + 60)),
+        ),
+        (
+            "a signed feed of another issuer",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed("https://elsewhere.test", now, now + 60),
+            ),
+        ),
+        (
+            "a signed feed issued an hour ago, though given a long life",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed(issuer, now - 3600, now + 3600),
+            ),
+        ),
+        (
+            "a signed feed issued an hour ahead",
+            "application/jwt",
+            sign(
+                "revocation-list+jwt",
+                empty_feed(issuer, now + 3600, now + 3660),
+            ),
+        ),
+    ];
+    for (what, content_type, body) in forgeries {
+        let failures = verifier.status().feed_failures;
+        mitm.answer(
+            FEED,
+            Answer::Own {
+                status: 200,
+                content_type,
+                body,
+            },
+        );
+        eventually!(what, verifier.status().feed_failures >= failures + 2);
+        assert!(
+            matches!(
+                verifier.verify(&doomed).await,
+                Err(VerifyError::Rejected(TokenError::Revoked))
+            ),
+            "{what} was applied"
+        );
+        assert!(verifier.verify(&admin).await.is_ok(), "after {what}");
+        mitm.pass(FEED);
+    }
+
+    // The same empty list, signed as the server signs: applied, which is
+    // what each forgery above would have done but for its one flaw.
+    mitm.answer(
+        FEED,
+        Answer::Own {
+            status: 200,
+            content_type: "application/jwt",
+            body: sign("revocation-list+jwt", empty_feed(issuer, now, now + 60)),
+        },
+    );
+    eventually!(
+        "the signed empty list applied",
+        verifier.verify(&doomed).await.is_ok()
+    );
+    mitm.pass(FEED);
+    time_until_refused(&verifier, &doomed).await;
+
+    // A forgery is a failed read: past the limit, tokens are refused.
+    let limit = Duration::from_millis(500);
+    let strict = through(&mitm)
+        .max_staleness(limit, OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    mitm.answer(
+        FEED,
+        Answer::Own {
+            status: 200,
+            content_type: "application/json",
+            body: json!({"revoked": [], "watermarks": [], "cursor": "0"}).to_string(),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(matches!(
+        strict.verify(&admin).await,
+        Err(VerifyError::Stale { .. })
+    ));
+}
+both_backends!(a_feed_that_fails_verification_is_never_applied);
+
+async fn keys_go_stale_when_the_jwks_cannot_be_refreshed_and_recover(db: TestDb) {
+    let mitm = Mitm::start();
+    // max-age=0: the verifier must confirm its keys on every refetch
+    // interval.
+    let app = behind(&db, &mitm, |s| {
+        s.keys.jwks_max_age = Seconds(Duration::ZERO)
+    })
+    .await;
+    let limit = Duration::from_millis(500);
+    let closed = through(&mitm)
+        .max_staleness(limit, OnStale::Refuse)
+        .build()
+        .await
+        .unwrap();
+    let open = through(&mitm)
+        .max_staleness(limit, OnStale::Accept)
+        .build()
+        .await
+        .unwrap();
+    let token = app.admin_token().await;
+    assert!(closed.verify(&token).await.is_ok());
+
+    mitm.answer(
+        JWKS,
+        Answer::Own {
+            status: 503,
+            content_type: "text/plain",
+            body: "unavailable".into(),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let refusal = closed.verify(&token).await;
+    match &refusal {
+        Err(VerifyError::StaleKeys { age, limit: said }) => {
+            assert!(*age > limit);
+            assert_eq!(*said, limit);
+        }
+        other => panic!("expected a refusal for stale keys, got {other:?}"),
+    }
+    let message = refusal.unwrap_err().to_string();
+    assert!(message.contains("JWKS"), "{message}");
+    // Only the keys are stale: the feed still answers.
+    assert!(closed.staleness().unwrap() < limit);
+    assert!(closed.status().jwks_staleness > limit);
+    assert!(open.verify(&token).await.is_ok());
+
+    mitm.pass(JWKS);
+    let start = Instant::now();
+    eventually!("the JWKS refreshed", closed.verify(&token).await.is_ok());
+    // Within a refetch interval (300 ms here), and the request.
+    assert!(
+        start.elapsed() < Duration::from_millis(800),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(closed.status().jwks_staleness < limit);
+}
+both_backends!(keys_go_stale_when_the_jwks_cannot_be_refreshed_and_recover);
