@@ -4,7 +4,10 @@
 //! hands back a running server whose real port can be read (bind port 0 in
 //! tests).
 
+mod admin_password;
+
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +36,7 @@ use crate::replica::sync::{self, Replica};
 use crate::service::users::Bootstrap;
 use crate::store::{self, Subscription};
 use crate::{http, service};
+use admin_password::PasswordFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -59,6 +63,17 @@ impl From<store::StoreError> for StartupError {
     fn from(e: store::StoreError) -> Self {
         Self::Setup(e.to_string())
     }
+}
+
+/// Where the admin password generated on a first start goes.
+pub enum PasswordOutlet {
+    /// Kept for the caller to show once
+    /// ([`Application::take_bootstrap_password`]).
+    Caller,
+    /// Written to this file, which the server creates for it (mode 0600,
+    /// never through a link); a name already taken stops the start before
+    /// the admin is created.
+    File(PathBuf),
 }
 
 pub struct Application {
@@ -156,6 +171,16 @@ impl Application {
 
     /// As [`Application::build`], with a clock the caller controls.
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        Self::build_with(settings, clock, PasswordOutlet::Caller).await
+    }
+
+    /// As [`Application::build_with_clock`], with a generated admin
+    /// password sent to `outlet`.
+    pub async fn build_with(
+        settings: Settings,
+        clock: Clock,
+        outlet: PasswordOutlet,
+    ) -> Result<Self, StartupError> {
         crate::meter::install();
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -176,7 +201,7 @@ impl Application {
         let issuer = crate::context::issuer(&settings, &address.to_string());
         let admin_password = configured_admin_password(&settings)?;
         let Opened { ctx, changes } = open(settings, clock, issuer).await?;
-        let bootstrap = service::users::bootstrap_admin(&ctx, admin_password).await?;
+        let bootstrap = create_first_admin(&ctx, admin_password, &outlet).await?;
         let ctx = Arc::new(ctx);
         let (stop_tasks, _) = watch::channel(false);
         let tasks = spawn_background_tasks(&ctx, changes, &stop_tasks);
@@ -261,6 +286,41 @@ fn configured_admin_password(settings: &Settings) -> Result<Option<Password>, St
         password => Password::parse(password.to_owned())
             .map(Some)
             .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}"))),
+    }
+}
+
+/// Creates the first admin on an empty database. A generated password
+/// bound for a file gets its file first, so a file that cannot be made
+/// leaves no admin whose password nobody knows: the next start tries again.
+async fn create_first_admin(
+    ctx: &Ctx,
+    configured: Option<Password>,
+    outlet: &PasswordOutlet,
+) -> Result<Bootstrap, StartupError> {
+    let mut file = None;
+    if let PasswordOutlet::File(path) = outlet
+        && configured.is_none()
+        && !ctx.store.has_users().await?
+    {
+        file = Some(PasswordFile::create(path).map_err(StartupError::Setup)?);
+    }
+    let bootstrap = service::users::bootstrap_admin(ctx, configured).await?;
+    match (bootstrap, file) {
+        (Bootstrap::CreatedWithPassword(password), Some(file)) => {
+            let path = file.path().display().to_string();
+            file.write(&password).map_err(StartupError::Setup)?;
+            tracing::warn!(
+                file = %path,
+                "created user \"admin\"; its generated password is in this file: read it, \
+                 then delete the file"
+            );
+            Ok(Bootstrap::Created)
+        }
+        (bootstrap, Some(file)) => {
+            file.discard();
+            Ok(bootstrap)
+        }
+        (bootstrap, None) => Ok(bootstrap),
     }
 }
 

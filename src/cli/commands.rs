@@ -21,48 +21,36 @@ use crate::domain::{
 use crate::error::Error;
 use crate::service::presented::{self, Target};
 use crate::service::registrations::{Registration, Settings as ClientSettings};
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, PasswordOutlet};
 use crate::store::{self, Store};
 use crate::{service, telemetry};
 
 pub(super) async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(settings.log.format);
-    let bootstrap_file = settings.bootstrap.password_file.clone();
-    let mut app = Application::build(settings)
+    // Without a terminal, stdout goes to a log stream (a container runtime,
+    // a service manager): a generated password goes to a file instead.
+    let terminal = std::io::stdout().is_terminal();
+    let outlet = if terminal {
+        PasswordOutlet::Caller
+    } else {
+        PasswordOutlet::File(settings.bootstrap.password_file.clone())
+    };
+    let mut app = Application::build_with(settings, Clock::system(), outlet)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(password) = app.take_bootstrap_password() {
-        show_bootstrap_password(&password, &bootstrap_file)?;
+        show_bootstrap_password(&password);
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
-/// Shows a generated admin password once: on the terminal if there is one,
-/// else in a file only the owner can read, never in the log stream (where
-/// stdout goes under a container runtime or a service manager).
-fn show_bootstrap_password(password: &SecretString, file: &Path) -> Result<(), String> {
-    if std::io::stdout().is_terminal() {
-        println!(
-            "Created user \"admin\" (role admin). Its password is shown only this once:\n\n    {}\n",
-            password.expose_secret()
-        );
-        let _ = std::io::stdout().flush();
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options
-        .open(file)
-        .map_err(|e| format!("cannot write the admin password to {}: {e}", file.display()))?;
-    writeln!(out, "{}", password.expose_secret())
-        .map_err(|e| format!("cannot write the admin password to {}: {e}", file.display()))?;
-    tracing::warn!(
-        file = %file.display(),
-        "created user \"admin\"; its generated password is in this file: read it, then delete the file"
+/// Shows a generated admin password once, on the terminal.
+fn show_bootstrap_password(password: &SecretString) {
+    println!(
+        "Created user \"admin\" (role admin). Its password is shown only this once:\n\n    {}\n",
+        password.expose_secret()
     );
-    Ok(())
+    let _ = std::io::stdout().flush();
 }
 
 /// What `countersign check` checks, in order; the settings themselves were

@@ -92,6 +92,7 @@ pub struct TokenSettings {
     pub audience: String,
     pub access_ttl: Seconds,
     pub refresh_ttl: Seconds,
+    pub refresh_max_lifetime: Seconds,
     pub refresh_reuse_grace: Seconds,
     pub leeway: Seconds,
     #[serde(deserialize_with = "words")]
@@ -112,6 +113,12 @@ impl TokenSettings {
     /// family must be remembered.
     pub fn refresh_lifetime(&self) -> TimeDelta {
         TimeDelta::from_std(self.refresh_ttl.get()).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// How long after its start a refresh family's tokens may live, however
+    /// often they rotate.
+    pub fn refresh_family_lifetime(&self) -> TimeDelta {
+        TimeDelta::from_std(self.refresh_max_lifetime.get()).unwrap_or(TimeDelta::MAX)
     }
 }
 
@@ -283,6 +290,10 @@ mod tests {
         assert_eq!(s.tokens.access_ttl.get(), Duration::from_secs(15 * 60));
         assert_eq!(s.tokens.refresh_ttl.get(), Duration::from_secs(30 * 86_400));
         assert_eq!(
+            s.tokens.refresh_max_lifetime.get(),
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(
             (
                 s.password.memory_kib,
                 s.password.iterations,
@@ -334,5 +345,11 @@ mod tests {
 
         let err = load_with(&[("COUNTERSIGN_PASSWORD__MEMORY_KIB", "lots")]).unwrap_err();
         assert!(err.to_string().contains("memory_kib"), "{err}");
+
+        let err = load_with(&[("COUNTERSIGN_TOKENS__REFRESH_MAX_LIFETIME", "7d")]).unwrap_err();
+        assert!(
+            err.to_string().contains("tokens.refresh_max_lifetime"),
+            "{err}"
+        );
     }
 }

@@ -67,6 +67,10 @@ impl Settings {
         for (key, value) in [
             ("tokens.access_ttl", self.tokens.access_ttl),
             ("tokens.refresh_ttl", self.tokens.refresh_ttl),
+            (
+                "tokens.refresh_max_lifetime",
+                self.tokens.refresh_max_lifetime,
+            ),
             ("server.request_timeout", self.server.request_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("password.queue_timeout", self.password.queue_timeout),
@@ -145,6 +149,20 @@ impl Settings {
                 "is no longer a setting: a token's audience is the resource its client asks \
                  for (RFC 8707), registered with the client (--audience); tokens for this \
                  server itself carry the issuer",
+            ));
+        }
+        if self.tokens.refresh_max_lifetime.get() > Duration::from_secs(3650 * 86_400) {
+            return Err(ConfigError::key(
+                "tokens.refresh_max_lifetime",
+                "must be at most 3650d",
+            ));
+        }
+        if self.tokens.refresh_max_lifetime.get() < self.tokens.refresh_ttl.get() {
+            // Shorter, even a family's first token would end at the family's
+            // limit, and refresh_ttl would mean nothing.
+            return Err(ConfigError::key(
+                "tokens.refresh_max_lifetime",
+                "must be at least tokens.refresh_ttl",
             ));
         }
         if self.tokens.leeway.get() > Duration::from_secs(60) {

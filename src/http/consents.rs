@@ -15,9 +15,10 @@ use crate::http::error::Problem;
 use crate::service::consents::{self, Consent};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/v1/consents", "GET, HEAD").route(super::get().to(list)))
+    cfg.service(super::private_resource("/v1/consents", "GET, HEAD").route(super::get().to(list)))
         .service(
-            super::resource("/v1/consents/{client_id}", "DELETE").route(web::delete().to(withdraw)),
+            super::private_resource("/v1/consents/{client_id}", "DELETE")
+                .route(web::delete().to(withdraw)),
         );
 }
 

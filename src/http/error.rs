@@ -123,29 +123,35 @@ fn log(error: &Error) {
     }
 }
 
-/// The headers a service error's answer carries, whatever its shape.
-fn headers(error: &Error, builder: &mut HttpResponseBuilder) {
+/// The status line and the headers of an error's answer, whatever its
+/// shape: `Retry-After` where waiting helps, and on every 401 a
+/// `WWW-Authenticate` challenge (RFC 9110 §15.5.2), the error's own (Basic
+/// for a client, Bearer with the reason for a refused token) or else this
+/// API's Bearer challenge.
+fn answer(error: Option<&Error>, status: StatusCode) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
     match error {
-        Error::Throttled { retry_after } | Error::Overloaded { retry_after } => {
+        Some(Error::Throttled { retry_after } | Error::Overloaded { retry_after }) => {
             builder.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
         }
-        Error::Unavailable(_) => {
+        Some(Error::Unavailable(_)) => {
             builder.insert_header((header::RETRY_AFTER, 1));
         }
-        Error::InvalidToken(reason) => {
+        Some(Error::InvalidToken(reason)) => {
             builder.insert_header((
                 header::WWW_AUTHENTICATE,
                 bearer_challenge(Some(("invalid_token", reason.challenge()))),
             ));
         }
-        Error::Unauthenticated(_) => {
-            builder.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(None)));
-        }
-        Error::InvalidClient(_) => {
+        Some(Error::InvalidClient(_)) => {
             builder.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
+        }
+        _ if status == StatusCode::UNAUTHORIZED => {
+            builder.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(None)));
         }
         _ => {}
     }
+    builder
 }
 
 impl ApiError {
@@ -173,11 +179,10 @@ impl ApiError {
 
     /// Status line plus the headers every shape shares.
     fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
-        let mut builder = HttpResponse::build(status);
-        if let Self::Service(error) = self {
-            headers(error, &mut builder);
+        match self {
+            Self::Service(error) => answer(Some(error), status),
+            _ => answer(None, status),
         }
-        builder
     }
 
     /// The problem+json answer.
@@ -196,7 +201,9 @@ impl ApiError {
     }
 }
 
-fn bearer_challenge(error: Option<(&str, &str)>) -> HeaderValue {
+/// The Bearer challenge (RFC 6750 §3), with an error when a token was
+/// refused.
+pub(crate) fn bearer_challenge(error: Option<(&str, &str)>) -> HeaderValue {
     let value = match error {
         // Descriptions are fixed strings of ours, free of quotes.
         Some((code, description)) => {
@@ -234,9 +241,7 @@ impl ResponseError for Error {
             status: status.as_u16(),
             detail: self.to_string(),
         };
-        let mut builder = HttpResponse::build(status);
-        headers(self, &mut builder);
-        builder
+        answer(Some(self), status)
             .content_type(PROBLEM_JSON)
             .body(serde_json::to_string(&body).unwrap_or_default())
     }
@@ -324,6 +329,10 @@ mod tests {
         assert_eq!(body(resp).await["error"], "invalid_grant");
         let resp = OAuthError::login(Error::InvalidCredentials).error_response();
         assert_eq!(resp.status(), 401);
+        assert_eq!(
+            resp.headers().get("www-authenticate").unwrap(),
+            "Bearer realm=\"countersign\""
+        );
         let resp = OAuthError::from(Error::InvalidClient("bad secret".into())).error_response();
         assert_eq!(resp.status(), 401);
         assert!(resp.headers().contains_key("www-authenticate"));

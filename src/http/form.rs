@@ -51,6 +51,19 @@ impl<T> Form<T> {
     pub fn into_result(self) -> Result<T, ApiError> {
         self.0
     }
+
+    /// As an OAuth endpoint reads it (RFC 6749 §3.2, RFC 7009 §2.1, RFC
+    /// 7662 §2.1): a body that is not a form, JSON included, is a malformed
+    /// request, 400 `invalid_request`, not a 415 the RFCs do not know.
+    pub fn into_oauth(self) -> Result<T, ApiError> {
+        self.0.map_err(|e| match e {
+            ApiError::UnsupportedMediaType(_) => Error::InvalidRequest(format!(
+                "the request body must be {FORM} (with that content type)"
+            ))
+            .into(),
+            other => other,
+        })
+    }
 }
 
 fn read_error(e: &actix_web::Error) -> ApiError {

@@ -15,7 +15,7 @@ use crate::service::access::Credential;
 use crate::service::logout;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/v1/logout", "POST").route(web::post().to(logout)));
+    cfg.service(super::private_resource("/v1/logout", "POST").route(web::post().to(logout)));
 }
 
 /// This module's operations, merged into `/openapi.json`.

@@ -2,8 +2,10 @@
 //! parse, call a service, and answer; they hold no logic of their own.
 //!
 //! This module also fixes how malformed requests are answered: oversized
-//! bodies 413, wrong content type 415, bad JSON or form data 400, unknown
-//! routes 404, wrong methods 405, all with a precise message.
+//! bodies 413, wrong content type 415 (400 at the OAuth endpoints, whose
+//! RFCs know no 415), bad JSON or form data 400, unknown routes 404, wrong
+//! methods 405, all with a precise message; and which answers no cache may
+//! keep (`private_resource`).
 
 mod admin;
 mod auth;
@@ -31,7 +33,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::context::Ctx;
@@ -103,7 +105,7 @@ pub(crate) fn resource(
         Response = ServiceResponse<BoxBody>,
         Error = actix_web::Error,
         InitError = (),
-    >,
+    > + use<>,
 > {
     openapi::register(path, allow);
     web::resource(path)
@@ -120,6 +122,29 @@ pub(crate) fn resource(
                 .insert(header::ALLOW, header::HeaderValue::from_static(allow));
             response
         }))
+}
+
+/// A [`resource`] whose answers carry tokens or account data: each is
+/// sent `Cache-Control: no-store` (and `Pragma: no-cache`, for HTTP/1.0
+/// caches) unless its handler says otherwise, errors included, so no cache
+/// on the way keeps a copy.
+pub(crate) fn private_resource(
+    path: &str,
+    allow: &'static str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    resource(path, allow).wrap(
+        DefaultHeaders::new()
+            .add((header::CACHE_CONTROL, "no-store"))
+            .add((header::PRAGMA, "no-cache")),
+    )
 }
 
 /// JSON extractor settings; `shape` turns a payload error into the

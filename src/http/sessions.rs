@@ -17,11 +17,13 @@ use crate::service::sessions;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/v1/sessions", "GET, HEAD, DELETE")
+        super::private_resource("/v1/sessions", "GET, HEAD, DELETE")
             .route(super::get().to(list))
             .route(web::delete().to(end_others)),
     )
-    .service(super::resource("/v1/sessions/{id}", "DELETE").route(web::delete().to(end_one)));
+    .service(
+        super::private_resource("/v1/sessions/{id}", "DELETE").route(web::delete().to(end_one)),
+    );
 }
 
 /// This module's operations, merged into `/openapi.json`.

@@ -15,7 +15,7 @@ use crate::service::users;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/v1/userinfo", "GET, HEAD, POST")
+        super::private_resource("/v1/userinfo", "GET, HEAD, POST")
             .route(super::get().to(userinfo_get))
             .route(web::post().to(userinfo_post)),
     );

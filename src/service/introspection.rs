@@ -48,14 +48,14 @@ pub async fn introspect(ctx: &Ctx, token: &str) -> Result<Introspection, Error> 
                 if row.used_at.is_none()
                     && !row.family_revoked
                     && !row.user_disabled
-                    && row.expires_at.0 > now =>
+                    && refresh::good_until(ctx, &row) > now =>
             {
                 Introspection::Refresh(RefreshInfo {
+                    expires_at: refresh::good_until(ctx, &row),
                     user_id: row.user_id,
                     client_id: row.client_id,
                     scope: row.scope,
                     issued_at: row.issued_at.0,
-                    expires_at: row.expires_at.0,
                 })
             }
             _ => Introspection::Inactive,

@@ -7,6 +7,10 @@
 //! window, when it is taken as a network retry and answered with the same
 //! successor. Successors are derived as HMAC(secret, presented token), so a
 //! retry can be answered again without their plaintext ever being stored.
+//!
+//! A family lives at most `tokens.refresh_max_lifetime` from its start:
+//! no token of it, refresh or access, lives past that, however often it
+//! rotates, and a refresh after it is refused, so a sign-in ends at last.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,9 +73,10 @@ pub async fn start_family(
             scope: access.scope.to_string(),
             audiences: family.audiences.clone(),
             issued_at: now,
-            expires_at: now + ttl(ctx),
+            expires_at: (now + ttl(ctx)).min(family_end(ctx, now)),
             access_jti: access.jti,
             access_expires_at: access.expires_at,
+            family_started_at: now,
         })
         .await?;
     Ok(token)
@@ -145,6 +150,7 @@ pub async fn redeem(
             client_id: client_id.to_owned(),
             access_jti,
             access_expires_at: now + ctx.settings.tokens.max_access_lifetime(),
+            family_lifetime: ctx.settings.tokens.refresh_family_lifetime(),
         })
         .await?;
     let Some(rotated) = rotated else {
@@ -165,7 +171,8 @@ pub async fn redeem(
         scope: Scope::parse(&rotated.scope)?,
         audiences: audiences_of(&rotated.audiences)?,
     };
-    let pending = tokens::pending(ctx, &rotated.user_id.to_string(), access_jti);
+    let pending = tokens::pending(ctx, &rotated.user_id.to_string(), access_jti)
+        .expiring_by(family_end(ctx, rotated.family_started_at.0));
     let access = sign_refreshed(ctx, pending, &family, asked)?;
     Ok(RefreshGrant {
         access,
@@ -247,6 +254,13 @@ async fn retry_or_reuse(ctx: &Ctx, p: Presentation<'_>) -> Result<RefreshGrant, 
             "refresh token was issued to another client".into(),
         ));
     }
+    if family_end(ctx, row.family_started_at.0) <= p.now {
+        return Err(Error::InvalidGrant(
+            "the sign-in this refresh token belongs to has reached the longest a refresh \
+             token family may live; sign in again"
+                .into(),
+        ));
+    }
     if row.expires_at.0 <= p.now {
         return Err(Error::InvalidGrant("refresh token has expired".into()));
     }
@@ -300,7 +314,8 @@ async fn answer_retry(ctx: &Ctx, p: &Presentation<'_>) -> Result<Option<RefreshG
     let jti = Jti::parse(&next.access_jti)?;
     let leeway = TimeDelta::seconds(ctx.expect.leeway_secs);
     let pending = tokens::pending(ctx, &next.user_id.to_string(), jti)
-        .expiring_by(next.access_expires_at.0 - leeway);
+        .expiring_by(next.access_expires_at.0 - leeway)
+        .expiring_by(family_end(ctx, next.family_started_at.0));
     let access = sign_refreshed(ctx, pending, &family, p.asked)?;
     Ok(Some(RefreshGrant {
         access,
@@ -334,4 +349,18 @@ fn audiences_of(stored: &str) -> Result<Resources, Error> {
 
 fn ttl(ctx: &Ctx) -> TimeDelta {
     ctx.settings.tokens.refresh_lifetime()
+}
+
+/// When a family begun at `started` ends: its tokens live no longer.
+fn family_end(ctx: &Ctx, started: DateTime<Utc>) -> DateTime<Utc> {
+    started + ctx.settings.tokens.refresh_family_lifetime()
+}
+
+/// When a stored refresh token stops being good: its own expiry, or its
+/// family's end if that comes first (a token issued before the family's
+/// lifetime was shortened).
+pub fn good_until(ctx: &Ctx, row: &RefreshTokenState) -> DateTime<Utc> {
+    row.expires_at
+        .0
+        .min(family_end(ctx, row.family_started_at.0))
 }

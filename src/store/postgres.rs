@@ -107,19 +107,21 @@ impl Dialect for PgStore {
             "WITH used AS ( \
                 UPDATE refresh_tokens AS t SET used_at = $2 \
                 WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 \
-                  AND t.client_id = $7 \
+                  AND t.client_id = $7 AND t.family_started_at > $8 \
                   AND NOT EXISTS (SELECT 1 FROM revoked_families f \
                                   WHERE f.family_id = t.family_id) \
                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
-                RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences \
+                RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
+                  t.family_started_at \
              ), successor AS ( \
                 INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, $4, $5, $6 \
+            ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, \
+                  LEAST($4, family_started_at + $9), $5, $6, family_started_at \
                 FROM used \
              ) \
              SELECT used.family_id, used.user_id, used.client_id, used.scope, used.audiences, \
-                u.roles \
+                u.roles, used.family_started_at \
              FROM used JOIN users u ON u.id = used.user_id"
         ))
         .bind(&r.presented_hash[..])
@@ -129,6 +131,8 @@ impl Dialect for PgStore {
         .bind(r.access_jti.to_string())
         .bind(DbTime(r.access_expires_at))
         .bind(&r.client_id)
+        .bind(DbTime(r.families_started_after()))
+        .bind(r.family_lifetime)
         .fetch_optional(&self.pool)
         .await?)
     }

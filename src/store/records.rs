@@ -1,7 +1,7 @@
 //! Rows as the store reads and writes them, shared by both backends, and
 //! their conversion into domain types.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::{DbTime, StoreError};
@@ -124,6 +124,8 @@ pub struct NewRefreshToken {
     pub expires_at: DateTime<Utc>,
     pub access_jti: Jti,
     pub access_expires_at: DateTime<Utc>,
+    /// When the family began (for its first token, `issued_at`).
+    pub family_started_at: DateTime<Utc>,
 }
 
 /// Redeems `presented_hash` and stores its successor, atomically.
@@ -132,11 +134,28 @@ pub struct Rotation {
     pub presented_hash: [u8; 32],
     pub successor_hash: [u8; 32],
     pub now: DateTime<Utc>,
+    /// The successor's expiry, unless its family ends first.
     pub expires_at: DateTime<Utc>,
     /// The client redeeming: a token issued to another client does not rotate.
     pub client_id: String,
     pub access_jti: Jti,
     pub access_expires_at: DateTime<Utc>,
+    /// How long after its start a family's tokens may live: a token of a
+    /// family begun longer ago does not rotate, and the successor expires
+    /// by its family's end.
+    pub family_lifetime: TimeDelta,
+}
+
+impl Rotation {
+    /// The earliest start of a family whose tokens may still rotate.
+    pub fn families_started_after(&self) -> DateTime<Utc> {
+        self.now - self.family_lifetime
+    }
+
+    /// The successor's expiry, in a family begun at `started`.
+    pub fn successor_expiry(&self, started: DateTime<Utc>) -> DateTime<Utc> {
+        self.expires_at.min(started + self.family_lifetime)
+    }
 }
 
 /// What a successful rotation learned about the family and its user.
@@ -148,6 +167,7 @@ pub struct Rotated {
     pub scope: String,
     pub audiences: String,
     pub roles: String,
+    pub family_started_at: DbTime,
 }
 
 /// A refresh token looked up by hash, with what decides whether it may
@@ -164,6 +184,7 @@ pub struct RefreshTokenState {
     pub used_at: Option<DbTime>,
     pub access_jti: String,
     pub access_expires_at: DbTime,
+    pub family_started_at: DbTime,
     pub family_revoked: bool,
     pub user_disabled: bool,
 }

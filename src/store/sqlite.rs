@@ -98,28 +98,31 @@ impl Dialect for SqliteStore {
     /// after the other and only the first finds the token unused.
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let used: Option<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
+        let used: Option<(Uuid, Uuid, String, String, String, String, DbTime)> = sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3 \
+               AND family_started_at > $4 \
                AND NOT EXISTS (SELECT 1 FROM revoked_families f \
                                WHERE f.family_id = refresh_tokens.family_id) \
                AND EXISTS (SELECT 1 FROM users u \
                            WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
              RETURNING family_id, user_id, client_id, scope, audiences, \
-               (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id)",
+               (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id), \
+               family_started_at",
         )
         .bind(&r.presented_hash[..])
         .bind(DbTime(r.now))
         .bind(&r.client_id)
+        .bind(DbTime(r.families_started_after()))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id, client_id, scope, audiences, roles)) = used else {
+        let Some((family_id, user_id, client_id, scope, audiences, roles, started)) = used else {
             return Ok(None);
         };
         sqlx::query(concat!(
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&r.successor_hash[..])
         .bind(family_id)
@@ -128,9 +131,10 @@ impl Dialect for SqliteStore {
         .bind(&scope)
         .bind(&audiences)
         .bind(DbTime(r.now))
-        .bind(DbTime(r.expires_at))
+        .bind(DbTime(r.successor_expiry(started.0)))
         .bind(r.access_jti.to_string())
         .bind(DbTime(r.access_expires_at))
+        .bind(started)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -141,6 +145,7 @@ impl Dialect for SqliteStore {
             scope,
             audiences,
             roles,
+            family_started_at: started,
         }))
     }
 

@@ -312,6 +312,58 @@ async fn config_show_prints_every_setting_with_secrets_redacted(db: TestDb) {
 }
 both_backends!(config_show_prints_every_setting_with_secrets_redacted);
 
+/// A PostgreSQL URL carries credentials in its query as well as before
+/// the `@`: `config show` prints none of them, and the rest as written.
+#[test]
+fn config_show_redacts_every_credential_a_database_url_carries() {
+    let show = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .args(["config", "show"])
+            .env("COUNTERSIGN_DATABASE__URL", url)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run countersign");
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = show(
+        "postgres://countersign:userinfo-secret@db.internal:5432/countersign\
+         ?sslmode=verify-full&password=query-secret&SSLPassword=key-secret\
+         &pass%77ord=encoded-secret&application_name=countersign",
+    );
+    assert!(
+        shown.contains(
+            "url = \"postgres://countersign:***@db.internal:5432/countersign\
+             ?sslmode=verify-full&password=***&SSLPassword=***&pass%77ord=***\
+             &application_name=countersign\""
+        ),
+        "{shown}"
+    );
+    // A password with an unescaped `/` hides where the host begins: the
+    // URL is not shown at all.
+    let unclear = show("postgres://countersign:half/other-half@db.internal/countersign");
+    assert!(
+        unclear.contains("url = \"postgres://(set, redacted)\""),
+        "{unclear}"
+    );
+    for (shown, secrets) in [
+        (
+            &shown,
+            &[
+                "userinfo-secret",
+                "query-secret",
+                "key-secret",
+                "encoded-secret",
+            ][..],
+        ),
+        (&unclear, &["half", "other-half"][..]),
+    ] {
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+    }
+}
+
 async fn check_reports_the_first_problem_and_passes_when_all_is_well(db: TestDb) {
     if db.backend == crate::helpers::Backend::Sqlite {
         let out = countersign(&db, &["check"], &[], None);

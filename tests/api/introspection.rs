@@ -14,7 +14,9 @@ async fn active_tokens_are_described(db: TestDb) {
     let info = app.introspect(&access).await;
     let claims = claims_of(&access);
     assert_eq!(info["active"], true);
-    assert_eq!(info["token_type"], "access_token");
+    // RFC 7662: the RFC 6749 token type; which of ours it is, beside it.
+    assert_eq!(info["token_type"], "Bearer");
+    assert_eq!(info["countersign_token_type"], "access_token");
     for claim in [
         "sub",
         "scope",
@@ -29,7 +31,8 @@ async fn active_tokens_are_described(db: TestDb) {
     }
     let info = app.introspect(&refresh).await;
     assert_eq!(info["active"], true);
-    assert_eq!(info["token_type"], "refresh_token");
+    assert!(info.get("token_type").is_none(), "{info}");
+    assert_eq!(info["countersign_token_type"], "refresh_token");
     assert_eq!(info["sub"], claims["sub"]);
     assert_eq!(info["client_id"], "countersign-cli");
 }

@@ -17,6 +17,7 @@ mod authorize;
 mod bad_input;
 mod browser;
 mod cli;
+mod conformance;
 mod deploy;
 mod feed;
 mod hardening;

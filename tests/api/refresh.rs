@@ -1,8 +1,10 @@
 //! Rotating refresh tokens: rotation, reuse detection, the grace window,
-//! scope narrowing, expiry, and exactly-once redemption under races.
+//! scope narrowing, expiry, the family's maximum lifetime, and exactly-once
+//! redemption under races.
 
 use std::time::Duration;
 
+use countersign::config::Seconds;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -27,6 +29,54 @@ async fn refresh_rotates_both_tokens(db: TestDb) {
     assert_ne!(claims_of(&a3)["jti"], claims["jti"]);
 }
 both_backends!(refresh_rotates_both_tokens);
+
+/// A family's tokens never outlive its start plus
+/// `tokens.refresh_max_lifetime`, however often they rotate; a refresh
+/// after that is refused, saying why.
+async fn a_family_ends_at_its_maximum_lifetime(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.tokens.refresh_ttl = Seconds(Duration::from_secs(3600));
+            s.tokens.refresh_max_lifetime = Seconds(Duration::from_secs(2 * 3600));
+        })
+        .await;
+    let (a0, r0) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    let end = claims_of(&a0)["iat"].as_i64().unwrap() + 2 * 3600;
+
+    // Each rotation would give the next token an hour; the family's two
+    // hours bound them all.
+    app.clock.advance(Duration::from_secs(55 * 60));
+    let (_, r1) = app.refresh_ok(&r0).await;
+    app.clock.advance(Duration::from_secs(55 * 60));
+    let (a2, r2) = app.refresh_ok(&r1).await;
+    let access_exp = claims_of(&a2)["exp"].as_i64().unwrap();
+    assert!(
+        (end..=end + 1).contains(&access_exp),
+        "the access token ends with its family: exp {access_exp}, family's end {end}"
+    );
+    let info = app.introspect(&r2).await;
+    assert_eq!(info["active"], true);
+    let refresh_exp = info["exp"].as_i64().unwrap();
+    assert!(
+        (end..=end + 1).contains(&refresh_exp),
+        "the refresh token ends with its family: exp {refresh_exp}, family's end {end}"
+    );
+
+    app.clock.advance(Duration::from_secs(11 * 60));
+    assert_eq!(app.introspect(&r2).await["active"], false);
+    let refused = app.refresh(&r2).await;
+    let error = oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let description = error["error_description"].as_str().unwrap();
+    assert!(
+        description.contains("longest a refresh token family may live")
+            && description.contains("sign in again"),
+        "{error}"
+    );
+    // Signing in again starts a new family, with a new lifetime.
+    let (_, fresh) = app.login_tokens(ADMIN, ADMIN_PASSWORD).await;
+    app.refresh_ok(&fresh).await;
+}
+both_backends!(a_family_ends_at_its_maximum_lifetime);
 
 async fn reuse_revokes_the_whole_family(db: TestDb) {
     let app = db.spawn().await;

@@ -40,9 +40,11 @@ fn serve(db: &TestDb) -> Server {
     serve_with(db, &[])
 }
 
-/// [`serve`], with more environment variables (later ones win).
-fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+/// `countersign serve` on a random port, stdout and stderr piped (so not a
+/// terminal), with more environment variables (later ones win).
+fn serve_command(db: &TestDb, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign"));
+    command
         .arg("serve")
         .env("COUNTERSIGN_DATABASE__URL", &db.url)
         .env("COUNTERSIGN_SERVER__BIND", "127.0.0.1:0")
@@ -54,7 +56,13 @@ fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// [`serve`], with more environment variables (later ones win).
+fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
+    let mut child = serve_command(db, env)
         .spawn()
         .expect("start countersign serve");
     let received = lines_of(child.stderr.take().unwrap());
@@ -159,6 +167,108 @@ async fn first_start_bootstraps_an_admin_and_logs_no_secrets(db: TestDb) {
     assert!(!logs.contains(signature));
 }
 both_backends!(first_start_bootstraps_an_admin_and_logs_no_secrets);
+
+/// Starts the binary expecting it to stop by itself; returns its exit
+/// status and what it wrote to stderr. A server that starts instead fails
+/// the test.
+fn serve_refused(db: &TestDb) -> (std::process::ExitStatus, String) {
+    let mut child = serve_command(db, &[])
+        .spawn()
+        .expect("start countersign serve");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stderr)
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
+}
+
+/// The password file is created for the password alone: a file already
+/// there (readable by others) or a link (leading anywhere) stops the first
+/// start, with the password written nowhere; once the name is free, the
+/// next start makes the file, 0600.
+async fn a_password_file_already_there_or_a_link_stops_the_first_start(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let file = password_file(&db);
+    let shown = file.display().to_string();
+
+    std::fs::write(&file, "left over\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, stderr) = serve_refused(&db);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&shown) && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bootstrap.admin_password"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "left over\n");
+    assert_eq!(mode_of(&file), 0o644);
+    std::fs::remove_file(&file).unwrap();
+
+    // A link to another file: neither the link is followed nor its target written.
+    let target = std::env::temp_dir().join(format!("countersign-link-target-{}", db.id));
+    std::fs::write(&target, "someone else's\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
+    let (status, stderr) = serve_refused(&db);
+    assert!(!status.success());
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "someone else's\n"
+    );
+    assert_eq!(mode_of(&target), 0o644);
+    assert!(std::fs::symlink_metadata(&file).unwrap().is_symlink());
+
+    // A link that leads nowhere yet: the target is not created.
+    std::fs::remove_file(&target).unwrap();
+    let (status, _) = serve_refused(&db);
+    assert!(!status.success());
+    assert!(!target.exists(), "the dangling link was followed");
+    std::fs::remove_file(&file).unwrap();
+
+    // Nothing was created by the refused starts: this one bootstraps.
+    let server = serve(&db);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&file).map_or(true, |p| !p.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "password file appears"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!std::fs::symlink_metadata(&file).unwrap().is_symlink());
+    assert_eq!(mode_of(&file), 0o600);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    std::fs::remove_file(&file).unwrap();
+    let login = reqwest::Client::new()
+        .post(format!("{}/v1/login", server.address))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    server.stop();
+}
+both_backends!(a_password_file_already_there_or_a_link_stops_the_first_start);
 
 /// `signal` while a login is hashing: the login still gets its answer, its
 /// audit event is written, and the process exits 0.

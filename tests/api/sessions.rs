@@ -325,7 +325,8 @@ async fn session_tokens_are_introspected(db: TestDb) {
     let token = session(&app).await;
     let info = app.introspect(&token).await;
     assert_eq!(info["active"], true);
-    assert_eq!(info["token_type"], "session");
+    assert_eq!(info["token_type"], "Bearer");
+    assert_eq!(info["countersign_token_type"], "session");
     assert!(uuid::Uuid::parse_str(info["sid"].as_str().unwrap()).is_ok());
     assert!(info["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
     let admin = app.admin_token().await;

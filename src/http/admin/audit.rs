@@ -15,7 +15,8 @@ use crate::service::audit_trail::{self, Filter};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/audit", "GET, HEAD").route(crate::http::get().to(list)),
+        crate::http::private_resource("/v1/admin/audit", "GET, HEAD")
+            .route(crate::http::get().to(list)),
     );
 }
 

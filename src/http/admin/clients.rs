@@ -18,18 +18,18 @@ use crate::service::registrations::{self, Registration, Settings, Update};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/clients", "GET, HEAD, POST")
+        crate::http::private_resource("/v1/admin/clients", "GET, HEAD, POST")
             .route(crate::http::get().to(list))
             .route(web::post().to(create)),
     )
     .service(
-        crate::http::resource("/v1/admin/clients/{id}", "GET, HEAD, PATCH, DELETE")
+        crate::http::private_resource("/v1/admin/clients/{id}", "GET, HEAD, PATCH, DELETE")
             .route(crate::http::get().to(read))
             .route(web::patch().to(change))
             .route(web::delete().to(delete)),
     )
     .service(
-        crate::http::resource("/v1/admin/clients/{id}/secret", "POST")
+        crate::http::private_resource("/v1/admin/clients/{id}/secret", "POST")
             .route(web::post().to(rotate_secret)),
     );
 }

@@ -16,9 +16,13 @@ use crate::service::keys::{self, KeyInfo};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/keys", "GET, HEAD").route(crate::http::get().to(list)),
+        crate::http::private_resource("/v1/admin/keys", "GET, HEAD")
+            .route(crate::http::get().to(list)),
     )
-    .service(crate::http::resource("/v1/admin/keys/rotate", "POST").route(web::post().to(rotate)));
+    .service(
+        crate::http::private_resource("/v1/admin/keys/rotate", "POST")
+            .route(web::post().to(rotate)),
+    );
 }
 
 /// This module's operations, merged into `/openapi.json`.

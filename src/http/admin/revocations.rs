@@ -17,7 +17,7 @@ use crate::service::revocation::{self, Revocation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/revocations", "GET, HEAD, POST")
+        crate::http::private_resource("/v1/admin/revocations", "GET, HEAD, POST")
             .route(web::post().to(revoke))
             .route(crate::http::get().to(list)),
     );

@@ -14,11 +14,12 @@ use crate::service::sessions;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/users/{id}/sessions", "GET, HEAD")
+        crate::http::private_resource("/v1/admin/users/{id}/sessions", "GET, HEAD")
             .route(crate::http::get().to(list)),
     )
     .service(
-        crate::http::resource("/v1/admin/sessions/{id}", "DELETE").route(web::delete().to(end)),
+        crate::http::private_resource("/v1/admin/sessions/{id}", "DELETE")
+            .route(web::delete().to(end)),
     );
 }
 

@@ -21,18 +21,18 @@ use crate::service::users::{self, UserUpdate};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/v1/admin/users", "GET, HEAD, POST")
+        crate::http::private_resource("/v1/admin/users", "GET, HEAD, POST")
             .route(crate::http::get().to(list))
             .route(web::post().to(create)),
     )
     .service(
-        crate::http::resource("/v1/admin/users/{id}", "GET, HEAD, PATCH, DELETE")
+        crate::http::private_resource("/v1/admin/users/{id}", "GET, HEAD, PATCH, DELETE")
             .route(crate::http::get().to(read))
             .route(web::patch().to(change))
             .route(web::delete().to(delete)),
     )
     .service(
-        crate::http::resource("/v1/admin/users/{id}/revoke", "POST")
+        crate::http::private_resource("/v1/admin/users/{id}/revoke", "POST")
             .route(web::post().to(revoke_all)),
     );
 }

@@ -16,7 +16,7 @@ use crate::service::introspection::{self, Introspection};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/oauth2/introspect", "POST")
+        crate::http::private_resource("/oauth2/introspect", "POST")
             .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
             .route(web::post().to(introspect)),
     );
@@ -39,9 +39,15 @@ struct IntrospectForm {
 #[derive(Default, Serialize, ToSchema)]
 struct IntrospectionResponse {
     active: bool,
-    /// `access_token`, `refresh_token` or `session`.
+    /// `Bearer` (RFC 6749 §7.1), for access and session tokens, which are
+    /// presented as bearer tokens; absent for refresh tokens, which are
+    /// never presented to a resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     token_type: Option<&'static str>,
+    /// Which of this server's tokens it is: `access_token`, `refresh_token`
+    /// or `session`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    countersign_token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,11 +84,12 @@ struct IntrospectionResponse {
     responses(
         (status = 200, description = "Whether the token is active, and if so what it says",
             body = IntrospectionResponse),
-        (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
-        (status = 401, description = "Neither a confidential client nor an administrator",
-            body = OAuthErrorBody),
+        (status = 400, description = "invalid_request: no `token`, or a malformed body or \
+            one that is not a form", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client: neither a resource server nor an \
+            administrator, or no credentials (`WWW-Authenticate: Basic`); invalid_token: a \
+            bearer token that is refused", body = OAuthErrorBody),
         (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
-        (status = 415, description = "Not a form body", body = OAuthErrorBody),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
     ),
 )]
@@ -92,7 +99,7 @@ async fn introspect(
     req: HttpRequest,
     form: Form<IntrospectForm>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = form.into_result()?;
+    let form = form.into_oauth()?;
     client_auth::resource_server(
         &req,
         &ctx,
@@ -101,8 +108,14 @@ async fn introspect(
     )
     .await
     .map_err(|e| match e {
-        // RFC 7662 §2.3: a caller that may not introspect is an invalid client.
+        // RFC 7662 §2.3: a caller that may not introspect, or that does not
+        // say who it is, is an invalid client (401, with a Basic challenge).
         Error::Forbidden(why) => Error::InvalidClient(why),
+        Error::Unauthenticated(_) => Error::InvalidClient(
+            "authenticate as a resource server (client credentials) or with an \
+             administrator's bearer token"
+                .into(),
+        ),
         other => other,
     })?;
     let token = required(form.token, "token")?;
@@ -110,7 +123,8 @@ async fn introspect(
         Introspection::Inactive => IntrospectionResponse::default(),
         Introspection::Access(claims) => IntrospectionResponse {
             active: true,
-            token_type: Some("access_token"),
+            token_type: Some("Bearer"),
+            countersign_token_type: Some("access_token"),
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
             sub: Some(claims.sub),
@@ -125,7 +139,7 @@ async fn introspect(
         },
         Introspection::Refresh(row) => IntrospectionResponse {
             active: true,
-            token_type: Some("refresh_token"),
+            countersign_token_type: Some("refresh_token"),
             scope: Some(row.scope),
             client_id: Some(row.client_id),
             sub: Some(row.user_id.to_string()),
@@ -135,7 +149,8 @@ async fn introspect(
         },
         Introspection::Session(session) => IntrospectionResponse {
             active: true,
-            token_type: Some("session"),
+            token_type: Some("Bearer"),
+            countersign_token_type: Some("session"),
             sub: Some(session.user_id.to_string()),
             sid: Some(session.id.to_string()),
             exp: Some(session.expires_at.timestamp()),

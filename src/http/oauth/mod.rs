@@ -42,8 +42,10 @@ pub struct TokenResponse {
     /// A rotating refresh token (`cs_rt_…`): single use, each use answers a new one.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
-    /// The scopes granted, space-separated.
-    scope: String,
+    /// The scopes granted, space-separated; absent when none were (RFC 6749
+    /// §5.1 has no empty scope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
     /// An OpenID Connect ID token, when the scope has `openid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
@@ -56,7 +58,7 @@ impl TokenResponse {
             token_type: "Bearer",
             expires_in: access.expires_in,
             refresh_token,
-            scope: access.scope.to_string(),
+            scope: (!access.scope.is_empty()).then(|| access.scope.to_string()),
             id_token: None,
         }
     }

@@ -1,7 +1,8 @@
 //! `POST /oauth2/revoke` (RFC 7009). The caller proves its right by a
 //! bearer token of the same user, or as the client the token was issued to
 //! (a confidential client with its secret; a public client by naming
-//! itself, holding the token being the proof, §2.1). Unknown, forged and
+//! itself, holding the token being the proof, §2.1); a token issued to
+//! someone else is refused with `unauthorized_client`. Unknown, forged and
 //! expired tokens answer 200 as if revoked (§2.2).
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -20,7 +21,7 @@ use crate::service::presented;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/oauth2/revoke", "POST")
+        crate::http::private_resource("/oauth2/revoke", "POST")
             .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
             .route(web::post().to(revoke)),
     );
@@ -48,11 +49,12 @@ struct RevokeForm {
     security(("bearer" = []), ("client_basic" = []), ()),
     responses(
         (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2: the same answer)"),
-        (status = 400, description = "No `token`, or a malformed body", body = OAuthErrorBody),
-        (status = 401, description = "invalid_client: neither the token's owner nor its client",
-            body = OAuthErrorBody),
+        (status = 400, description = "invalid_request: no `token`, or a malformed body or \
+            one that is not a form; unauthorized_client: the token was issued to another \
+            client or user", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client: no client or bearer authentication, \
+            or a failed one", body = OAuthErrorBody),
         (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
-        (status = 415, description = "Not a form body", body = OAuthErrorBody),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
     ),
 )]
@@ -62,7 +64,7 @@ async fn revoke(
     req: HttpRequest,
     form: Form<RevokeForm>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = form.into_result()?;
+    let form = form.into_oauth()?;
     let token = required(form.token, "token")?;
     let revoker = revoker(
         &ctx,
@@ -71,7 +73,14 @@ async fn revoke(
         form.client_secret.as_deref(),
     )
     .await?;
-    presented::revoke_by_holder(&ctx, &revoker, &token).await?;
+    presented::revoke_by_holder(&ctx, &revoker, &token)
+        .await
+        .map_err(|e| match e {
+            // RFC 7009 §2.1 refuses with an RFC 6749 §5.2 code: the caller
+            // is not authorized for this token.
+            Error::Forbidden(why) => Error::UnauthorizedClient(why),
+            other => other,
+        })?;
     Ok(crate::http::ok_no_store().finish())
 }
 

@@ -20,7 +20,7 @@ use crate::service::refresh::{self, Narrowing};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::http::resource("/oauth2/token", "POST")
+        crate::http::private_resource("/oauth2/token", "POST")
             .app_data(web::PayloadConfig::new(crate::http::AUTH_BODY_LIMIT))
             .route(web::post().to(token)),
     );
@@ -76,13 +76,13 @@ struct TokenForm {
     responses(
         (status = 200, description = "Tokens (RFC 6749 §5.1); `Cache-Control: no-store`",
             body = TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant (including bad \
-            credentials), invalid_scope, unsupported_grant_type, unauthorized_client",
+        (status = 400, description = "invalid_request (a malformed body, or one that is \
+            not a form), invalid_grant (including bad credentials), invalid_scope, \
+            unsupported_grant_type, unauthorized_client",
             body = OAuthErrorBody),
         (status = 401, description = "invalid_client: client authentication failed",
             body = OAuthErrorBody),
         (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
-        (status = 415, description = "Not a form body", body = OAuthErrorBody),
         (status = 429, description = "Too many failed logins; see Retry-After",
             body = OAuthErrorBody),
         (status = 503, description = "temporarily_unavailable; see Retry-After",
@@ -95,7 +95,7 @@ async fn token(
     req: HttpRequest,
     form: Form<TokenForm>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = form.into_result()?;
+    let form = form.into_oauth()?;
     let grant_type = required(form.grant_type, "grant_type")?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
     let grant = match grant_type.as_str() {

@@ -79,7 +79,15 @@ pub(super) fn html_to(
         form_action.push(' ');
         form_action.push_str(origin.trim_end_matches('/'));
     }
-    page_headers(HttpResponse::build(status), &form_action)
+    let mut builder = page_headers(HttpResponse::build(status), &form_action);
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 9110 §15.5.2: every 401 carries a challenge, a page's too.
+        builder.insert_header((
+            header::WWW_AUTHENTICATE,
+            crate::http::error::bearer_challenge(None),
+        ));
+    }
+    builder
         .content_type("text/html; charset=utf-8")
         .body(markup.clone().into_string())
 }

@@ -75,7 +75,7 @@ pub(super) use client_columns;
 macro_rules! refresh_columns {
     () => {
         "token_hash, family_id, user_id, client_id, scope, audiences, \
-         issued_at, expires_at, access_jti, access_expires_at"
+         issued_at, expires_at, access_jti, access_expires_at, family_started_at"
     };
 }
 pub(super) use refresh_columns;

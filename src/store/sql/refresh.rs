@@ -25,7 +25,7 @@ macro_rules! refresh_queries {
                     sqlx::query(concat!(
                         "INSERT INTO refresh_tokens (",
                         refresh_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                     ))
                     .bind(&t.token_hash[..])
                     .bind(t.family_id)
@@ -37,6 +37,7 @@ macro_rules! refresh_queries {
                     .bind(DbTime(t.expires_at))
                     .bind(t.access_jti.to_string())
                     .bind(DbTime(t.access_expires_at))
+                    .bind(DbTime(t.family_started_at))
                     .execute(self.writer())
                     .await?;
                     Ok(())
@@ -57,6 +58,7 @@ macro_rules! refresh_queries {
                         "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
                          t.issued_at, \
                          t.expires_at, t.used_at, t.access_jti, t.access_expires_at, \
+                         t.family_started_at, \
                          EXISTS (SELECT 1 FROM revoked_families r \
                                  WHERE r.family_id = t.family_id) AS family_revoked, \
                          COALESCE((SELECT u.disabled FROM users u WHERE u.id = t.user_id), TRUE) \
