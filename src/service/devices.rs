@@ -5,7 +5,7 @@
 //! device alone (see [`super::throttle`]), so a stranger's guesses, which
 //! carry none, cannot slow the owner's known devices down.
 //!
-//! The value holds up to [`MAX_ACCOUNTS`] entries, the latest first, so a
+//! The value holds up to five entries (`MAX_ACCOUNTS`), the latest first, so a
 //! device shared by a few accounts keeps each one's: `ID.MAC` joined by
 //! `~`, where the MAC covers the account (its username key) and the id.
 //! Nothing is stored: the secret is the whole state.
