@@ -204,7 +204,12 @@ fn main() {
     });
     let round_trips = (options.database == "postgres" && run.wants("round trips")).then(|| {
         eprintln!("counting database round trips…");
-        runtime.block_on(round_trips::count(&database_url))
+        // A database of its own: the load run registered its clients (the
+        // web app's id among them) in the first one.
+        let (url, drop) = runtime.block_on(postgres_database());
+        let trips = runtime.block_on(round_trips::count(&url));
+        runtime.block_on(drop());
+        trips
     });
     drop(server);
     if let Some(drop) = cleanup {

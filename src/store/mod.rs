@@ -428,8 +428,8 @@ pub trait ThrottleStore: Send + Sync {
     /// left alone and says so.
     async fn charge_attempt(&self, charge: &Charge<'_>) -> Result<Vec<ChargeOutcome>, StoreError>;
 
-    /// After an attempt: deletes the `forget` keys and takes the attempt's
-    /// charge back from the `refund` keys, in one transaction.
+    /// After an attempt: forgets the `forget` keys' counts and takes the
+    /// attempt's charge back from the `refund` keys, in one statement.
     async fn settle_attempt(
         &self,
         forget: &[&str],

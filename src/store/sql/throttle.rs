@@ -53,6 +53,39 @@ mod charge {
 }
 pub(in crate::store) use charge::sql as charge_sql;
 
+/// Settling an attempt, in one statement (each row's lock is then held for
+/// one statement and its commit, not for a transaction of several round
+/// trips: logins of one busy account or address queue on those rows). `$1`
+/// is the attempt; the forgotten keys come first, then the refunded ones.
+/// A forgotten key is zeroed rather than deleted (the same to the next
+/// charge; the purge removes the row once it is quiet). A refund takes the
+/// charge back, and undoes the back-off it set only if nobody was charged
+/// since (otherwise the wait is theirs).
+mod settle {
+    pub fn sql(forget: usize, refund: usize) -> String {
+        let list = |from: usize, n: usize| {
+            let items: Vec<String> = (from..from + n).map(|i| format!("${i}")).collect();
+            if items.is_empty() {
+                "NULL".to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        let forgotten = format!("key IN ({})", list(2, forget));
+        let all = list(2, forget + refund);
+        format!(
+            "UPDATE login_attempts SET \
+               attempts = CASE WHEN {forgotten} THEN 0 ELSE attempts - 1 END, \
+               delay = CASE WHEN {forgotten} THEN 0 WHEN attempt <> $1 THEN delay \
+                 WHEN attempts - 1 < threshold THEN 0 ELSE delay / 2 END, \
+               blocked_until = CASE WHEN {forgotten} THEN 0 WHEN attempt <> $1 \
+                 THEN blocked_until ELSE 0 END \
+             WHERE key IN ({all}) AND ({forgotten} OR attempts > 0)"
+        )
+    }
+}
+pub(in crate::store) use settle::sql as settle_sql;
+
 /// `impl ThrottleStore for $store`.
 macro_rules! throttle_queries {
     ($store:ty) => {
@@ -117,31 +150,12 @@ macro_rules! throttle_queries {
                     refund: &[&str],
                     attempt: i64,
                 ) -> Result<(), StoreError> {
-                    let mut tx = self.writer().begin().await?;
-                    for key in forget {
-                        sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-                            .bind(*key)
-                            .execute(&mut *tx)
-                            .await?;
+                    let sql = $crate::store::sql::throttle::settle_sql(forget.len(), refund.len());
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(attempt);
+                    for key in forget.iter().chain(refund) {
+                        query = query.bind(*key);
                     }
-                    // The charge is taken back; the back-off it set is
-                    // undone only if nobody was charged since (otherwise
-                    // the wait is theirs).
-                    for key in refund {
-                        sqlx::query(
-                            "UPDATE login_attempts SET attempts = attempts - 1, \
-                               delay = CASE WHEN attempt <> $2 THEN delay \
-                                 WHEN attempts - 1 < threshold THEN 0 ELSE delay / 2 END, \
-                               blocked_until = CASE WHEN attempt <> $2 THEN blocked_until \
-                                 ELSE 0 END \
-                             WHERE key = $1 AND attempts > 0",
-                        )
-                        .bind(*key)
-                        .bind(attempt)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    tx.commit().await?;
+                    query.execute(self.writer()).await?;
                     Ok(())
                 }
             }
