@@ -428,8 +428,9 @@ pub trait ThrottleStore: Send + Sync {
     /// left alone and says so.
     async fn charge_attempt(&self, charge: &Charge<'_>) -> Result<Vec<ChargeOutcome>, StoreError>;
 
-    /// After an attempt: forgets the `forget` keys' counts and takes the
-    /// attempt's charge back from the `refund` keys, in one statement.
+    /// After an attempt: deletes the `forget` keys and takes the attempt's
+    /// charge back from the `refund` keys, one key per statement (a crash
+    /// between them leaves a charge standing, never a count lost).
     async fn settle_attempt(
         &self,
         forget: &[&str],

@@ -136,6 +136,44 @@ async fn a_burst_of_guesses_gets_no_more_tries_than_a_sequence(db: TestDb) {
 }
 both_backends!(a_burst_of_guesses_gets_no_more_tries_than_a_sequence);
 
+async fn logins_of_one_busy_account_never_deadlock(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.throttle.account_threshold = 1000;
+            s.throttle.address_threshold = 1000;
+        })
+        .await;
+    app.create_user("judy", "judy-password", &[]).await;
+    // Right and wrong passwords at once, one account, one address: each
+    // success settles the keys others are charging at the same moment,
+    // and every request gets its own answer (PostgreSQL once broke such
+    // lock cycles by failing a statement).
+    // Rounds of 24: within the hashing pool's places, so none is refused.
+    for round in 0..4 {
+        let logins = (0..24).map(|i| {
+            let password = if i % 2 == 0 {
+                "judy-password"
+            } else {
+                "wrong-password"
+            };
+            app.login("judy", password)
+        });
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(logins)
+            .await
+            .into_iter()
+            .map(|r| r.status())
+            .collect();
+        let count = |status: StatusCode| statuses.iter().filter(|s| **s == status).count();
+        assert_eq!(count(StatusCode::OK), 12, "round {round}: {statuses:?}");
+        assert_eq!(
+            count(StatusCode::UNAUTHORIZED),
+            12,
+            "round {round}: {statuses:?}"
+        );
+    }
+}
+both_backends!(logins_of_one_busy_account_never_deadlock);
+
 async fn the_owner_keeps_signing_in_while_a_stranger_guesses(db: TestDb) {
     let app = db.spawn_with(behind_proxy).await;
     app.create_user("judy", "judy-password", &[]).await;

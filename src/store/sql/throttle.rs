@@ -1,6 +1,12 @@
 //! Login attempts per key (see the `login_attempts` migration): charged
 //! before the password is checked, in one statement per attempt, so the
 //! count and the back-off hold under concurrency and across replicas.
+//!
+//! Logins of one busy account or address queue on its rows, so no
+//! statement here may wait for a row while holding another in an order a
+//! second statement reverses (PostgreSQL would break the deadlock after a
+//! second): the charge locks its rows in key order, and a settlement takes
+//! one row per statement.
 
 /// What a charge does to one key, as SQL over the row's old values: `$1` is
 /// now, `$2` the window's start, `$3` the first delay and `$4` the longest,
@@ -53,39 +59,6 @@ mod charge {
 }
 pub(in crate::store) use charge::sql as charge_sql;
 
-/// Settling an attempt, in one statement (each row's lock is then held for
-/// one statement and its commit, not for a transaction of several round
-/// trips: logins of one busy account or address queue on those rows). `$1`
-/// is the attempt; the forgotten keys come first, then the refunded ones.
-/// A forgotten key is zeroed rather than deleted (the same to the next
-/// charge; the purge removes the row once it is quiet). A refund takes the
-/// charge back, and undoes the back-off it set only if nobody was charged
-/// since (otherwise the wait is theirs).
-mod settle {
-    pub fn sql(forget: usize, refund: usize) -> String {
-        let list = |from: usize, n: usize| {
-            let items: Vec<String> = (from..from + n).map(|i| format!("${i}")).collect();
-            if items.is_empty() {
-                "NULL".to_owned()
-            } else {
-                items.join(", ")
-            }
-        };
-        let forgotten = format!("key IN ({})", list(2, forget));
-        let all = list(2, forget + refund);
-        format!(
-            "UPDATE login_attempts SET \
-               attempts = CASE WHEN {forgotten} THEN 0 ELSE attempts - 1 END, \
-               delay = CASE WHEN {forgotten} THEN 0 WHEN attempt <> $1 THEN delay \
-                 WHEN attempts - 1 < threshold THEN 0 ELSE delay / 2 END, \
-               blocked_until = CASE WHEN {forgotten} THEN 0 WHEN attempt <> $1 \
-                 THEN blocked_until ELSE 0 END \
-             WHERE key IN ({all}) AND ({forgotten} OR attempts > 0)"
-        )
-    }
-}
-pub(in crate::store) use settle::sql as settle_sql;
-
 /// `impl ThrottleStore for $store`.
 macro_rules! throttle_queries {
     ($store:ty) => {
@@ -121,7 +94,9 @@ macro_rules! throttle_queries {
                     &self,
                     charge: &Charge<'_>,
                 ) -> Result<Vec<ChargeOutcome>, StoreError> {
-                    let sql = $crate::store::sql::throttle::charge_sql(charge.keys.len());
+                    let mut keys = charge.keys.to_vec();
+                    keys.sort_unstable();
+                    let sql = $crate::store::sql::throttle::charge_sql(keys.len());
                     let mut query = sqlx::query_as::<_, (String, i64, i64)>(
                         sqlx::AssertSqlSafe(sql),
                     )
@@ -130,8 +105,8 @@ macro_rules! throttle_queries {
                     .bind(charge.base_delay_us)
                     .bind(charge.max_delay_us)
                     .bind(charge.attempt);
-                    for (key, threshold) in charge.keys {
-                        query = query.bind(*key).bind(*threshold).bind(charge.attempt);
+                    for (key, threshold) in keys {
+                        query = query.bind(key).bind(threshold).bind(charge.attempt);
                     }
                     let rows = query.fetch_all(self.writer()).await?;
                     Ok(rows
@@ -150,12 +125,36 @@ macro_rules! throttle_queries {
                     refund: &[&str],
                     attempt: i64,
                 ) -> Result<(), StoreError> {
-                    let sql = $crate::store::sql::throttle::settle_sql(forget.len(), refund.len());
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(attempt);
-                    for key in forget.iter().chain(refund) {
-                        query = query.bind(*key);
+                    let mut keys: Vec<(&str, bool)> = forget
+                        .iter()
+                        .map(|key| (*key, true))
+                        .chain(refund.iter().map(|key| (*key, false)))
+                        .collect();
+                    keys.sort_unstable();
+                    for (key, forgotten) in keys {
+                        if forgotten {
+                            sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                                .bind(key)
+                                .execute(self.writer())
+                                .await?;
+                            continue;
+                        }
+                        // The charge is taken back; the back-off it set is
+                        // undone only if nobody was charged since (otherwise
+                        // the wait is theirs).
+                        sqlx::query(
+                            "UPDATE login_attempts SET attempts = attempts - 1, \
+                               delay = CASE WHEN attempt <> $2 THEN delay \
+                                 WHEN attempts - 1 < threshold THEN 0 ELSE delay / 2 END, \
+                               blocked_until = CASE WHEN attempt <> $2 THEN blocked_until \
+                                 ELSE 0 END \
+                             WHERE key = $1 AND attempts > 0",
+                        )
+                        .bind(key)
+                        .bind(attempt)
+                        .execute(self.writer())
+                        .await?;
                     }
-                    query.execute(self.writer()).await?;
                     Ok(())
                 }
             }
