@@ -35,7 +35,7 @@ fn claims(now: i64) -> AccessClaims {
 }
 
 fn rs256(c: &mut Criterion) {
-    let key = KeyMaterial::generate(2048).unwrap();
+    let key = KeyMaterial::generate(countersign::domain::Algorithm::RS256, 2048).unwrap();
     let pkcs8 = key.pkcs8().unwrap();
     let keys = KeySet::new(&key, &[&key]).unwrap();
     let now = chrono::Utc::now().timestamp();

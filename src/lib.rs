@@ -1,9 +1,9 @@
 //! Countersign: a standalone identity and token server.
 //!
-//! People log in with a username and password (Argon2id) and receive RS256
-//! access tokens that any service verifies offline against the JWKS. The
-//! library holds everything; the binary (`src/main.rs`) only parses the
-//! command line.
+//! People log in with a username and password (Argon2id) and receive signed
+//! access tokens (RS256 by default, ES256 or EdDSA) that any service
+//! verifies offline against the JWKS. The library holds everything; the
+//! binary (`src/main.rs`) only parses the command line.
 //!
 //! Features: `server` (default) is the server; `verifier` is
 //! [`verifier`], the module a downstream service embeds to verify tokens

@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::context::Ctx;
 use crate::crypto::jwt::Expectations;
 use crate::crypto::password::PasswordHasher;
-use crate::domain::{Password, Scope};
+use crate::domain::{Algorithm, Password, Scope};
 use crate::error::Error;
 use crate::http::Site;
 use crate::replica::clients::ClientCache;
@@ -205,7 +205,7 @@ impl Application {
         let ctx = Arc::new(ctx);
         let (stop_tasks, _) = watch::channel(false);
         let tasks = spawn_background_tasks(&ctx, changes, &stop_tasks);
-        let site = Site::new(ctx.issuer(), &ctx.user_scopes);
+        let site = Site::new(ctx.issuer(), &ctx.user_scopes, &signing_algorithms(&ctx));
         let server = serve(
             listener,
             web::Data::from(Arc::clone(&ctx)),
@@ -287,6 +287,23 @@ fn configured_admin_password(settings: &Settings) -> Result<Option<Password>, St
             .map(Some)
             .map_err(|e| StartupError::Setup(format!("bootstrap.admin_password: {e}"))),
     }
+}
+
+/// What discovery lists as `id_token_signing_alg_values_supported`: the
+/// algorithms of the keys loaded (published now, or waiting to sign) and
+/// the one new keys get, so a rotation to another algorithm is announced
+/// from the start of its overlap.
+fn signing_algorithms(ctx: &Ctx) -> Vec<Algorithm> {
+    let mut algs: Vec<Algorithm> = ctx
+        .keys
+        .loaded()
+        .iter()
+        .map(|key| key.material.algorithm())
+        .chain([ctx.settings.keys.algorithm])
+        .collect();
+    algs.sort_unstable();
+    algs.dedup();
+    algs
 }
 
 /// Creates the first admin on an empty database. A generated password

@@ -17,6 +17,8 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Algorithm;
+
 pub use values::Seconds;
 use values::{redacted, redacted_url, words};
 
@@ -134,6 +136,8 @@ pub struct PasswordSettings {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct KeySettings {
+    /// The algorithm of keys generated from now on.
+    pub algorithm: Algorithm,
     pub rsa_bits: u32,
     pub jwks_max_age: Seconds,
     pub rotation_interval: Seconds,
@@ -339,6 +343,12 @@ mod tests {
 
         let err = load_with(&[("COUNTERSIGN_KEYS__RSA_BITS", "1024")]).unwrap_err();
         assert!(err.to_string().contains("keys.rsa_bits"), "{err}");
+
+        let err = load_with(&[("COUNTERSIGN_KEYS__ALGORITHM", "HS256")]).unwrap_err();
+        assert!(err.to_string().contains("algorithm"), "{err}");
+        assert!(err.to_string().contains("RS256, ES256 or EdDSA"), "{err}");
+        let s = load_with(&[("COUNTERSIGN_KEYS__ALGORITHM", "EdDSA")]).unwrap();
+        assert_eq!(s.keys.algorithm, Algorithm::EdDSA);
 
         let err = load_with(&[("COUNTERSIGN_SERVER__BIND", "localhost")]).unwrap_err();
         assert!(err.to_string().contains("server.bind"), "{err}");

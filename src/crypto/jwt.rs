@@ -15,9 +15,11 @@ pub use super::rules::{
     ACCESS_TOKEN_TYPE, AccessClaims, Audience, Expectations, MAX_TOKEN_BYTES, TokenError,
 };
 
-/// Signs `claims` as a compact JWS with header `{alg: RS256, kid, typ}`.
+/// Signs `claims` as a compact JWS with header `{alg, kid, typ}`, `alg`
+/// being the signing key's.
 pub fn sign<C: Serialize>(signer: &Signer, typ: &str, claims: &C) -> Result<String, CryptoError> {
-    let header = serde_json::json!({ "alg": "RS256", "kid": signer.kid(), "typ": typ });
+    let header =
+        serde_json::json!({ "alg": signer.algorithm().as_str(), "kid": signer.kid(), "typ": typ });
     let header = serde_json::to_vec(&header).map_err(|e| CryptoError(e.to_string()))?;
     let payload = serde_json::to_vec(claims).map_err(|e| CryptoError(e.to_string()))?;
     let mut token = String::with_capacity(512);
@@ -37,8 +39,8 @@ pub fn verify_signature<C: DeserializeOwned>(
     typ: &'static str,
     keys: &KeySet,
 ) -> Result<C, TokenError> {
-    let kid = rules::header_kid(token, typ)?;
-    let key = keys.verifier(&kid).ok_or(TokenError::UnknownKid)?;
+    let header = rules::header(token, typ)?;
+    let key = header.key(keys.verifier(&header.kid))?;
     rules::decode_claims(token, key)
 }
 
@@ -59,9 +61,10 @@ pub fn verify_access(
 mod tests {
     use super::*;
     use crate::crypto::keys::KeyMaterial;
+    use crate::domain::Algorithm;
 
     fn keys() -> (KeyMaterial, KeySet) {
-        let key = KeyMaterial::generate(2048).unwrap();
+        let key = KeyMaterial::generate(Algorithm::RS256, 2048).unwrap();
         let set = KeySet::new(&key, &[&key]).unwrap();
         (key, set)
     }
@@ -159,7 +162,7 @@ mod tests {
             verify_access(&hs, &set, &expect(), now),
             Err(TokenError::Algorithm("HS256".into()))
         );
-        let stranger = KeyMaterial::generate(2048).unwrap();
+        let stranger = KeyMaterial::generate(Algorithm::RS256, 2048).unwrap();
         let foreign = sign(&stranger.signer(), ACCESS_TOKEN_TYPE, &claims(now)).unwrap();
         assert_eq!(
             verify_access(&foreign, &set, &expect(), now),
@@ -191,6 +194,59 @@ mod tests {
             verify_access(&"a".repeat(9000), &set, &expect(), now),
             Err(TokenError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_under_its_own_name() {
+        let now = 1_800_000_000;
+        for alg in Algorithm::ALL {
+            let key = KeyMaterial::generate(alg, 2048).unwrap();
+            let set = KeySet::new(&key, &[&key]).unwrap();
+            let token = sign(set.signer(), ACCESS_TOKEN_TYPE, &claims(now)).unwrap();
+            let header: serde_json::Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(token.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(
+                verify_access(&token, &set, &expect(), now).unwrap(),
+                claims(now),
+                "{alg}"
+            );
+        }
+    }
+
+    /// With keys of several algorithms published (a rotation from one to
+    /// another), a token cannot choose the algorithm it is checked under:
+    /// a header naming any algorithm but its key's is refused before the
+    /// signature is looked at.
+    #[test]
+    fn a_header_cannot_pick_another_algorithm_than_its_keys() {
+        let now = 1_800_000_000;
+        let keys: Vec<KeyMaterial> = Algorithm::ALL
+            .iter()
+            .map(|&alg| KeyMaterial::generate(alg, 2048).unwrap())
+            .collect();
+        let published: Vec<&KeyMaterial> = keys.iter().collect();
+        for key in &keys {
+            let set = KeySet::new(key, &published).unwrap();
+            let token = sign(set.signer(), ACCESS_TOKEN_TYPE, &claims(now)).unwrap();
+            assert!(verify_access(&token, &set, &expect(), now).is_ok());
+            let (_, rest) = token.split_once('.').unwrap();
+            for other in Algorithm::ALL.into_iter().filter(|&a| a != key.algorithm()) {
+                let header = b64(
+                    &serde_json::json!({"alg": other.as_str(), "kid": key.kid(), "typ": "at+jwt"}),
+                );
+                assert_eq!(
+                    verify_access(&format!("{header}.{rest}"), &set, &expect(), now),
+                    Err(TokenError::Algorithm(other.as_str().into())),
+                    "{other} header on a {} key",
+                    key.algorithm()
+                );
+            }
+        }
     }
 
     proptest::proptest! {

@@ -1,6 +1,6 @@
-//! RSA signing keys: generation, the RFC 7638 key id, and the [`KeySet`]
-//! that every request reads: the key that signs, the keys that verify, and
-//! the JWKS document prebuilt as bytes with its ETag.
+//! Signing keys (RS256, ES256 or EdDSA): generation, the RFC 7638 key id,
+//! and the [`KeySet`] that every request reads: the key that signs, the
+//! keys that verify, and the JWKS document prebuilt as bytes with its ETag.
 //!
 //! Keys are generated and used through aws-lc (constant-time, and the same
 //! backend jsonwebtoken verifies with). Each private key is parsed once, when
@@ -11,49 +11,80 @@ use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
-    RSAKeyParameters, RSAKeyType, ThumbprintHash,
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType, ThumbprintHash,
 };
 
 use super::rules::VerifyingKey;
 use super::{CryptoError, random};
+use crate::domain::Algorithm;
 
-/// An RSA private key and its key id.
+/// A private key of one of the signing algorithms, parsed.
+enum Pair {
+    Rsa(KeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// A private key and its key id.
 #[derive(Clone)]
 pub struct KeyMaterial {
     kid: String,
-    pair: Arc<KeyPair>,
+    pair: Arc<Pair>,
 }
 
 impl KeyMaterial {
-    /// Generates a new key. Takes tens to hundreds of milliseconds: call it
-    /// from a blocking task.
-    pub fn generate(bits: u32) -> Result<Self, CryptoError> {
-        let size = match bits {
-            2048 => KeySize::Rsa2048,
-            3072 => KeySize::Rsa3072,
-            4096 => KeySize::Rsa4096,
-            other => return Err(CryptoError(format!("unsupported RSA key size {other}"))),
+    /// Generates a new key for `alg` (`rsa_bits` sizes an RSA key). An RSA
+    /// key takes tens to hundreds of milliseconds: call it from a blocking
+    /// task.
+    pub fn generate(alg: Algorithm, rsa_bits: u32) -> Result<Self, CryptoError> {
+        let failed = |_| CryptoError(format!("{alg} key generation failed"));
+        let pair = match alg {
+            Algorithm::RS256 => {
+                let size = match rsa_bits {
+                    2048 => KeySize::Rsa2048,
+                    3072 => KeySize::Rsa3072,
+                    4096 => KeySize::Rsa4096,
+                    other => {
+                        return Err(CryptoError(format!("unsupported RSA key size {other}")));
+                    }
+                };
+                Pair::Rsa(KeyPair::generate(size).map_err(failed)?)
+            }
+            Algorithm::ES256 => Pair::Ecdsa(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?,
+            ),
+            Algorithm::EdDSA => Pair::Ed25519(Ed25519KeyPair::generate().map_err(failed)?),
         };
-        let pair =
-            KeyPair::generate(size).map_err(|_| CryptoError("RSA key generation failed".into()))?;
         Self::from_pair(pair)
     }
 
-    /// Parses a PKCS#8 DER private key.
-    pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
-        let pair = KeyPair::from_pkcs8(der)
-            .map_err(|e| CryptoError(format!("stored signing key does not parse: {e}")))?;
+    /// Parses a PKCS#8 DER private key stored for `alg`; a key of another
+    /// type is refused.
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, CryptoError> {
+        let refused = |e: aws_lc_rs::error::KeyRejected| {
+            CryptoError(format!("stored {alg} signing key does not parse: {e}"))
+        };
+        let pair = match alg {
+            Algorithm::RS256 => Pair::Rsa(KeyPair::from_pkcs8(der).map_err(refused)?),
+            Algorithm::ES256 => Pair::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(refused)?,
+            ),
+            Algorithm::EdDSA => Pair::Ed25519(Ed25519KeyPair::from_pkcs8(der).map_err(refused)?),
+        };
         Self::from_pair(pair)
     }
 
-    fn from_pair(pair: KeyPair) -> Result<Self, CryptoError> {
+    fn from_pair(pair: Pair) -> Result<Self, CryptoError> {
         let jwk = public_jwk(&pair, None);
         let kid = jwk
             .thumbprint(ThumbprintHash::SHA256)
@@ -68,17 +99,26 @@ impl KeyMaterial {
         &self.kid
     }
 
-    /// The private key as PKCS#8 DER, for storage.
-    pub fn pkcs8(&self) -> Result<Vec<u8>, CryptoError> {
-        self.pair
-            .as_der()
-            .map(|der| der.as_ref().to_vec())
-            .map_err(|_| CryptoError("PKCS#8 encoding failed".into()))
+    pub fn algorithm(&self) -> Algorithm {
+        self.pair.algorithm()
     }
 
-    /// Modulus size in bits.
+    /// The private key as PKCS#8 DER, for storage.
+    pub fn pkcs8(&self) -> Result<Vec<u8>, CryptoError> {
+        let failed = |_| CryptoError("PKCS#8 encoding failed".into());
+        Ok(match self.pair.as_ref() {
+            Pair::Rsa(pair) => pair.as_der().map_err(failed)?.as_ref().to_vec(),
+            Pair::Ecdsa(pair) => pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+            Pair::Ed25519(pair) => pair.to_pkcs8().map_err(failed)?.as_ref().to_vec(),
+        })
+    }
+
+    /// The key's size in bits: the RSA modulus, or the curve's 256.
     pub fn bits(&self) -> usize {
-        self.pair.public_modulus_len() * 8
+        match self.pair.as_ref() {
+            Pair::Rsa(pair) => pair.public_modulus_len() * 8,
+            Pair::Ecdsa(_) | Pair::Ed25519(_) => 256,
+        }
     }
 
     pub fn signer(&self) -> Signer {
@@ -87,30 +127,86 @@ impl KeyMaterial {
             pair: Arc::clone(&self.pair),
         }
     }
-}
 
-fn public_jwk(pair: &KeyPair, kid: Option<&str>) -> Jwk {
-    let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-    Jwk {
-        common: CommonParameters {
-            public_key_use: Some(PublicKeyUse::Signature),
-            key_algorithm: Some(KeyAlgorithm::RS256),
-            key_id: kid.map(str::to_owned),
-            ..CommonParameters::default()
-        },
-        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
-            key_type: RSAKeyType::RSA,
-            n: URL_SAFE_NO_PAD.encode(&components.n),
-            e: URL_SAFE_NO_PAD.encode(&components.e),
-        }),
+    fn verifying_key(&self) -> Option<VerifyingKey> {
+        match self.pair.as_ref() {
+            Pair::Rsa(pair) => {
+                let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                VerifyingKey::from_components(&components.n, &components.e)
+            }
+            Pair::Ecdsa(pair) => {
+                VerifyingKey::from_point(Algorithm::ES256, pair.public_key().as_ref())
+            }
+            Pair::Ed25519(pair) => {
+                VerifyingKey::from_point(Algorithm::EdDSA, pair.public_key().as_ref())
+            }
+        }
     }
 }
 
-/// Signs with RS256 using a key parsed once.
+impl Pair {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Rsa(_) => Algorithm::RS256,
+            Self::Ecdsa(_) => Algorithm::ES256,
+            Self::Ed25519(_) => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// The public half as a JWK: `RSA` (RFC 7518 §6.3), `EC` on P-256 (§6.2)
+/// or `OKP` on Ed25519 (RFC 8037 §2), always with its `alg`.
+fn public_jwk(pair: &Pair, kid: Option<&str>) -> Jwk {
+    let (key_algorithm, algorithm) = match pair {
+        Pair::Rsa(pair) => {
+            let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            (
+                KeyAlgorithm::RS256,
+                AlgorithmParameters::RSA(RSAKeyParameters {
+                    key_type: RSAKeyType::RSA,
+                    n: URL_SAFE_NO_PAD.encode(&components.n),
+                    e: URL_SAFE_NO_PAD.encode(&components.e),
+                }),
+            )
+        }
+        Pair::Ecdsa(pair) => {
+            // The uncompressed point: 0x04, then x and y, 32 bytes each.
+            let point = pair.public_key().as_ref();
+            (
+                KeyAlgorithm::ES256,
+                AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                    key_type: EllipticCurveKeyType::EC,
+                    curve: EllipticCurve::P256,
+                    x: URL_SAFE_NO_PAD.encode(&point[1..33]),
+                    y: URL_SAFE_NO_PAD.encode(&point[33..65]),
+                }),
+            )
+        }
+        Pair::Ed25519(pair) => (
+            KeyAlgorithm::EdDSA,
+            AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+            }),
+        ),
+    };
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(key_algorithm),
+            key_id: kid.map(str::to_owned),
+            ..CommonParameters::default()
+        },
+        algorithm,
+    }
+}
+
+/// Signs with a key parsed once, under the key's own algorithm.
 #[derive(Clone)]
 pub struct Signer {
     kid: String,
-    pair: Arc<KeyPair>,
+    pair: Arc<Pair>,
 }
 
 impl Signer {
@@ -118,17 +214,32 @@ impl Signer {
         &self.kid
     }
 
+    /// The `alg` its signatures carry.
+    pub fn algorithm(&self) -> Algorithm {
+        self.pair.algorithm()
+    }
+
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut signature = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &aws_lc_rs::rand::SystemRandom::new(),
-                message,
-                &mut signature,
-            )
-            .map_err(|_| CryptoError("RS256 signing failed".into()))?;
-        Ok(signature)
+        let failed = |_| CryptoError(format!("{} signing failed", self.algorithm()));
+        match self.pair.as_ref() {
+            Pair::Rsa(pair) => {
+                let mut signature = vec![0u8; pair.public_modulus_len()];
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                Ok(signature)
+            }
+            Pair::Ecdsa(pair) => Ok(pair
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
+            Pair::Ed25519(pair) => Ok(pair.try_sign(message).map_err(failed)?.as_ref().to_vec()),
+        }
     }
 }
 
@@ -151,10 +262,9 @@ impl KeySet {
         let mut jwks = JwkSet { keys: Vec::new() };
         let mut verifiers = HashMap::new();
         for key in published {
-            let components = PublicKeyComponents::<Vec<u8>>::from(key.pair.public_key());
             verifiers.insert(
                 key.kid.clone(),
-                VerifyingKey::from_components(&components.n, &components.e).ok_or_else(|| {
+                key.verifying_key().ok_or_else(|| {
                     CryptoError("a signing key's public half does not parse".into())
                 })?,
             );
@@ -186,6 +296,19 @@ impl KeySet {
 
     pub fn signer(&self) -> &Signer {
         &self.signer
+    }
+
+    /// The algorithms of the published keys, each once, in order: what a
+    /// verifier of this server's tokens must accept.
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        let mut algs: Vec<Algorithm> = self
+            .verifiers
+            .values()
+            .map(VerifyingKey::algorithm)
+            .collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
     }
 
     /// The ids of the published keys, in order.
@@ -377,16 +500,16 @@ mod tests {
 
     #[test]
     fn kid_is_the_rfc7638_thumbprint_and_survives_storage() {
-        let key = KeyMaterial::generate(2048).unwrap();
+        let key = KeyMaterial::generate(Algorithm::RS256, 2048).unwrap();
         assert_eq!(key.bits(), 2048);
         assert_eq!(key.kid().len(), 43);
-        let reloaded = KeyMaterial::from_pkcs8(&key.pkcs8().unwrap()).unwrap();
+        let reloaded = KeyMaterial::from_pkcs8(Algorithm::RS256, &key.pkcs8().unwrap()).unwrap();
         assert_eq!(reloaded.kid(), key.kid());
     }
 
     #[test]
     fn jwks_lists_public_parts_only() {
-        let key = KeyMaterial::generate(2048).unwrap();
+        let key = KeyMaterial::generate(Algorithm::RS256, 2048).unwrap();
         let set = KeySet::new(&key, &[&key]).unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&set.jwks()).unwrap();
         let jwk = &doc["keys"][0];
@@ -400,8 +523,42 @@ mod tests {
     }
 
     #[test]
+    fn curve_keys_survive_storage_and_publish_their_own_jwk() {
+        for (alg, kty, crv) in [
+            (Algorithm::ES256, "EC", "P-256"),
+            (Algorithm::EdDSA, "OKP", "Ed25519"),
+        ] {
+            let key = KeyMaterial::generate(alg, 2048).unwrap();
+            assert_eq!((key.algorithm(), key.bits()), (alg, 256));
+            let reloaded = KeyMaterial::from_pkcs8(alg, &key.pkcs8().unwrap()).unwrap();
+            assert_eq!(
+                reloaded.kid(),
+                key.kid(),
+                "{alg}: the kid is the key's thumbprint"
+            );
+            let set = KeySet::new(&key, &[&key]).unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&set.jwks()).unwrap();
+            let jwk = &doc["keys"][0];
+            assert_eq!(
+                (
+                    jwk["alg"].as_str(),
+                    jwk["kty"].as_str(),
+                    jwk["crv"].as_str()
+                ),
+                (Some(alg.as_str()), Some(kty), Some(crv))
+            );
+            assert!(jwk.get("d").is_none(), "{alg}: no private part");
+            assert_eq!(set.algorithms(), vec![alg]);
+            // What the JWKS says verifies what the key signs.
+            let parsed: Jwk = serde_json::from_value(jwk.clone()).unwrap();
+            let verifying = VerifyingKey::from_jwk(&parsed).unwrap();
+            assert_eq!(verifying.algorithm(), alg);
+        }
+    }
+
+    #[test]
     fn the_schedule_publishes_before_signing_and_after_retiring() {
-        let key = KeyMaterial::generate(2048).unwrap();
+        let key = KeyMaterial::generate(Algorithm::RS256, 2048).unwrap();
         let at = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
         let loaded = |created: i64, active: i64| LoadedKey {
             material: key.clone(),
@@ -438,6 +595,12 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(KeyMaterial::from_pkcs8(b"-----BEGIN PRIVATE KEY-----").is_err());
+        for alg in Algorithm::ALL {
+            assert!(KeyMaterial::from_pkcs8(alg, b"-----BEGIN PRIVATE KEY-----").is_err());
+        }
+        // A key stored under one algorithm never loads as another's.
+        let ec = KeyMaterial::generate(Algorithm::ES256, 2048).unwrap();
+        assert!(KeyMaterial::from_pkcs8(Algorithm::EdDSA, &ec.pkcs8().unwrap()).is_err());
+        assert!(KeyMaterial::from_pkcs8(Algorithm::RS256, &ec.pkcs8().unwrap()).is_err());
     }
 }

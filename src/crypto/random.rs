@@ -40,6 +40,13 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+pub fn sha512(data: &[u8]) -> [u8; 64] {
+    let digest = digest::digest(&digest::SHA512, data);
+    let mut out = [0u8; 64];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// A strong HTTP entity tag for `body`: quoted, 128 bits of its SHA-256.
 pub fn etag(body: &[u8]) -> String {
     format!("\"{}\"", URL_SAFE_NO_PAD.encode(&sha256(body)[..16]))

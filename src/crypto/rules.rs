@@ -1,18 +1,23 @@
 //! The rules an access token must pass, shared by the server and the
-//! downstream verifier so the two can never disagree: RS256 only, the
-//! expected `typ`, a `kid`, a valid signature, then `iss`, `aud`, `exp` and
-//! `nbf` against the caller's clock with a small leeway. Every failure
-//! names the rule that failed.
+//! downstream verifier so the two can never disagree: one of the signing
+//! algorithms, the expected `typ`, a `kid`, the algorithm of the key the
+//! `kid` names (never the header's word alone), a valid signature, then
+//! `iss`, `aud`, `exp` and `nbf` against the caller's clock with a small
+//! leeway. Every failure names the rule that failed.
 
 use aws_lc_rs::rsa::PublicKeyComponents;
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
+};
 use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::domain::Algorithm;
 
 /// `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -117,7 +122,10 @@ pub struct Expectations {
 pub enum TokenError {
     #[error("token is malformed: {0}")]
     Malformed(&'static str),
-    #[error("token algorithm `{0}` is not accepted; only RS256 is")]
+    #[error(
+        "token algorithm `{0}` is not accepted: it must be RS256, ES256 or EdDSA, and the \
+         algorithm of the key its kid names"
+    )]
     Algorithm(String),
     #[error("token type must be `{expected}`")]
     Type { expected: &'static str },
@@ -173,19 +181,40 @@ struct RawHeader<'a> {
     typ: Option<Cow<'a, str>>,
 }
 
+/// What the header of a compact JWS says, once it passed the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwsHeader {
+    pub alg: Algorithm,
+    pub kid: String,
+}
+
+impl JwsHeader {
+    /// The key to verify with: the one `kid` named (`found`), and only if
+    /// the header's algorithm is that key's. A token cannot pick how it is
+    /// checked: an ES256 header on an RSA key's `kid` is refused here.
+    pub fn key<'k>(&self, found: Option<&'k VerifyingKey>) -> Result<&'k VerifyingKey, TokenError> {
+        let key = found.ok_or(TokenError::UnknownKid)?;
+        if key.algorithm() != self.alg {
+            return Err(TokenError::Algorithm(self.alg.as_str().to_owned()));
+        }
+        Ok(key)
+    }
+}
+
 /// Checks the header of a compact JWS against the rules (size, shape,
-/// `alg`, `typ`) and returns its `kid`, before any key is looked up.
-pub fn header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> {
+/// `alg`, `typ`) and returns its algorithm and `kid`, before any key is
+/// looked up.
+pub fn header(token: &str, typ: &'static str) -> Result<JwsHeader, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::Malformed("longer than 8192 bytes"));
     }
-    document_header_kid(token, typ)
+    document_header(token, typ)
 }
 
-/// [`header_kid`] without the size limit, for a signed document the
-/// verifier fetched from its issuer rather than a token a caller presents:
-/// the revocation feed grows with the list it carries.
-pub fn document_header_kid(token: &str, typ: &'static str) -> Result<String, TokenError> {
+/// [`header`] without the size limit, for a signed document the verifier
+/// fetched from its issuer rather than a token a caller presents: the
+/// revocation feed grows with the list it carries.
+pub fn document_header(token: &str, typ: &'static str) -> Result<JwsHeader, TokenError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -200,57 +229,110 @@ pub fn document_header_kid(token: &str, typ: &'static str) -> Result<String, Tok
     )?;
     let header: RawHeader = serde_json::from_slice(header)
         .map_err(|_| TokenError::Malformed("header is not a JWS header"))?;
-    if header.alg != "RS256" {
+    let alg = Algorithm::parse(&header.alg).map_err(|_| {
         // Echo at most a short, printable prefix of what the caller sent.
-        let alg = header
-            .alg
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(16)
-            .collect();
-        return Err(TokenError::Algorithm(alg));
-    }
+        TokenError::Algorithm(
+            header
+                .alg
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(16)
+                .collect(),
+        )
+    })?;
     if header.typ.as_deref() != Some(typ) {
         return Err(TokenError::Type { expected: typ });
     }
-    header
+    let kid = header
         .kid
         .map(Cow::into_owned)
-        .ok_or(TokenError::MissingKid)
+        .ok_or(TokenError::MissingKid)?;
+    Ok(JwsHeader { alg, kid })
 }
 
-/// An RS256 public key, parsed once when the key set is loaded rather than
-/// on every verification (which is what decoding with a JWK library's
-/// key-from-components does, at a sixth of the cost of the check).
+/// A public key and the one algorithm it verifies, parsed once when the
+/// key set is loaded rather than on every verification (which is what
+/// decoding with a JWK library's key-from-components does, at a sixth of
+/// the cost of an RS256 check).
 #[derive(Clone)]
-pub struct VerifyingKey(ParsedPublicKey);
+pub struct VerifyingKey {
+    alg: Algorithm,
+    key: ParsedPublicKey,
+}
 
 impl VerifyingKey {
-    /// From the modulus and exponent, big-endian (a JWK's `n` and `e`,
-    /// decoded).
+    /// An RS256 key from the modulus and exponent, big-endian (a JWK's `n`
+    /// and `e`, decoded).
     pub fn from_components(n: &[u8], e: &[u8]) -> Option<Self> {
         PublicKeyComponents { n, e }
             .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
             .ok()
-            .map(Self)
+            .map(|key| Self {
+                alg: Algorithm::RS256,
+                key,
+            })
     }
 
-    /// From an RSA JWK meant for RS256 signatures; `None` for any other.
-    pub fn from_jwk(jwk: &Jwk) -> Option<Self> {
-        let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
-            return None;
+    /// An ES256 key from its uncompressed point (`04 || x || y`), or an
+    /// EdDSA key from its 32 bytes.
+    pub fn from_point(alg: Algorithm, point: &[u8]) -> Option<Self> {
+        let verification: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match alg {
+            Algorithm::ES256 if point.len() == 65 => &ECDSA_P256_SHA256_FIXED,
+            Algorithm::EdDSA if point.len() == 32 => &ED25519,
+            _ => return None,
         };
-        if !matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256))
-            || !matches!(
-                jwk.common.public_key_use,
-                None | Some(PublicKeyUse::Signature)
-            )
-        {
+        ParsedPublicKey::new(verification, point)
+            .ok()
+            .map(|key| Self { alg, key })
+    }
+
+    /// From a JWK meant for signatures: RSA for RS256, EC on P-256 for
+    /// ES256, OKP on Ed25519 for EdDSA. A JWK whose `alg` names another
+    /// algorithm than its key type carries, or any other key, gives `None`.
+    pub fn from_jwk(jwk: &Jwk) -> Option<Self> {
+        if !matches!(
+            jwk.common.public_key_use,
+            None | Some(PublicKeyUse::Signature)
+        ) {
             return None;
         }
-        let n = URL_SAFE_NO_PAD.decode(&rsa.n).ok()?;
-        let e = URL_SAFE_NO_PAD.decode(&rsa.e).ok()?;
-        Self::from_components(&n, &e)
+        let (alg, key) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => {
+                let n = URL_SAFE_NO_PAD.decode(&rsa.n).ok()?;
+                let e = URL_SAFE_NO_PAD.decode(&rsa.e).ok()?;
+                (Algorithm::RS256, Self::from_components(&n, &e)?)
+            }
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                let x = URL_SAFE_NO_PAD.decode(&ec.x).ok()?;
+                let y = URL_SAFE_NO_PAD.decode(&ec.y).ok()?;
+                if x.len() != 32 || y.len() != 32 {
+                    return None;
+                }
+                let point = [&[4u8][..], &x, &y].concat();
+                (
+                    Algorithm::ES256,
+                    Self::from_point(Algorithm::ES256, &point)?,
+                )
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                let x = URL_SAFE_NO_PAD.decode(&okp.x).ok()?;
+                (Algorithm::EdDSA, Self::from_point(Algorithm::EdDSA, &x)?)
+            }
+            _ => return None,
+        };
+        let stated = match jwk.common.key_algorithm {
+            None => alg,
+            Some(KeyAlgorithm::RS256) => Algorithm::RS256,
+            Some(KeyAlgorithm::ES256) => Algorithm::ES256,
+            Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
+            Some(_) => return None,
+        };
+        (stated == alg).then_some(key)
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
     }
 }
 
@@ -269,7 +351,7 @@ pub fn decode_claims<C: DeserializeOwned>(
     // Room for the signature of an 8192-bit key, the largest accepted.
     let mut buffer = [0u8; 1026];
     let signature = decode_into(signature, &mut buffer, "signature is not base64url")?;
-    key.0
+    key.key
         .verify_sig(signed.as_bytes(), signature)
         .map_err(|_| TokenError::Signature)?;
     let payload = URL_SAFE_NO_PAD

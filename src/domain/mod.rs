@@ -3,6 +3,7 @@
 
 #[cfg(feature = "server")]
 mod actor;
+mod algorithm;
 #[cfg(feature = "server")]
 mod client;
 mod jti;
@@ -22,6 +23,7 @@ mod username;
 
 #[cfg(feature = "server")]
 pub use actor::{Actor, Caller};
+pub use algorithm::Algorithm;
 #[cfg(feature = "server")]
 pub use client::{Client, ClientId, GrantType, GrantTypes};
 pub use jti::{Jti, JtiHash, JtiHasher};

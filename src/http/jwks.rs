@@ -23,8 +23,9 @@ pub(crate) struct Doc;
     tag = "discovery",
     params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
-        (status = 200, description = "The published keys (RFC 7517); `Cache-Control: public, \
-            max-age` never longer than half the key pre-publication time",
+        (status = 200, description = "The published keys (RFC 7517), each with its `alg` \
+            (`RSA` keys for RS256, `EC` P-256 for ES256, `OKP` Ed25519 for EdDSA); \
+            `Cache-Control: public, max-age` never longer than half the key pre-publication time",
             body = serde_json::Value,
             example = json!({"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256",
                 "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "n": "0vx7agoebGc…",

@@ -101,7 +101,7 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An access token (RS256 JWT) or an opaque session token (cs_sess_…)",
+                        "An access token (a JWT) or an opaque session token (cs_sess_…)",
                     ))
                     .build(),
             ),
@@ -132,7 +132,7 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "Countersign",
-        description = "Identity and token server: password logins, RS256 access tokens with a \
+        description = "Identity and token server: password logins, signed access tokens with a \
                        JWKS, rotating refresh tokens, revocation, opaque sessions, and an admin API.",
         license(name = "MIT OR Apache-2.0"),
     ),

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::crypto::random;
-use crate::domain::Scope;
+use crate::domain::{Algorithm, Scope};
 use crate::service::discovery;
 
 pub struct Site {
@@ -18,9 +18,11 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(issuer: &str, user_scopes: &Scope) -> Self {
+    /// `algorithms`: those the server signs ID tokens with (see
+    /// [`discovery::metadata`]).
+    pub fn new(issuer: &str, user_scopes: &Scope, algorithms: &[Algorithm]) -> Self {
         Self {
-            discovery: Prebuilt::json(&discovery::metadata(issuer, user_scopes)),
+            discovery: Prebuilt::json(&discovery::metadata(issuer, user_scopes, algorithms)),
             openapi: super::openapi::document(issuer),
             origin: origin_of(issuer),
         }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::crypto::keys::{KeyMaterial, KeyRing, LoadedKey};
 use crate::crypto::master_key::MasterKey;
+use crate::domain::Algorithm;
 use crate::error::Error;
 use crate::store::{SigningKeyRecord, Store};
 
@@ -58,7 +59,13 @@ fn decrypt(record: &SigningKeyRecord, master: Option<&MasterKey>) -> Result<Load
             )));
         }
     };
-    let material = KeyMaterial::from_pkcs8(&der)?;
+    let alg = Algorithm::parse(&record.algorithm).map_err(|e| {
+        Error::Internal(format!(
+            "signing key {}: {e}; refusing to start (nothing was changed)",
+            record.kid
+        ))
+    })?;
+    let material = KeyMaterial::from_pkcs8(alg, &der)?;
     if material.kid() != record.kid {
         return Err(Error::Internal(format!(
             "signing key {} does not match its stored key id; refusing to start",

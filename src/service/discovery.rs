@@ -5,11 +5,14 @@
 
 use serde_json::json;
 
-use crate::domain::{ADMIN_SCOPE, Scope};
+use crate::domain::{ADMIN_SCOPE, Algorithm, Scope};
 use crate::service::authorize::OIDC_SCOPES;
 
-/// The metadata document for `issuer` (no trailing slash).
-pub fn metadata(issuer: &str, user_scopes: &Scope) -> serde_json::Value {
+/// The metadata document for `issuer` (no trailing slash); `algorithms`
+/// are those of the signing keys in use, which sign ID tokens as they sign
+/// access tokens.
+pub fn metadata(issuer: &str, user_scopes: &Scope, algorithms: &[Algorithm]) -> serde_json::Value {
+    let algorithms: Vec<&str> = algorithms.iter().map(|alg| alg.as_str()).collect();
     let mut scopes: Vec<&str> = OIDC_SCOPES.to_vec();
     scopes.extend(user_scopes.iter().filter(|s| !OIDC_SCOPES.contains(s)));
     scopes.push(ADMIN_SCOPE);
@@ -35,7 +38,7 @@ pub fn metadata(issuer: &str, user_scopes: &Scope) -> serde_json::Value {
             ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported":
             ["none", "client_secret_basic", "client_secret_post"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algorithms,
         "subject_types_supported": ["public"],
         "scopes_supported": scopes,
         "claims_supported": [

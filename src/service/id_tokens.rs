@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::context::Ctx;
 use crate::crypto::jwt::{self, TokenError};
 use crate::crypto::random;
-use crate::domain::{Scope, User};
+use crate::domain::{Algorithm, Scope, User};
 use crate::error::Error;
 use crate::service::grant::Amr;
 
@@ -58,6 +58,8 @@ pub struct SignIn<'a> {
 
 /// Signs the ID token of a sign-in, issued with `access_token`.
 pub fn issue(ctx: &Ctx, sign_in: &SignIn<'_>, access_token: &str) -> Result<String, Error> {
+    let keys = ctx.key_set();
+    let signer = keys.signer();
     let iat = ctx.now_secs();
     let ttl = i64::try_from(ctx.settings.tokens.access_ttl.get().as_secs()).unwrap_or(i64::MAX);
     let claims = IdClaims {
@@ -68,7 +70,7 @@ pub fn issue(ctx: &Ctx, sign_in: &SignIn<'_>, access_token: &str) -> Result<Stri
         iat,
         auth_time: sign_in.auth_time.timestamp(),
         nonce: sign_in.nonce.map(str::to_owned),
-        at_hash: Some(at_hash(access_token)),
+        at_hash: Some(at_hash(signer.algorithm(), access_token)),
         sid: Some(sign_in.session.to_string()),
         amr: sign_in
             .amr
@@ -82,13 +84,20 @@ pub fn issue(ctx: &Ctx, sign_in: &SignIn<'_>, access_token: &str) -> Result<Stri
             .any(|s| s == "profile")
             .then(|| sign_in.user.username.as_str().to_owned()),
     };
-    Ok(jwt::sign(ctx.key_set().signer(), ID_TOKEN_TYPE, &claims)?)
+    Ok(jwt::sign(signer, ID_TOKEN_TYPE, &claims)?)
 }
 
-/// `at_hash`: the left-most half of the SHA-256 of the access token (the
-/// hash of RS256), base64url without padding.
-pub fn at_hash(access_token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(&random::sha256(access_token.as_bytes())[..16])
+/// `at_hash` (OpenID Connect Core §3.1.3.6): the left-most half of the
+/// hash of the access token, base64url without padding. The hash is the
+/// one of the ID token's `alg`: SHA-256 for RS256 and ES256; for EdDSA on
+/// Ed25519, SHA-512, as relying parties compute it.
+pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
+    match alg {
+        Algorithm::RS256 | Algorithm::ES256 => {
+            URL_SAFE_NO_PAD.encode(&random::sha256(access_token.as_bytes())[..16])
+        }
+        Algorithm::EdDSA => URL_SAFE_NO_PAD.encode(&random::sha512(access_token.as_bytes())[..32]),
+    }
 }
 
 /// Reads an ID token this server issued, as a hint of who is signing out:
@@ -109,8 +118,30 @@ mod tests {
     fn at_hash_is_the_left_half_of_the_sha256() {
         // As computed independently: base64url(sha256(token)[:16]).
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNqhQsYhbBt_wsLzD2SUhd6CYYhtbEXAhCHcSVDfzMxkOIp"),
+            at_hash(
+                Algorithm::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNqhQsYhbBt_wsLzD2SUhd6CYYhtbEXAhCHcSVDfzMxkOIp"
+            ),
             "ACx7h159SRzMQF0-rMJLVQ"
+        );
+        assert_eq!(
+            at_hash(
+                Algorithm::ES256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNqhQsYhbBt_wsLzD2SUhd6CYYhtbEXAhCHcSVDfzMxkOIp"
+            ),
+            "ACx7h159SRzMQF0-rMJLVQ"
+        );
+    }
+
+    #[test]
+    fn eddsa_at_hash_is_the_left_half_of_the_sha512() {
+        // As computed independently: base64url(sha512(token)[:32]).
+        assert_eq!(
+            at_hash(
+                Algorithm::EdDSA,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNqhQsYhbBt_wsLzD2SUhd6CYYhtbEXAhCHcSVDfzMxkOIp"
+            ),
+            "EvjrdzyG_xn_Aci-X8HCLq1f5pMrRrHIUB05tfWygYg"
         );
     }
 }

@@ -20,12 +20,10 @@ use crate::context::Ctx;
 use crate::crypto::keys::{KeyMaterial, KeyRing, LoadedKey};
 use crate::crypto::master_key::MasterKey;
 use crate::crypto::random;
-use crate::domain::Caller;
+use crate::domain::{Algorithm, Caller};
 use crate::error::Error;
 use crate::replica::keys::{self as ring, decrypt_all};
 use crate::store::{DbTime, SigningKeyRecord, Store, StoredSecret};
-
-pub const RS256: &str = "RS256";
 
 /// The name under which the refresh-token successor key is stored.
 const REFRESH_SECRET: &str = "refresh-successor";
@@ -138,7 +136,7 @@ async fn load_or_create(
 ) -> Result<Vec<LoadedKey>, Error> {
     let mut records = store.signing_keys().await?;
     if records.is_empty() {
-        let record = new_record(settings.rsa_bits, master, clock.now(), clock.now()).await?;
+        let record = new_record(settings, master, clock.now(), clock.now()).await?;
         if store.insert_first_signing_key(&record).await? {
             tracing::info!(kid = %record.kid, "generated the first signing key");
         }
@@ -183,15 +181,16 @@ fn seal(
     })
 }
 
-/// Generates a key (off the async threads) and its record, activating at
-/// `activates_at`.
+/// Generates a key of the configured algorithm (off the async threads) and
+/// its record, activating at `activates_at`.
 async fn new_record(
-    bits: u32,
+    settings: &KeySettings,
     master: Option<&MasterKey>,
     now: DateTime<Utc>,
     activates_at: DateTime<Utc>,
 ) -> Result<SigningKeyRecord, Error> {
-    let key = tokio::task::spawn_blocking(move || KeyMaterial::generate(bits))
+    let (alg, bits) = (settings.algorithm, settings.rsa_bits);
+    let key = tokio::task::spawn_blocking(move || KeyMaterial::generate(alg, bits))
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
     let der = key.pkcs8()?;
@@ -201,7 +200,7 @@ async fn new_record(
     };
     Ok(SigningKeyRecord {
         kid: key.kid().to_owned(),
-        algorithm: RS256.to_owned(),
+        algorithm: alg.as_str().to_owned(),
         private_key,
         created_at: DbTime(now),
         activates_at: DbTime(activates_at),
@@ -265,7 +264,7 @@ impl KeyState {
 #[derive(Debug, Clone)]
 pub struct KeyInfo {
     pub kid: String,
-    pub algorithm: &'static str,
+    pub algorithm: Algorithm,
     pub bits: usize,
     pub created_at: DateTime<Utc>,
     pub activates_at: DateTime<Utc>,
@@ -294,7 +293,7 @@ pub fn list(ctx: &Ctx) -> Vec<KeyInfo> {
             };
             KeyInfo {
                 kid: key.material.kid().to_owned(),
-                algorithm: RS256,
+                algorithm: key.material.algorithm(),
                 bits: key.material.bits(),
                 created_at: key.created_at,
                 activates_at: key.activates_at,
@@ -326,13 +325,7 @@ pub async fn rotate(ctx: &Ctx, caller: &Caller, emergency: bool) -> Result<Rotat
     } else {
         now + delta(settings.prepublish.get())
     };
-    let record = new_record(
-        settings.rsa_bits,
-        ctx.master_key.as_deref(),
-        now,
-        activates_at,
-    )
-    .await?;
+    let record = new_record(settings, ctx.master_key.as_deref(), now, activates_at).await?;
     // Staged: only if no key is already waiting to sign.
     let cutoff = (!emergency).then_some(now);
     if !ctx.store.add_signing_key(&record, cutoff).await? {
@@ -370,7 +363,7 @@ pub async fn rotate_if_due(ctx: &Ctx) -> Result<bool, Error> {
         return Ok(false);
     }
     let record = new_record(
-        ctx.settings.keys.rsa_bits,
+        &ctx.settings.keys,
         ctx.master_key.as_deref(),
         now,
         now + prepublish,

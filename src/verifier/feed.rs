@@ -1,8 +1,8 @@
 //! The verifier's copy of the revocation list, fed by the server's feed.
 //!
 //! The feed is read as a JWT (`Accept: application/jwt`) and checked like
-//! a token before anything in it is applied: RS256 with the JWKS key its
-//! `kid` names, `typ: revocation-list+jwt`, the signature, `iss`, and
+//! a token before anything in it is applied: the JWKS key its `kid` names
+//! and that key's algorithm, `typ: revocation-list+jwt`, the signature, `iss`, and
 //! fresh (issued neither in the future nor too long ago, and not expired).
 //! So revocations rest on the issuer's signature, not on the transport
 //! alone: whoever can tamper with the connection cannot empty the list.
@@ -248,11 +248,14 @@ impl Feed {
         let token = std::str::from_utf8(body)
             .map_err(|_| "it is not text".to_owned())?
             .trim();
-        let kid = rules::document_header_kid(token, FEED_TOKEN_TYPE).map_err(|e| e.to_string())?;
-        let held = keys.with_kid(&kid).await.map_err(|e| e.to_string())?;
-        let key = held
-            .get(&kid)
-            .ok_or_else(|| TokenError::UnknownKid.to_string())?;
+        let header = rules::document_header(token, FEED_TOKEN_TYPE).map_err(|e| e.to_string())?;
+        let held = keys
+            .with_kid(&header.kid)
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = header
+            .key(held.get(&header.kid))
+            .map_err(|e| e.to_string())?;
         let page: Page = rules::decode_claims(token, key).map_err(|e| e.to_string())?;
         self.envelope.check(&page, super::unix_now())?;
         Ok(page)

@@ -163,8 +163,9 @@ impl KeyCache {
     }
 }
 
-/// The RS256 keys of `set` that have a `kid`; anything else in the
-/// document is ignored.
+/// The signing keys of `set` this module can verify with (RSA for RS256,
+/// P-256 for ES256, Ed25519 for EdDSA) that have a `kid`, each bound to
+/// its one algorithm; anything else in the document is ignored.
 fn usable_keys(set: &JwkSet) -> HashMap<String, VerifyingKey> {
     set.keys
         .iter()

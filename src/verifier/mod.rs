@@ -386,15 +386,16 @@ impl Verifier {
         Self::builder(issuer, audience).build().await
     }
 
-    /// Verifies `token` as the server would: RS256 with a known `kid`,
+    /// Verifies `token` as the server would: a known `kid`, the algorithm
+    /// of the key it names (RS256, ES256 or EdDSA; the header must agree),
     /// `typ: at+jwt`, the signature, `iss`, `aud`, `exp` and `nbf` with the
     /// leeway, then the revocations seen on the feed. Refuses every token
     /// while the keys or the revocations are too stale to trust, if told to.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let shared = &self.shared;
-        let kid = rules::header_kid(token, ACCESS_TOKEN_TYPE)?;
-        let keys = shared.keys.with_kid(&kid).await?;
-        let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
+        let header = rules::header(token, ACCESS_TOKEN_TYPE)?;
+        let keys = shared.keys.with_kid(&header.kid).await?;
+        let key = header.key(keys.get(&header.kid))?;
         let claims: Claims = rules::decode_claims(token, key)?;
         rules::check_claims(&claims, &shared.expect, unix_now())?;
         let limit = shared.settings.max_staleness;

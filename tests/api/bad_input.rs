@@ -244,7 +244,7 @@ async fn forged_and_broken_tokens_are_refused(db: TestDb) {
     .unwrap();
     refused(&app, &hs, "HS256").await;
 
-    let stranger = KeyMaterial::generate(2048).unwrap();
+    let stranger = KeyMaterial::generate(countersign::domain::Algorithm::RS256, 2048).unwrap();
     let claims_typed: AccessClaims = serde_json::from_value(claims.clone()).unwrap();
     let foreign = jwt::sign(&stranger.signer(), "at+jwt", &claims_typed).unwrap();
     refused(&app, &foreign, "key id").await;

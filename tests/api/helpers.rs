@@ -445,7 +445,8 @@ impl TestApp {
             .await
             .expect("store");
         let keys = store.signing_keys().await.expect("keys");
-        countersign::crypto::keys::KeyMaterial::from_pkcs8(&keys[0].private_key).expect("key")
+        let alg = countersign::domain::Algorithm::parse(&keys[0].algorithm).expect("algorithm");
+        countersign::crypto::keys::KeyMaterial::from_pkcs8(alg, &keys[0].private_key).expect("key")
     }
 
     pub async fn jwks(&self) -> Value {
@@ -462,8 +463,8 @@ pub fn claims_of(token: &str) -> Value {
         .claims
 }
 
-/// Decodes `token` using only what the JWKS says, as a downstream service
-/// would.
+/// Decodes `token` using only what the JWKS says (the key its `kid` names,
+/// under that key's `alg`), as a downstream service would.
 pub fn verify_with_jwks(
     token: &str,
     jwks: &Value,
@@ -474,7 +475,10 @@ pub fn verify_with_jwks(
     let kid = header.kid.expect("kid in header");
     let jwk = set.find(&kid).expect("kid in JWKS");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // The algorithm of the key the kid names, as the JWK states it.
+    let alg = jwk.common.key_algorithm.expect("alg in the JWK");
+    let alg: jsonwebtoken::Algorithm = alg.to_string().parse()?;
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);

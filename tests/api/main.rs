@@ -11,6 +11,7 @@ mod proxy;
 mod admin_clients;
 mod admin_revocations;
 mod admin_users;
+mod algorithms;
 mod audiences;
 mod audit;
 mod authorize;

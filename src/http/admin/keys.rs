@@ -33,8 +33,9 @@ pub(crate) struct Doc;
 #[derive(Serialize, ToSchema)]
 struct KeyView {
     kid: String,
-    /// `RS256`
+    /// `RS256`, `ES256` or `EdDSA`
     algorithm: &'static str,
+    /// The RSA modulus size, or 256 for the curves
     bits: usize,
     created_at: DateTime<Utc>,
     /// When it starts (or started) signing.
@@ -72,7 +73,7 @@ impl From<&KeyInfo> for KeyView {
     fn from(key: &KeyInfo) -> Self {
         Self {
             kid: key.kid.clone(),
-            algorithm: key.algorithm,
+            algorithm: key.algorithm.as_str(),
             bits: key.bits,
             created_at: key.created_at,
             activates_at: key.activates_at,

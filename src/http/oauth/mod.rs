@@ -33,7 +33,8 @@ pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
 /// RFC 6749 §5.1 token response.
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// An RS256 JWT (`typ: at+jwt`).
+    /// A JWT (`typ: at+jwt`), signed with RS256, ES256 or EdDSA as the
+    /// signing key is.
     access_token: String,
     /// `Bearer`
     token_type: &'static str,
