@@ -1,6 +1,6 @@
-//! The raw costs everything else is measured against: RS256 signing and
-//! verification (the backend alone, and through the server's own path) and
-//! Argon2id at the configured parameters.
+//! The raw costs everything else is measured against: RS256, ES256 and
+//! EdDSA signing and verification (the backend alone, and through the
+//! server's own path) and Argon2id at the configured parameters.
 //!
 //! `cargo bench --bench crypto`; figures go into BENCHMARKS.md.
 
@@ -101,6 +101,63 @@ fn rs256(c: &mut Criterion) {
     group.finish();
 }
 
+/// The other algorithms `keys.algorithm` offers, measured the same way:
+/// the backend's signature with the key parsed once, then the server's
+/// whole path (header, claims, base64url, signature).
+fn curves(c: &mut Criterion) {
+    let now = chrono::Utc::now().timestamp();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    for alg in [
+        countersign::domain::Algorithm::ES256,
+        countersign::domain::Algorithm::EdDSA,
+    ] {
+        let key = KeyMaterial::generate(alg, 2048).unwrap();
+        let pkcs8 = key.pkcs8().unwrap();
+        let keys = KeySet::new(&key, &[&key]).unwrap();
+        let token = jwt::sign(keys.signer(), jwt::ACCESS_TOKEN_TYPE, &claims(now)).unwrap();
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let message = message.as_bytes().to_vec();
+        let mut group = c.benchmark_group(alg.as_str().to_lowercase());
+        match alg {
+            countersign::domain::Algorithm::ES256 => {
+                let raw = signature::EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &pkcs8,
+                )
+                .unwrap();
+                group.bench_function("sign_raw_key_parsed_once", |b| {
+                    b.iter(|| raw.sign(&rng, black_box(&message)).unwrap());
+                });
+            }
+            _ => {
+                let raw = signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+                group.bench_function("sign_raw_key_parsed_once", |b| {
+                    b.iter(|| raw.sign(black_box(&message)));
+                });
+            }
+        }
+        group.bench_function("sign_server_path", |b| {
+            b.iter(|| {
+                jwt::sign(
+                    keys.signer(),
+                    jwt::ACCESS_TOKEN_TYPE,
+                    black_box(&claims(now)),
+                )
+                .unwrap()
+            });
+        });
+        let expect = Expectations {
+            issuer: "https://id.example.com".into(),
+            audience: "https://id.example.com".into(),
+            leeway_secs: 30,
+        };
+        group.bench_function("verify_server_path", |b| {
+            b.iter(|| jwt::verify_access(black_box(&token), &keys, &expect, now).unwrap());
+        });
+        group.finish();
+    }
+}
+
 fn argon2id(c: &mut Criterion) {
     let settings = Settings::defaults().unwrap().password;
     let params = Params::new(
@@ -138,5 +195,5 @@ fn argon2id(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, rs256, argon2id);
+criterion_group!(benches, rs256, curves, argon2id);
 criterion_main!(benches);

@@ -12,14 +12,16 @@
 //!                             [--sessions N] [--markdown FILE]
 //!                             [--baseline BINARY --baseline-label TEXT]
 //! ```
-//! `--baseline` also drives the grants of an earlier build of the server
-//! (on a database of its own), labelled in the table with `TEXT`.
+//! The grants are also driven on this build with ES256 and with EdDSA keys
+//! (each server on a database of its own), against those algorithms' raw
+//! signing costs; `--baseline` adds those of an earlier build of the
+//! server, labelled in the table with `TEXT`.
 //! `scripts/bench.sh` runs it on both backends and writes BENCHMARKS.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod baseline;
 mod code_flow;
+mod grants;
 mod measure;
 mod raw;
 mod round_trips;
@@ -146,19 +148,34 @@ fn main() {
     };
     eprintln!("server process id {}", run.server_pid);
     let (mut results, jwks) = runtime.block_on(run_load(&server.address, &run));
+    // A fresh database for each other server whose grants are measured.
+    let fresh_database = |name: &str| match options.database.as_str() {
+        "postgres" => {
+            let (url, drop) = runtime.block_on(postgres_database());
+            (url, Some(drop))
+        }
+        _ => (format!("sqlite://{}/{name}.db", dir.path().display()), None),
+    };
+    let mut others: Vec<grants::OtherServer> =
+        [("ES256", grants::ES256_KEYS), ("EdDSA", grants::EDDSA_KEYS)]
+            .into_iter()
+            .map(|(alg, label)| grants::OtherServer {
+                binary: server::this_build().to_owned(),
+                env: vec![("COUNTERSIGN_KEYS__ALGORITHM", alg)],
+                label: label.to_owned(),
+            })
+            .collect();
     if let Some((binary, label)) = &options.baseline {
-        eprintln!("the grants of {label}…");
-        let (url, cleanup) = match options.database.as_str() {
-            "postgres" => {
-                let (url, drop) = runtime.block_on(postgres_database());
-                (url, Some(drop))
-            }
-            _ => (
-                format!("sqlite://{}/baseline.db", dir.path().display()),
-                None,
-            ),
-        };
-        results.extend(runtime.block_on(baseline::grants(binary, &url, &run, label)));
+        others.push(grants::OtherServer {
+            binary: binary.clone(),
+            env: Vec::new(),
+            label: label.clone(),
+        });
+    }
+    for (i, other) in others.iter().enumerate() {
+        eprintln!("the grants of {}…", other.label);
+        let (url, cleanup) = fresh_database(&format!("other-{i}"));
+        results.extend(runtime.block_on(grants::measure(other, &url, &run)));
         if let Some(drop) = cleanup {
             runtime.block_on(drop());
         }
@@ -219,6 +236,10 @@ fn main() {
     let compared = |name: &str| -> (&'static str, f64) {
         if name.starts_with("password login") {
             ("Argon2id verify", raw.argon2)
+        } else if name.ends_with(grants::ES256_KEYS) {
+            ("ES256 sign", raw.es256_sign)
+        } else if name.ends_with(grants::EDDSA_KEYS) {
+            ("EdDSA sign", raw.eddsa_sign)
         } else if name.starts_with("refresh") || name.starts_with("client_credentials") {
             ("RS256 sign", raw.sign)
         } else if name == code_flow::AUTHORIZE {
@@ -273,11 +294,18 @@ fn main() {
         ));
     }
     table.push_str(&format!(
-        "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, RS256 verify {:.0}/s, \
+        "\nRaw costs on all cores in the same run: RS256 sign {:.0}/s, ES256 sign {:.0}/s, \
+         EdDSA sign {:.0}/s, RS256 verify {:.0}/s, \
          Argon2id verify {:.0}/s with its memory kept (as the server does), \
          {:.0}/s through `verify_password` (allocating each time), \
          {:.0} durable single-row inserts/s into the same database.\n",
-        raw.sign, raw.verify, raw.argon2, raw.argon2_allocating, inserts
+        raw.sign,
+        raw.es256_sign,
+        raw.eddsa_sign,
+        raw.verify,
+        raw.argon2,
+        raw.argon2_allocating,
+        inserts
     ));
     if !overloads.is_empty() {
         table.push_str(

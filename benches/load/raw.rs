@@ -1,6 +1,7 @@
 //! The raw costs, measured on every core at once, just before the server
 //! starts: what each HTTP operation is compared with.
 
+use std::hint::black_box;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ fn per_second_on_all_cores<W: FnMut()>(seconds: f64, make: impl Fn() -> W + Sync
 
 pub struct Raw {
     pub sign: f64,
+    /// ES256 signatures (P-256, key parsed once).
+    pub es256_sign: f64,
+    /// EdDSA signatures (Ed25519, key parsed once).
+    pub eddsa_sign: f64,
     pub verify: f64,
     /// With Argon2's memory kept between verifications, as the server does.
     pub argon2: f64,
@@ -57,6 +62,21 @@ pub fn raw_costs(seconds: f64) -> Raw {
         move || {
             pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut out)
                 .unwrap();
+        }
+    });
+    let es256 =
+        signature::EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let es256_sign = per_second_on_all_cores(seconds, || {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let (pair, message) = (&es256, message_ref);
+        move || {
+            pair.sign(&rng, message).unwrap();
+        }
+    });
+    let ed25519 = signature::Ed25519KeyPair::generate().unwrap();
+    let eddsa_sign = per_second_on_all_cores(seconds, || {
+        || {
+            black_box(ed25519.sign(message_ref));
         }
     });
     let public = pair.public_key().as_ref().to_vec();
@@ -95,6 +115,8 @@ pub fn raw_costs(seconds: f64) -> Raw {
     });
     Raw {
         sign,
+        es256_sign,
+        eddsa_sign,
         verify,
         argon2,
         argon2_allocating,

@@ -25,11 +25,17 @@ impl Drop for Server {
 }
 
 pub fn start_server(database_url: &str) -> Server {
-    start_server_from(Path::new(env!("CARGO_BIN_EXE_countersign")), database_url)
+    start_server_from(this_build(), database_url, &[])
 }
 
-/// The server `binary` (this build's, or an earlier one's to compare with).
-pub fn start_server_from(binary: &Path, database_url: &str) -> Server {
+/// This build's server binary.
+pub fn this_build() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_countersign"))
+}
+
+/// The server `binary` (this build's, or an earlier one's to compare with),
+/// with the settings `env` besides the benchmark's own.
+pub fn start_server_from(binary: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
     let logs = tempfile::NamedTempFile::new().unwrap();
     let child = Command::new(binary)
         .arg("serve")
@@ -48,6 +54,7 @@ pub fn start_server_from(binary: &Path, database_url: &str) -> Server {
         // will fail), would measure itself instead of the logins.
         .env("COUNTERSIGN_THROTTLE__ACCOUNT_THRESHOLD", "1000000")
         .env("COUNTERSIGN_THROTTLE__ADDRESS_THRESHOLD", "1000000")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(logs.reopen().unwrap())

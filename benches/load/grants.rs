@@ -1,20 +1,35 @@
-//! The grants of an earlier build of the server, driven exactly as this
-//! build's are in the same run: how a change moved their throughput, with
-//! the machine's state the same for both. `scripts/bench.sh` builds the
-//! earlier revision when `BENCH_BASELINE` names one.
+//! The grants of another server, driven exactly as this build's are in the
+//! same run, with the machine's state the same for both: an earlier build
+//! (how a change moved their throughput; `scripts/bench.sh` builds the
+//! earlier revision when `BENCH_BASELINE` names one), or this build with
+//! keys of another algorithm.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::measure::{Run, Stats};
 use crate::server::{ADMIN_PASSWORD, start_server_from};
+
+/// What the grants of this build with ES256 and EdDSA keys are named after.
+pub const ES256_KEYS: &str = "ES256 keys";
+pub const EDDSA_KEYS: &str = "EdDSA keys";
 use crate::wrk::{self, Request};
 
-/// Refresh and client_credentials grants of `binary`, on its own fresh
-/// database at `database_url`; named after this build's with `label`.
-pub async fn grants(binary: &Path, database_url: &str, run: &Run, label: &str) -> Vec<Stats> {
-    let server = start_server_from(binary, database_url);
+/// A server whose grants are measured beside this build's.
+pub struct OtherServer {
+    pub binary: PathBuf,
+    /// Its settings besides the benchmark's own.
+    pub env: Vec<(&'static str, &'static str)>,
+    /// What its rows are named after, following this build's names.
+    pub label: String,
+}
+
+/// Refresh and client_credentials grants of `other`, on its own fresh
+/// database at `database_url`.
+pub async fn measure(other: &OtherServer, database_url: &str, run: &Run) -> Vec<Stats> {
+    let label = &other.label;
+    let server = start_server_from(&other.binary, database_url, &other.env);
     let base = server.address.clone();
     let run = Run {
         only: run.only.clone(),
