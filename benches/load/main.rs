@@ -350,19 +350,28 @@ fn main() {
             ms(max)
         ));
     }
-    if let Some(counted) = &round_trips {
+    if let Some((counted, checked)) = &round_trips {
         table.push_str(
-            "\nDatabase round trips per request on PostgreSQL, counted at the wire \
-             (requests one at a time, caches warm). Queries are what a request waits for; \
-             sqlx pings each connection it returns to its pool, after the answer:\n\n\
-             | operation | queries | pings on release |\n|---|---|---|\n",
+            "\nDatabase work per request on PostgreSQL, counted at the wire (requests one at a \
+             time, caches warm), next to DESIGN.md's budget. Queries are what a request waits \
+             for; transactions are what PostgreSQL counts (`xact_commit + xact_rollback`): a \
+             statement outside `BEGIN` … `COMMIT` is one, a block is one. sqlx pings each \
+             connection it returns to its pool, after the answer:\n\n\
+             | operation | budget (DESIGN.md) | transactions | queries | pings on release |\n\
+             |---|---|---|---|---|\n",
         );
         for trips in counted {
             table.push_str(&format!(
-                "| {} | {:.1} | {:.1} |\n",
-                trips.name, trips.queries, trips.pings
+                "| {} | {} | {:.2} | {:.1} | {:.1} |\n",
+                trips.name, trips.budget, trips.transactions, trips.queries, trips.pings
             ));
         }
+        table.push_str(&format!(
+            "\nChecked against PostgreSQL: over the whole count, the proxy counted {} \
+             transactions from the server, and `pg_stat_database` recorded {} in the database \
+             (from everyone: the server, these readings, autovacuum).\n",
+            checked.counted, checked.recorded
+        ));
     }
     println!("{table}");
     if let Some(path) = options.markdown {

@@ -7,6 +7,12 @@
 //! Requests are sent one at a time, after a few to warm the caches, so
 //! batched writes (the audit trail's) count one each: the most a request
 //! costs, not what it averages under load.
+//!
+//! The proxy also counts transactions as PostgreSQL does (`xact_commit +
+//! xact_rollback`): each statement outside an explicit transaction is one,
+//! and a `BEGIN` … `COMMIT` or `ROLLBACK` block is one. The count is
+//! checked against `pg_stat_database` over the whole measurement, and each
+//! operation is printed next to its budget in DESIGN.md.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,14 +36,39 @@ const GSSENC_REQUEST: u32 = 80_877_104;
 struct Counts {
     queries: AtomicU64,
     pings: AtomicU64,
+    transactions: AtomicU64,
 }
 
 impl Counts {
-    fn now(&self) -> (u64, u64) {
-        (
+    fn now(&self) -> [u64; 3] {
+        [
             self.queries.load(Ordering::Relaxed),
             self.pings.load(Ordering::Relaxed),
-        )
+            self.transactions.load(Ordering::Relaxed),
+        ]
+    }
+}
+
+/// What a simple-protocol statement does to the transaction it runs in.
+enum Boundary {
+    Begin,
+    End,
+    Within,
+}
+
+fn boundary(sql: &[u8]) -> Boundary {
+    let sql = String::from_utf8_lossy(sql)
+        .trim_start()
+        .to_ascii_uppercase();
+    if sql.starts_with("BEGIN") || sql.starts_with("START TRANSACTION") {
+        Boundary::Begin
+    } else if sql.starts_with("COMMIT")
+        || sql.starts_with("END")
+        || (sql.starts_with("ROLLBACK") && !sql.starts_with("ROLLBACK TO"))
+    {
+        Boundary::End
+    } else {
+        Boundary::Within
     }
 }
 
@@ -100,6 +131,9 @@ async fn forward_counting(
     }
     // Whether anything but a Sync was sent since the last Sync.
     let mut pending = false;
+    // Whether an explicit transaction is open on this connection.
+    let mut in_transaction = false;
+    let transaction = || counts.transactions.fetch_add(1, Ordering::Relaxed);
     loop {
         let mut head = [0u8; 5];
         from.read_exact(&mut head).await?;
@@ -110,12 +144,26 @@ async fn forward_counting(
             b'S' if pending => {
                 counts.queries.fetch_add(1, Ordering::Relaxed);
                 pending = false;
+                if !in_transaction {
+                    transaction();
+                }
             }
             b'S' => {
                 counts.pings.fetch_add(1, Ordering::Relaxed);
             }
             b'Q' => {
                 counts.queries.fetch_add(1, Ordering::Relaxed);
+                match boundary(&body) {
+                    Boundary::Begin => in_transaction = true,
+                    Boundary::End => {
+                        in_transaction = false;
+                        transaction();
+                    }
+                    Boundary::Within if !in_transaction => {
+                        transaction();
+                    }
+                    Boundary::Within => {}
+                }
             }
             _ => pending = true,
         }
@@ -124,16 +172,27 @@ async fn forward_counting(
     }
 }
 
-/// Per request: queries, and pings on release.
+/// Per request: queries, pings on release, transactions, and what
+/// DESIGN.md budgets.
 pub struct Trips {
     pub name: &'static str,
     pub queries: f64,
     pub pings: f64,
+    pub transactions: f64,
+    pub budget: &'static str,
+}
+
+/// What the measurement as a whole shows: transactions the proxy counted
+/// from the server, and those `pg_stat_database` recorded from everyone
+/// over the same time (this benchmark's own two readings, autovacuum).
+pub struct Checked {
+    pub counted: u64,
+    pub recorded: u64,
 }
 
 /// Round trips per request for each operation, on a server started here
 /// on `database_url` (PostgreSQL) through the counting proxy.
-pub async fn count(database_url: &str) -> Vec<Trips> {
+pub async fn count(database_url: &str) -> (Vec<Trips>, Checked) {
     let mut url = url::Url::parse(database_url).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let upstream: SocketAddr = tokio::net::lookup_host(upstream)
@@ -182,10 +241,24 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
         .unwrap()
         .to_owned();
 
+    // Logouts end the tokens they present: one each, made beforehand.
+    let mut to_end = Vec::new();
+    for _ in 0..23 {
+        to_end.push(
+            login(client, &base).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     let background = idle_rate(&proxy).await;
+    let (recorded_before, counted_before) = (
+        recorded_transactions(database_url).await,
+        proxy.counts.now()[2],
+    );
     let mut counted = Vec::new();
     macro_rules! per_request {
-        ($name:expr, $times:expr, $request:expr) => {{
+        ($name:expr, $budget:expr, $times:expr, $request:expr) => {{
             for _ in 0..3 {
                 $request.await;
             }
@@ -197,35 +270,61 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let after = proxy.counts.now();
             let elapsed = started.elapsed().as_secs_f64();
-            let per_request =
-                |spent: u64, idle: f64| ((spent as f64 - idle * elapsed) / $times as f64).max(0.0);
+            let per_request = |i: usize| {
+                ((after[i] - before[i]) as f64 - background[i] * elapsed) / $times as f64
+            };
             counted.push(Trips {
                 name: $name,
-                queries: per_request(after.0 - before.0, background.0),
-                pings: per_request(after.1 - before.1, background.1),
+                queries: per_request(0).max(0.0),
+                pings: per_request(1).max(0.0),
+                transactions: per_request(2).max(0.0),
+                budget: $budget,
             });
         }};
     }
-    per_request!("password login (POST /v1/login)", 20, async {
-        login(client, &base).await
-    });
-    per_request!("refresh grant (POST /oauth2/token)", 100, async {
-        let body: Value = client
-            .post(format!("{base}/oauth2/token"))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    });
+    per_request!(
+        "password login (POST /v1/login)",
+        "1 read + 1 write + audit, batched",
+        20,
+        async { login(client, &base).await }
+    );
+    per_request!(
+        "session login (POST /v1/login, mode session)",
+        "1 read + 1 write + audit, batched",
+        20,
+        async {
+            ok(client
+                .post(format!("{base}/v1/login"))
+                .json(&serde_json::json!({"username": "admin",
+                    "password": crate::server::ADMIN_PASSWORD, "mode": "session"}))
+                .send()
+                .await
+                .unwrap())
+        }
+    );
+    per_request!(
+        "refresh grant (POST /oauth2/token)",
+        "1 compare-and-set + 1 insert, in one transaction",
+        100,
+        async {
+            let body: Value = client
+                .post(format!("{base}/oauth2/token"))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        }
+    );
     per_request!(
         "client_credentials grant (POST /oauth2/token)",
+        "0 (client cached after first use)",
         100,
         async {
             ok(client
@@ -237,16 +336,21 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
                 .unwrap())
         }
     );
-    per_request!("introspection (POST /oauth2/introspect)", 100, async {
-        ok(client
-            .post(format!("{base}/oauth2/introspect"))
-            .header("Authorization", &basic)
-            .form(&[("token", admin.as_str())])
-            .send()
-            .await
-            .unwrap())
-    });
-    per_request!("userinfo (GET /v1/userinfo)", 100, async {
+    per_request!(
+        "introspection (POST /oauth2/introspect)",
+        "0 to verify",
+        100,
+        async {
+            ok(client
+                .post(format!("{base}/oauth2/introspect"))
+                .header("Authorization", &basic)
+                .form(&[("token", admin.as_str())])
+                .send()
+                .await
+                .unwrap())
+        }
+    );
+    per_request!("userinfo (GET /v1/userinfo)", "0 to verify", 100, async {
         ok(client
             .get(format!("{base}/v1/userinfo"))
             .bearer_auth(&admin)
@@ -255,7 +359,21 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
             .unwrap())
     });
     per_request!(
+        "logout (POST /v1/logout)",
+        "0 to verify + 1 write",
+        20,
+        async {
+            ok(client
+                .post(format!("{base}/v1/logout"))
+                .bearer_auth(to_end.pop().unwrap())
+                .send()
+                .await
+                .unwrap())
+        }
+    );
+    per_request!(
         "session-authenticated request (GET /v1/sessions)",
+        "0 cached; at most 1 read, and 1 write a minute",
         100,
         async {
             ok(client
@@ -285,14 +403,14 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
             .map(|(_, code)| code.into_owned())
             .unwrap_or_else(|| panic!("no code in {location}"))
     };
-    per_request!(code_flow::AUTHORIZE, 100, async {
+    per_request!(code_flow::AUTHORIZE, "— (not in DESIGN.md)", 100, async {
         authorize().await;
     });
     let mut codes = Vec::new();
     for _ in 0..110 {
         codes.push(authorize().await);
     }
-    per_request!(code_flow::EXCHANGE, 100, async {
+    per_request!(code_flow::EXCHANGE, "— (not in DESIGN.md)", 100, async {
         let code = codes.pop().unwrap();
         ok(client
             .post(format!("{base}/oauth2/token"))
@@ -303,8 +421,34 @@ pub async fn count(database_url: &str) -> Vec<Trips> {
             .await
             .unwrap())
     });
+    let counted_total = proxy.counts.now()[2] - counted_before;
     drop(server);
-    counted
+    // An idle backend reports its counts up to ten seconds late.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let recorded = recorded_transactions(database_url).await - recorded_before;
+    (
+        counted,
+        Checked {
+            counted: counted_total,
+            recorded,
+        },
+    )
+}
+
+/// `xact_commit + xact_rollback` of the database, as PostgreSQL recorded
+/// them (read over a connection of its own, not through the proxy).
+async fn recorded_transactions(database_url: &str) -> u64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
+    let total: i64 = sqlx::query_scalar(
+        "SELECT (xact_commit + xact_rollback)::BIGINT FROM pg_stat_database \
+         WHERE datname = current_database()",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    connection.close().await.unwrap();
+    u64::try_from(total).unwrap()
 }
 
 fn ok(response: reqwest::Response) {
@@ -316,15 +460,13 @@ fn ok(response: reqwest::Response) {
     );
 }
 
-/// Queries and pings per second the server makes on its own, idle.
-async fn idle_rate(proxy: &Proxy) -> (f64, f64) {
+/// Queries, pings and transactions per second the server makes on its
+/// own, idle.
+async fn idle_rate(proxy: &Proxy) -> [f64; 3] {
     let before = proxy.counts.now();
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = proxy.counts.now();
     let elapsed = started.elapsed().as_secs_f64();
-    (
-        (after.0 - before.0) as f64 / elapsed,
-        (after.1 - before.1) as f64 / elapsed,
-    )
+    [0, 1, 2].map(|i| (after[i] - before[i]) as f64 / elapsed)
 }

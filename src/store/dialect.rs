@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use super::group_commit::WriteFuture;
 use super::{Rotated, Rotation, StoreError, Subscription};
 
 /// What differs between PostgreSQL and SQLite. Implemented by
@@ -25,6 +26,21 @@ pub(super) trait Dialect: Send + Sync {
 
     /// Applies the backend's migrations.
     async fn run_migrations(&self) -> Result<(), StoreError>;
+
+    /// Runs `write`, statements and nothing else, and answers once it is
+    /// durable: on PostgreSQL on a pooled connection, each statement its
+    /// own transaction (concurrent commits already share WAL flushes
+    /// there); on SQLite inside the next group commit, with whatever else
+    /// is waiting to be written (`group_commit.rs`). The hot writes go
+    /// this way: refresh tokens, sessions, revocations. Never call it
+    /// while holding a transaction of [`Dialect::begin_write`]: on SQLite
+    /// that transaction holds the one writer connection the batch needs.
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut <Self::Db as sqlx::Database>::Connection) -> WriteFuture<'c, T>
+            + Send
+            + 'static;
 
     /// A transaction for a read-then-write: it holds the write lock from
     /// its first statement on SQLite (`BEGIN IMMEDIATE`); on PostgreSQL

@@ -1,6 +1,8 @@
 //! The store's error, and how database driver errors map onto it.
 
-#[derive(Debug, thiserror::Error)]
+/// Cloned when one failure answers several requests (a batch of writes
+/// that could not commit).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

@@ -11,6 +11,7 @@
 
 mod dialect;
 mod error;
+mod group_commit;
 mod postgres;
 mod records;
 mod sql;

@@ -10,6 +10,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::dialect::Dialect;
+use super::group_commit::WriteFuture;
 use super::sql::{refresh_columns, shared_queries};
 use super::{DbTime, Notification, RevokedEntry, Rotated, Rotation, StoreError, Subscription};
 use crate::config::DatabaseSettings;
@@ -55,6 +56,15 @@ impl Dialect for PgStore {
         // start together apply each migration once.
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let mut connection = self.pool.acquire().await?;
+        write(&mut connection).await
     }
 
     /// Under READ COMMITTED the statements' own row locks serialize the

@@ -9,6 +9,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use super::dialect::Dialect;
+use super::group_commit::{GroupCommit, WriteFuture};
 use super::sql::{refresh_columns, shared_queries};
 use super::{DbTime, Rotated, Rotation, StoreError, Subscription};
 use crate::config::{DatabaseSettings, SqliteSync};
@@ -22,6 +23,8 @@ pub struct SqliteStore {
     /// queueing in this pool is fair and immediate, where contending
     /// connections would sleep and retry in SQLite's busy handler.
     writer: SqlitePool,
+    /// The hot writes, committed in batches on the writer connection.
+    group: GroupCommit,
 }
 
 impl SqliteStore {
@@ -48,7 +51,12 @@ impl SqliteStore {
             .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
-        Ok(Self { reader, writer })
+        let group = GroupCommit::start(writer.clone());
+        Ok(Self {
+            reader,
+            writer,
+            group,
+        })
     }
 }
 
@@ -67,6 +75,14 @@ impl Dialect for SqliteStore {
     async fn run_migrations(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.writer).await?;
         Ok(())
+    }
+
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.group.write(write).await
     }
 
     /// `BEGIN IMMEDIATE` takes SQLite's single write lock up front, so the
@@ -93,60 +109,67 @@ impl Dialect for SqliteStore {
     }
 
     /// SQLite cannot modify rows inside a CTE, so the compare-and-set and
-    /// the successor's insert share a `BEGIN IMMEDIATE` transaction: the
-    /// write lock is held from the start, so racing redemptions run one
-    /// after the other and only the first finds the token unused.
+    /// the successor's insert are two statements of one group commit,
+    /// which holds the write lock throughout: racing redemptions run one
+    /// after the other and only the first finds the token unused. The
+    /// savepoint around them makes the pair all or nothing.
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let used: Option<(Uuid, Uuid, String, String, String, String, DbTime)> = sqlx::query_as(
-            "UPDATE refresh_tokens SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3 \
-               AND family_started_at > $4 \
-               AND NOT EXISTS (SELECT 1 FROM revoked_families f \
-                               WHERE f.family_id = refresh_tokens.family_id) \
-               AND EXISTS (SELECT 1 FROM users u \
-                           WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
-             RETURNING family_id, user_id, client_id, scope, audiences, \
-               (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id), \
-               family_started_at",
-        )
-        .bind(&r.presented_hash[..])
-        .bind(DbTime(r.now))
-        .bind(&r.client_id)
-        .bind(DbTime(r.families_started_after()))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((family_id, user_id, client_id, scope, audiences, roles, started)) = used else {
-            return Ok(None);
-        };
-        sqlx::query(concat!(
-            "INSERT INTO refresh_tokens (",
-            refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&r.successor_hash[..])
-        .bind(family_id)
-        .bind(user_id)
-        .bind(&client_id)
-        .bind(&scope)
-        .bind(&audiences)
-        .bind(DbTime(r.now))
-        .bind(DbTime(r.successor_expiry(started.0)))
-        .bind(r.access_jti.to_string())
-        .bind(DbTime(r.access_expires_at))
-        .bind(started)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(Rotated {
-            family_id,
-            user_id,
-            client_id,
-            scope,
-            audiences,
-            roles,
-            family_started_at: started,
-        }))
+        let r = r.clone();
+        self.write(move |connection| {
+            Box::pin(async move {
+                let used: Option<(Uuid, Uuid, String, String, String, String, DbTime)> =
+                    sqlx::query_as(
+                        "UPDATE refresh_tokens SET used_at = $2 \
+                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                           AND client_id = $3 AND family_started_at > $4 \
+                           AND NOT EXISTS (SELECT 1 FROM revoked_families f \
+                                           WHERE f.family_id = refresh_tokens.family_id) \
+                           AND EXISTS (SELECT 1 FROM users u \
+                                       WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
+                         RETURNING family_id, user_id, client_id, scope, audiences, \
+                           (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id), \
+                           family_started_at",
+                    )
+                    .bind(&r.presented_hash[..])
+                    .bind(DbTime(r.now))
+                    .bind(&r.client_id)
+                    .bind(DbTime(r.families_started_after()))
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                let Some((family_id, user_id, client_id, scope, audiences, roles, started)) = used
+                else {
+                    return Ok(None);
+                };
+                sqlx::query(concat!(
+                    "INSERT INTO refresh_tokens (",
+                    refresh_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(&r.successor_hash[..])
+                .bind(family_id)
+                .bind(user_id)
+                .bind(&client_id)
+                .bind(&scope)
+                .bind(&audiences)
+                .bind(DbTime(r.now))
+                .bind(DbTime(r.successor_expiry(started.0)))
+                .bind(r.access_jti.to_string())
+                .bind(DbTime(r.access_expires_at))
+                .bind(started)
+                .execute(&mut *connection)
+                .await?;
+                Ok(Some(Rotated {
+                    family_id,
+                    user_id,
+                    client_id,
+                    scope,
+                    audiences,
+                    roles,
+                    family_started_at: started,
+                }))
+            })
+        })
+        .await
     }
 
     /// One process owns a SQLite database, so there is nobody to hear from.

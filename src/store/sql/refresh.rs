@@ -22,25 +22,31 @@ macro_rules! refresh_queries {
                     &self,
                     t: &NewRefreshToken,
                 ) -> Result<(), StoreError> {
-                    sqlx::query(concat!(
-                        "INSERT INTO refresh_tokens (",
-                        refresh_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                    ))
-                    .bind(&t.token_hash[..])
-                    .bind(t.family_id)
-                    .bind(t.user_id.0)
-                    .bind(&t.client_id)
-                    .bind(&t.scope)
-                    .bind(t.audiences.stored())
-                    .bind(DbTime(t.issued_at))
-                    .bind(DbTime(t.expires_at))
-                    .bind(t.access_jti.to_string())
-                    .bind(DbTime(t.access_expires_at))
-                    .bind(DbTime(t.family_started_at))
-                    .execute(self.writer())
-                    .await?;
-                    Ok(())
+                    let t = t.clone();
+                    self.write(move |connection| {
+                        Box::pin(async move {
+                            sqlx::query(concat!(
+                                "INSERT INTO refresh_tokens (",
+                                refresh_columns!(),
+                                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                            ))
+                            .bind(&t.token_hash[..])
+                            .bind(t.family_id)
+                            .bind(t.user_id.0)
+                            .bind(&t.client_id)
+                            .bind(&t.scope)
+                            .bind(t.audiences.stored())
+                            .bind(DbTime(t.issued_at))
+                            .bind(DbTime(t.expires_at))
+                            .bind(t.access_jti.to_string())
+                            .bind(DbTime(t.access_expires_at))
+                            .bind(DbTime(t.family_started_at))
+                            .execute(&mut *connection)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .await
                 }
 
                 async fn rotate_refresh_token(

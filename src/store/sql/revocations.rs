@@ -20,36 +20,44 @@ macro_rules! revocation_queries {
                     &self,
                     r: &NewRevocation,
                 ) -> Result<(RevokedEntry, bool), StoreError> {
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO revoked_tokens (jti, subject, expires_at, revoked_at, reason) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING RETURNING seq",
-                    )
-                    .bind(r.jti.to_string())
-                    .bind(&r.subject)
-                    .bind(DbTime(r.expires_at))
-                    .bind(DbTime(r.revoked_at))
-                    .bind(&r.reason)
-                    .fetch_optional(self.writer())
-                    .await?;
-                    if let Some(seq) = inserted {
-                        let entry = RevokedEntry {
-                            jti: r.jti,
-                            exp: r.expires_at.timestamp(),
-                            seq,
-                        };
-                        return Ok((entry, true));
-                    }
-                    // Already listed: hand back the entry as stored, so a
-                    // replica that missed it can still apply it.
-                    let existing = sqlx::query_as::<_, RevocationRecord>(concat!(
-                        "SELECT ",
-                        revocation_columns!(),
-                        " FROM revoked_tokens WHERE jti = $1"
-                    ))
-                    .bind(r.jti.to_string())
-                    .fetch_one(self.writer())
-                    .await?;
-                    Ok((existing.entry()?, false))
+                    let r = r.clone();
+                    self.write(move |connection| {
+                        Box::pin(async move {
+                            let inserted: Option<i64> = sqlx::query_scalar(
+                                "INSERT INTO revoked_tokens \
+                                 (jti, subject, expires_at, revoked_at, reason) \
+                                 VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (jti) DO NOTHING RETURNING seq",
+                            )
+                            .bind(r.jti.to_string())
+                            .bind(&r.subject)
+                            .bind(DbTime(r.expires_at))
+                            .bind(DbTime(r.revoked_at))
+                            .bind(&r.reason)
+                            .fetch_optional(&mut *connection)
+                            .await?;
+                            if let Some(seq) = inserted {
+                                let entry = RevokedEntry {
+                                    jti: r.jti,
+                                    exp: r.expires_at.timestamp(),
+                                    seq,
+                                };
+                                return Ok((entry, true));
+                            }
+                            // Already listed: hand back the entry as stored,
+                            // so a replica that missed it can still apply it.
+                            let existing = sqlx::query_as::<_, RevocationRecord>(concat!(
+                                "SELECT ",
+                                revocation_columns!(),
+                                " FROM revoked_tokens WHERE jti = $1"
+                            ))
+                            .bind(r.jti.to_string())
+                            .fetch_one(&mut *connection)
+                            .await?;
+                            Ok((existing.entry()?, false))
+                        })
+                    })
+                    .await
                 }
 
                 async fn revoked_since(

@@ -62,24 +62,31 @@ macro_rules! session_queries {
             #[async_trait::async_trait]
             impl $crate::store::SessionStore for $store {
                 async fn insert_session(&self, s: &NewSession) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
-                         absolute_expires_at, user_agent, client_addr, access_jti, \
-                         access_expires_at, amr) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(s.id)
-                    .bind(&s.token_hash[..])
-                    .bind(s.user_id.0)
-                    .bind(DbTime(s.created_at))
-                    .bind(DbTime(s.absolute_expires_at))
-                    .bind(&s.user_agent)
-                    .bind(&s.client_addr)
-                    .bind(s.access.map(|(jti, _)| jti.to_string()))
-                    .bind(s.access.map(|(_, exp)| DbTime(exp)))
-                    .bind(&s.amr)
-                    .execute(self.writer())
-                    .await?;
-                    Ok(())
+                    let s = s.clone();
+                    self.write(move |connection| {
+                        Box::pin(async move {
+                            sqlx::query(
+                                "INSERT INTO sessions (id, token_hash, user_id, created_at, \
+                                 last_seen_at, absolute_expires_at, user_agent, client_addr, \
+                                 access_jti, access_expires_at, amr) \
+                                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
+                            )
+                            .bind(s.id)
+                            .bind(&s.token_hash[..])
+                            .bind(s.user_id.0)
+                            .bind(DbTime(s.created_at))
+                            .bind(DbTime(s.absolute_expires_at))
+                            .bind(&s.user_agent)
+                            .bind(&s.client_addr)
+                            .bind(s.access.map(|(jti, _)| jti.to_string()))
+                            .bind(s.access.map(|(_, exp)| DbTime(exp)))
+                            .bind(&s.amr)
+                            .execute(&mut *connection)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .await
                 }
 
                 async fn session_by_hash(
