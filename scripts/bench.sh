@@ -3,7 +3,8 @@
 # crypto costs (criterion), the in-memory revocation check with a million
 # entries, the downstream verifier, and the HTTP load benchmark on SQLite
 # and on PostgreSQL, each compared with the raw costs measured in the same
-# run.
+# run; and draws docs/benchmarks.svg, each operation next to its raw limit
+# (scripts/chart.py, with matplotlib in benches/.venv).
 #
 #   scripts/bench.sh            # 10 s per operation
 #   BENCH_SECONDS=30 scripts/bench.sh
@@ -50,8 +51,18 @@ cargo bench --locked --features verifier --bench verifier 2>&1 | tee "$out/verif
 for db in sqlite postgres; do
     say "load on $db, ${seconds} s per operation"
     cargo bench --locked --bench load -- --database "$db" --seconds "$seconds" \
-        --sessions "${BENCH_SESSIONS:-1000000}" --markdown "$out/$db.md" "${load_baseline[@]}"
+        --sessions "${BENCH_SESSIONS:-1000000}" --markdown "$out/$db.md" --json "$out/$db.json" \
+        "${load_baseline[@]}"
 done
+
+say "the chart: docs/benchmarks.svg"
+venv=benches/.venv
+if [[ ! "$venv/installed" -nt benches/chart-requirements.txt ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r benches/chart-requirements.txt
+    touch "$venv/installed"
+fi
+"$venv/bin/python" scripts/chart.py docs/benchmarks.svg "$out/sqlite.json" "$out/postgres.json"
 
 criterion_table() {
     # Criterion prints "group/name  time: [low mean high]", the name on a
@@ -81,6 +92,9 @@ PY
         baseline="compares the JWKS with nginx $(nginx -v 2>&1 | cut -d/ -f2)"
     fi
     echo "(which drives the server with $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2) and $baseline)."
+    echo "The chart is drawn by \`scripts/chart.py\` (matplotlib) from the load benchmark's figures."
+    echo
+    echo "![Each operation's rate next to its raw limit, SQLite and PostgreSQL](docs/benchmarks.svg)"
     echo
     echo "### Raw costs (criterion, one core)"
     echo

@@ -9,7 +9,7 @@
 //! ```text
 //! cargo bench --bench load -- [--database sqlite|postgres] [--seconds N]
 //!                             [--concurrency N] [--only PREFIX]
-//!                             [--sessions N] [--markdown FILE]
+//!                             [--sessions N] [--markdown FILE] [--json FILE]
 //!                             [--baseline BINARY --baseline-label TEXT]
 //! ```
 //! The grants are also driven on this build with ES256 and with EdDSA keys
@@ -45,6 +45,8 @@ struct Options {
     seconds: u64,
     concurrency: usize,
     markdown: Option<PathBuf>,
+    /// The table's figures, for the chart `scripts/bench.sh` draws.
+    json: Option<PathBuf>,
     /// Run only the operations whose name starts with this.
     only: Option<String>,
     /// Put this many sessions in the database and measure validations.
@@ -59,6 +61,7 @@ fn options() -> Options {
         seconds: 10,
         concurrency: 32,
         markdown: None,
+        json: None,
         only: None,
         sessions: 0,
         baseline: None,
@@ -81,6 +84,7 @@ fn options() -> Options {
                     .expect("--concurrency N");
             }
             "--markdown" => options.markdown = Some(args.next().expect("--markdown FILE").into()),
+            "--json" => options.json = Some(args.next().expect("--json FILE").into()),
             "--only" => options.only = Some(args.next().expect("--only PREFIX")),
             "--sessions" => {
                 options.sessions = args
@@ -255,12 +259,14 @@ fn main() {
             ("RS256 verify", raw.verify)
         }
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let mut table = format!(
         "Backend: **{}**, {} s per operation, {} concurrent clients.\n\n\
-         | operation | per second | p50 | p99 | errors | compared with | raw per second | ratio | server cores | machine cores |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         | operation | per second | p50 | p99 | errors | compared with | raw per second | ratio | server cores | ratio per server core | machine cores |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
         options.database, options.seconds, options.concurrency
     );
+    let mut rows = Vec::new();
     for s in &results {
         let (what, raw_rate) = compared(s.name);
         let ratio = if raw_rate > 0.0 {
@@ -268,6 +274,17 @@ fn main() {
         } else {
             "—".into()
         };
+        // What each core the server kept busy achieved, against what one
+        // core does raw: the server's own overhead, whatever else (the
+        // database, wrk) took the other cores.
+        let per_core = (raw_rate > 0.0 && s.server_cores > 0.0)
+            .then(|| (s.per_second / s.server_cores) / (raw_rate / cores));
+        let per_core_text = per_core.map_or_else(|| "—".into(), |r| format!("{:.0} %", 100.0 * r));
+        rows.push(serde_json::json!({
+            "operation": s.name, "per_second": s.per_second, "compared_with": what,
+            "raw_per_second": raw_rate, "server_cores": s.server_cores,
+            "ratio_per_server_core": per_core,
+        }));
         let raw_text = if raw_rate > 0.0 {
             format!("{raw_rate:.0}")
         } else {
@@ -280,7 +297,7 @@ fn main() {
             format!("{:.2}", s.server_cores)
         };
         table.push_str(&format!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
             s.name,
             s.per_second,
             ms(s.p50),
@@ -290,6 +307,7 @@ fn main() {
             raw_text,
             ratio,
             server_cores,
+            per_core_text,
             s.machine_cores
         ));
     }
@@ -376,6 +394,10 @@ fn main() {
     println!("{table}");
     if let Some(path) = options.markdown {
         std::fs::write(path, table).unwrap();
+    }
+    if let Some(path) = options.json {
+        let document = serde_json::json!({"database": options.database, "rows": rows});
+        std::fs::write(path, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
     }
 }
 
