@@ -38,8 +38,9 @@ pub(super) trait Dialect: Send + Sync {
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut <Self::Db as sqlx::Database>::Connection) -> WriteFuture<'c, T>
+        F: for<'c> Fn(&'c mut <Self::Db as sqlx::Database>::Connection) -> WriteFuture<'c, T>
             + Send
+            + Sync
             + 'static;
 
     /// A transaction for a read-then-write: it holds the write lock from

@@ -3,18 +3,23 @@
 //! With `synchronous=FULL` every commit waits for an fsync, and SQLite
 //! commits one transaction at a time: a write per fsync is the ceiling.
 //! Here the writes of concurrent requests are queued to one task, which
-//! runs whatever is waiting as one transaction: each write inside a
-//! savepoint of its own, then one `COMMIT` (one fsync) for all of them.
-//! While a batch is being made durable the next one gathers, so the
-//! batches grow with the load and a lone write waits for nobody.
+//! runs whatever is waiting as one transaction, then one `COMMIT` (one
+//! fsync) for all of them. While a batch is being made durable the next
+//! one gathers, so the batches grow with the load and a lone write waits
+//! for nobody.
 //!
 //! Every request is answered only after the transaction holding its write
-//! committed, with its own outcome: a write that fails (a unique
-//! violation, say) is rolled back to its savepoint and fails alone, and a
-//! compare-and-set that matches nothing simply wrote nothing. Only when
-//! the transaction itself cannot commit (the disk is full, the database
-//! cannot be opened) does every write of the batch get that error, and
-//! none of them is applied.
+//! committed, with its own outcome: a compare-and-set that matches nothing
+//! simply wrote nothing, and a write that fails (a unique violation, say)
+//! fails alone. Writes rarely fail, so a batch first runs without
+//! savepoints, which would cost every write two more statements; when one
+//! fails, the transaction is rolled back and the batch runs again with
+//! each write in a savepoint of its own, the failed one rolled back to
+//! it. A write may therefore run twice (the first run undone), so it must
+//! be a function of what it captured and the database alone. Only when the
+//! transaction itself cannot commit (the disk is full, the database cannot
+//! be opened) does every write of the batch get that error, and none of
+//! them is applied.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,15 +53,16 @@ impl GroupCommit {
 
     /// Runs `write` inside the next batch's transaction and answers once
     /// that transaction is durable. `write` must do nothing but its
-    /// statements on the connection it is given (no `BEGIN` or `COMMIT`).
+    /// statements on the connection it is given (no `BEGIN` or `COMMIT`),
+    /// and may be run again after a rollback.
     pub async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + Sync + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            write: Some(write),
+            write,
             outcome: None,
             reply,
         };
@@ -72,7 +78,7 @@ impl GroupCommit {
 /// A queued write, whatever it returns.
 trait Pending: Send {
     /// Runs the write on `connection`; returns whether it succeeded and
-    /// keeps its outcome for the answer.
+    /// keeps its outcome for the answer (replacing an earlier run's).
     fn run<'c>(
         &'c mut self,
         connection: &'c mut SqliteConnection,
@@ -84,7 +90,7 @@ trait Pending: Send {
 }
 
 struct Job<T, F> {
-    write: Option<F>,
+    write: F,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -92,17 +98,14 @@ struct Job<T, F> {
 impl<T, F> Pending for Job<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    F: for<'c> Fn(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + Sync + 'static,
 {
     fn run<'c>(
         &'c mut self,
         connection: &'c mut SqliteConnection,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
-            let Some(write) = self.write.take() else {
-                return false;
-            };
-            let outcome = write(connection).await;
+            let outcome = (self.write)(connection).await;
             let succeeded = outcome.is_ok();
             self.outcome = Some(outcome);
             succeeded
@@ -142,33 +145,67 @@ async fn commit_batches(writer: SqlitePool, mut queue: mpsc::UnboundedReceiver<B
     }
 }
 
-/// One transaction for the batch, each write in a savepoint of its own.
+/// One transaction for the batch: without savepoints first, and if a
+/// write failed, again with one around each write.
 async fn commit(writer: &SqlitePool, batch: &mut [Box<dyn Pending>]) -> Result<(), StoreError> {
     let mut connection = writer.acquire().await?;
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut *connection)
-        .await?;
-    let outcome = async {
-        for job in batch.iter_mut() {
+    let mut savepoints = false;
+    loop {
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await?;
+        let outcome = run(&mut connection, batch, savepoints).await;
+        if !matches!(outcome, Ok(Ran::AllSucceeded | Ran::Isolated)) {
+            // Whatever SQLite left open goes; nothing of this run stays.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+        }
+        match outcome? {
+            Ran::AllSucceeded | Ran::Isolated => return Ok(()),
+            Ran::OneFailed => savepoints = true,
+        }
+    }
+}
+
+/// How a run of the batch went.
+enum Ran {
+    /// Every write succeeded, and the batch committed.
+    AllSucceeded,
+    /// With savepoints: the failed writes were rolled back alone, and the
+    /// batch committed.
+    Isolated,
+    /// Without savepoints: a write failed, and nothing was committed.
+    OneFailed,
+}
+
+async fn run(
+    connection: &mut SqliteConnection,
+    batch: &mut [Box<dyn Pending>],
+    savepoints: bool,
+) -> Result<Ran, StoreError> {
+    for job in batch.iter_mut() {
+        if savepoints {
             sqlx::raw_sql("SAVEPOINT write")
                 .execute(&mut *connection)
                 .await?;
-            let undo = if job.run(&mut connection).await {
+        }
+        let succeeded = job.run(connection).await;
+        if savepoints {
+            let end = if succeeded {
                 "RELEASE write"
             } else {
                 "ROLLBACK TO write; RELEASE write"
             };
-            sqlx::raw_sql(undo).execute(&mut *connection).await?;
+            sqlx::raw_sql(end).execute(&mut *connection).await?;
+        } else if !succeeded {
+            return Ok(Ran::OneFailed);
         }
-        sqlx::raw_sql("COMMIT").execute(&mut *connection).await?;
-        Ok::<(), StoreError>(())
     }
-    .await;
-    if outcome.is_err() {
-        // Whatever SQLite left open goes; nothing of the batch is applied.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-    }
-    outcome
+    sqlx::raw_sql("COMMIT").execute(&mut *connection).await?;
+    Ok(if savepoints {
+        Ran::Isolated
+    } else {
+        Ran::AllSucceeded
+    })
 }
 
 #[cfg(test)]
@@ -203,6 +240,7 @@ mod tests {
     fn insert<'g>(group: &'g GroupCommit, values: &[&str]) -> WriteFuture<'g, usize> {
         let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         Box::pin(group.write(move |connection| {
+            let values = values.clone();
             Box::pin(async move {
                 for v in &values {
                     sqlx::query("INSERT INTO t (v) VALUES ($1)")

@@ -61,7 +61,7 @@ impl Dialect for PgStore {
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut sqlx::PgConnection) -> WriteFuture<'c, T> + Send + Sync + 'static,
     {
         let mut connection = self.pool.acquire().await?;
         write(&mut connection).await

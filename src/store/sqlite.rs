@@ -80,7 +80,7 @@ impl Dialect for SqliteStore {
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut sqlx::SqliteConnection) -> WriteFuture<'c, T> + Send + Sync + 'static,
     {
         self.group.write(write).await
     }
@@ -116,6 +116,7 @@ impl Dialect for SqliteStore {
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
         let r = r.clone();
         self.write(move |connection| {
+            let r = r.clone();
             Box::pin(async move {
                 let used: Option<(Uuid, Uuid, String, String, String, String, DbTime)> =
                     sqlx::query_as(

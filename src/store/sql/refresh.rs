@@ -24,6 +24,7 @@ macro_rules! refresh_queries {
                 ) -> Result<(), StoreError> {
                     let t = t.clone();
                     self.write(move |connection| {
+                        let t = t.clone();
                         Box::pin(async move {
                             sqlx::query(concat!(
                                 "INSERT INTO refresh_tokens (",

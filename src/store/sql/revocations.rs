@@ -22,6 +22,7 @@ macro_rules! revocation_queries {
                 ) -> Result<(RevokedEntry, bool), StoreError> {
                     let r = r.clone();
                     self.write(move |connection| {
+                        let r = r.clone();
                         Box::pin(async move {
                             let inserted: Option<i64> = sqlx::query_scalar(
                                 "INSERT INTO revoked_tokens \

@@ -64,6 +64,7 @@ macro_rules! session_queries {
                 async fn insert_session(&self, s: &NewSession) -> Result<(), StoreError> {
                     let s = s.clone();
                     self.write(move |connection| {
+                        let s = s.clone();
                         Box::pin(async move {
                             sqlx::query(
                                 "INSERT INTO sessions (id, token_hash, user_id, created_at, \
