@@ -94,8 +94,6 @@ PY
     echo "(which drives the server with $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2) and $baseline)."
     echo "The chart is drawn by \`scripts/chart.py\` (matplotlib) from the load benchmark's figures."
     echo
-    echo "![Each operation's rate next to its raw limit, SQLite and PostgreSQL](docs/benchmarks.svg)"
-    echo
     echo "### Raw costs (criterion, one core)"
     echo
     echo "| benchmark | mean time |"
