@@ -34,6 +34,15 @@ fn claims(now: i64) -> AccessClaims {
     }
 }
 
+/// What the claims above pass.
+fn expectations() -> Expectations {
+    Expectations {
+        issuer: "https://id.example.com".into(),
+        audience: "https://id.example.com".into(),
+        leeway_secs: 30,
+    }
+}
+
 fn rs256(c: &mut Criterion) {
     let key = KeyMaterial::generate(countersign::domain::Algorithm::RS256, 2048).unwrap();
     let pkcs8 = key.pkcs8().unwrap();
@@ -90,11 +99,7 @@ fn rs256(c: &mut Criterion) {
                 .unwrap();
         b.iter(|| verifier.verify_sig(black_box(&message), &sig).unwrap());
     });
-    let expect = Expectations {
-        issuer: "https://id.example.com".into(),
-        audience: "https://id.example.com".into(),
-        leeway_secs: 30,
-    };
+    let expect = expectations();
     group.bench_function("verify_server_path", |b| {
         b.iter(|| jwt::verify_access(black_box(&token), &keys, &expect, now).unwrap());
     });
@@ -146,11 +151,7 @@ fn curves(c: &mut Criterion) {
                 .unwrap()
             });
         });
-        let expect = Expectations {
-            issuer: "https://id.example.com".into(),
-            audience: "https://id.example.com".into(),
-            leeway_secs: 30,
-        };
+        let expect = expectations();
         group.bench_function("verify_server_path", |b| {
             b.iter(|| jwt::verify_access(black_box(&token), &keys, &expect, now).unwrap());
         });

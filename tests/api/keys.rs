@@ -24,16 +24,16 @@ const RSA_OID: [u8; 11] = [
     0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
 ];
 
-fn minutes(m: u64) -> Seconds {
+pub fn minutes(m: u64) -> Seconds {
     Seconds(Duration::from_secs(m * 60))
 }
 
 /// One issuer for every server of a test, as replicas behind one name.
-const ISSUER: &str = "https://id.countersign.test";
+pub const ISSUER: &str = "https://id.countersign.test";
 
 /// A short schedule: rotate hourly, publish ten minutes ahead, tokens live
 /// five minutes (plus 30 s of leeway).
-fn hourly(s: &mut Settings) {
+pub fn hourly(s: &mut Settings) {
     s.tokens.issuer = ISSUER.into();
     s.keys.rotation_interval = minutes(60);
     s.keys.prepublish = minutes(10);
@@ -213,7 +213,8 @@ async fn rotate(app: &TestApp, admin: &str, body: Option<&Value>) -> reqwest::Re
         .await
 }
 
-async fn key_states(app: &TestApp, admin: &str) -> Vec<(String, String)> {
+/// `field` and `state` of each key the admin API lists, in order.
+pub async fn key_states_by(app: &TestApp, admin: &str, field: &str) -> Vec<(String, String)> {
     let response = app
         .send_as(Method::GET, "/v1/admin/keys", admin, None)
         .await;
@@ -225,11 +226,15 @@ async fn key_states(app: &TestApp, admin: &str) -> Vec<(String, String)> {
         .iter()
         .map(|k| {
             (
-                k["kid"].as_str().unwrap().to_owned(),
+                k[field].as_str().unwrap().to_owned(),
                 k["state"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
+}
+
+async fn key_states(app: &TestApp, admin: &str) -> Vec<(String, String)> {
+    key_states_by(app, admin, "kid").await
 }
 
 async fn admin_rotation_is_staged_and_an_emergency_one_signs_at_once(db: TestDb) {
