@@ -20,6 +20,8 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 matplotlib.rcParams["svg.hashsalt"] = "countersign"
+# Text as text, not as outlines: a tenth of the size, and readable in a diff.
+matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["font.size"] = 9
 
 # Where the raw limit is work the server process does itself, its rate per
