@@ -281,8 +281,10 @@ fn main() {
         };
         // What each core the server kept busy achieved, against what one
         // core does raw: the server's own overhead, whatever else (the
-        // database, wrk) took the other cores.
-        let per_core = (raw_rate > 0.0 && s.server_cores > 0.0)
+        // database, wrk) took the other cores. Only where the raw work is
+        // the server's own: not a database's inserts, not nginx.
+        let own_work = !matches!(what, "durable insert" | "nginx, the same bytes");
+        let per_core = (own_work && raw_rate > 0.0 && s.server_cores > 0.0)
             .then(|| (s.per_second / s.server_cores) / (raw_rate / cores));
         let per_core_text = per_core.map_or_else(|| "—".into(), |r| format!("{:.0} %", 100.0 * r));
         rows.push(serde_json::json!({
