@@ -291,7 +291,22 @@ async fn stopping_finishes_requests_in_flight_and_flushes_the_audit(db: TestDb, 
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The signal goes once the login is surely in flight: its charge, the
+    // statement just before the hash, is in the server's (trace) log. A
+    // fixed pause could end before a loaded machine even sent the request.
+    // Polled, not awaited blocking: the login's task must keep running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .stderr
+        .try_iter()
+        .any(|line| line.contains("INSERT INTO login_attempts"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the login reaches the server within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let sent = Command::new("kill")
         .args([signal, &server.child.id().to_string()])
         .status()
