@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::audiences::{self, ORDERS};
 use crate::both_backends;
 use crate::helpers::{TestApp, TestDb, claims_of, verify_with_jwks};
-use crate::keys::{ISSUER, hourly, key_states_by};
+use crate::keys::{ISSUER, holds, hourly, key_states_by, master_key, stored_keys, with_master_key};
 use crate::programs::{node, python};
 
 fn header_of(token: &str) -> Value {
@@ -273,3 +273,67 @@ async fn a_staged_rotation_moves_to_another_algorithm(db: TestDb) {
     );
 }
 both_backends!(a_staged_rotation_moves_to_another_algorithm);
+
+/// The DER encodings of the key-type identifiers a PKCS#8 key in the clear
+/// carries near its start: id-ecPublicKey (ES256) and id-Ed25519 (EdDSA).
+const EC_OID: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+
+/// Curve keys are sealed under the master key as RSA keys are: the one a
+/// development start stored in the clear at the first start with a master
+/// key, and one made by a rotation under it from the start; both load
+/// again after a restart.
+async fn curve_keys_are_sealed_at_rest(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.tokens.issuer = ISSUER.into();
+            s.keys.algorithm = Algorithm::ES256;
+        })
+        .await;
+    let es256_token = app.admin_token().await;
+    let clear = stored_keys(&app).await;
+    assert!(holds(&clear[0], &EC_OID) && clear[0].key_encryption.is_none());
+    app.stop().await;
+
+    let key = master_key(9);
+    let sealed_start = |alg: Algorithm| {
+        let key = key.clone();
+        move |s: &mut countersign::config::Settings| {
+            with_master_key(&key)(s);
+            s.keys.algorithm = alg;
+        }
+    };
+    let app = db.spawn_with(sealed_start(Algorithm::EdDSA)).await;
+    let admin = app.admin_token().await;
+    let rotated = app
+        .send_as(
+            Method::POST,
+            "/v1/admin/keys/rotate",
+            &admin,
+            Some(&json!({"now": true})),
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::CREATED);
+    let eddsa_token = app.admin_token().await;
+    assert_eq!(alg_of(&eddsa_token), "EdDSA");
+    let stored = stored_keys(&app).await;
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|k| k.key_encryption.is_some()));
+    assert!(!holds(&stored[0], &EC_OID), "the ES256 key is in the clear");
+    assert!(
+        !holds(&stored[1], &ED25519_OID),
+        "the EdDSA key is in the clear"
+    );
+    app.stop().await;
+
+    let app = db.spawn_with(sealed_start(Algorithm::EdDSA)).await;
+    for token in [&es256_token, &eddsa_token] {
+        assert_eq!(
+            app.userinfo_status(token).await,
+            StatusCode::OK,
+            "{}",
+            alg_of(token)
+        );
+    }
+}
+both_backends!(curve_keys_are_sealed_at_rest);

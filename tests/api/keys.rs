@@ -56,7 +56,7 @@ fn kids_in(jwks: &Value) -> HashSet<String> {
         .collect()
 }
 
-async fn stored_keys(app: &TestApp) -> Vec<SigningKeyRecord> {
+pub async fn stored_keys(app: &TestApp) -> Vec<SigningKeyRecord> {
     let store = countersign::store::connect(&app.settings.database)
         .await
         .unwrap();
@@ -300,11 +300,11 @@ async fn admin_rotation_is_staged_and_an_emergency_one_signs_at_once(db: TestDb)
 }
 both_backends!(admin_rotation_is_staged_and_an_emergency_one_signs_at_once);
 
-fn master_key(byte: u8) -> String {
+pub fn master_key(byte: u8) -> String {
     base64::engine::general_purpose::STANDARD.encode([byte; 32])
 }
 
-fn with_master_key(key: &str) -> impl FnOnce(&mut Settings) + '_ {
+pub fn with_master_key(key: &str) -> impl FnOnce(&mut Settings) + '_ {
     move |s| {
         s.tokens.issuer = ISSUER.into();
         s.keys.master_key = SecretString::from(key.to_owned());
@@ -319,10 +319,13 @@ async fn start_error(settings: Settings) -> String {
 }
 
 fn holds_plaintext(record: &SigningKeyRecord) -> bool {
-    record
-        .private_key
-        .windows(RSA_OID.len())
-        .any(|w| w == RSA_OID)
+    holds(record, &RSA_OID)
+}
+
+/// Whether the stored private key holds `oid`, which a PKCS#8 key in the
+/// clear carries near its start.
+pub fn holds(record: &SigningKeyRecord, oid: &[u8]) -> bool {
+    record.private_key.windows(oid.len()).any(|w| w == oid)
 }
 
 async fn keys_are_encrypted_at_rest_and_a_wrong_master_key_destroys_nothing(db: TestDb) {
