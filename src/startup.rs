@@ -290,17 +290,12 @@ fn configured_admin_password(settings: &Settings) -> Result<Option<Password>, St
 }
 
 /// What discovery lists as `id_token_signing_alg_values_supported`: the
-/// algorithms of the keys loaded (published now, or waiting to sign) and
-/// the one new keys get, so a rotation to another algorithm is announced
-/// from the start of its overlap.
+/// algorithms of the published keys (signing now, waiting to sign, or
+/// still verifying) and the one new keys get, so a rotation to another
+/// algorithm is announced from the start of its overlap.
 fn signing_algorithms(ctx: &Ctx) -> Vec<Algorithm> {
-    let mut algs: Vec<Algorithm> = ctx
-        .keys
-        .loaded()
-        .iter()
-        .map(|key| key.material.algorithm())
-        .chain([ctx.settings.keys.algorithm])
-        .collect();
+    let mut algs = ctx.key_set().algorithms();
+    algs.push(ctx.settings.keys.algorithm);
     algs.sort_unstable();
     algs.dedup();
     algs
