@@ -32,6 +32,7 @@ fn claims(now: i64) -> AccessClaims {
         scope: "profile".into(),
         sid: None,
         roles: vec!["admin".into()],
+        amr: vec![],
     }
 }
 

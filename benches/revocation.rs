@@ -40,6 +40,7 @@ fn claims(jti: Jti, sub: Uuid) -> AccessClaims {
         scope: "profile".into(),
         sid: None,
         roles: vec![],
+        amr: vec![],
     }
 }
 

@@ -22,6 +22,25 @@ pub enum Error {
     /// Wrong password, unknown user or disabled account: one answer for all.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// A second factor's code that is wrong, expired or already used.
+    #[error("{0}")]
+    InvalidCode(String),
+    /// The password was right; the second factor is still to come.
+    #[error(
+        "this account has a second factor: complete the login with the mfa_token and a code \
+         (POST /v1/login/mfa)"
+    )]
+    MfaRequired {
+        mfa_token: String,
+        methods: Vec<&'static str>,
+    },
+    /// The password was right; the user must set up a second factor first.
+    #[error(
+        "this account must set up a second factor before signing in: enrol with the mfa_token \
+         as a bearer token (POST /v1/mfa/totp, then /v1/mfa/totp/confirm), then complete the \
+         login with a code (POST /v1/login/mfa)"
+    )]
+    MfaEnrolmentRequired { mfa_token: String },
     #[error("{0}")]
     InvalidGrant(String),
     #[error("{0}")]

@@ -107,6 +107,7 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
         service::keys::load_ring(store.as_ref(), &settings, master_key.as_deref(), &clock).await?;
     let refresh_secret =
         service::keys::refresh_secret(store.as_ref(), master_key.as_deref(), &clock).await?;
+    service::mfa::seal_clear_secrets(store.as_ref(), master_key.as_deref()).await?;
     // Listen first, load second: nothing committed in between is missed.
     let changes = sync::subscribe(store.as_ref()).await;
     let revocations = Arc::new(RevocationList::new());

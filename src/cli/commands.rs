@@ -16,7 +16,7 @@ use crate::context::{self, Ctx};
 use crate::crypto::master_key::MasterKey;
 use crate::domain::{
     Caller, ClientId, DomainError, GrantTypes, Jti, Password, RedirectUris, Resource, Resources,
-    Roles, Scope, Username,
+    Roles, Scope, UserId, Username,
 };
 use crate::error::Error;
 use crate::service::presented::{self, Target};
@@ -165,6 +165,18 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
         return Err("the passwords do not match".into());
     }
     Ok(first)
+}
+
+pub(super) async fn reset_mfa(settings: Settings, id: &str) -> Result<(), String> {
+    let id = uuid::Uuid::parse_str(id)
+        .map(UserId)
+        .map_err(|_| format!("{id:?} is not a user id (a UUID, as the admin API lists users)"))?;
+    as_operator(settings, async |ctx, caller| {
+        service::mfa::reset(ctx, caller, id).await
+    })
+    .await?;
+    println!("removed the second factors of user {id} and ended their tokens and sessions");
+    Ok(())
 }
 
 pub(super) async fn revoke_token(settings: Settings, jti: &str) -> Result<(), String> {

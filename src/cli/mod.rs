@@ -156,6 +156,12 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove a user's second factors (TOTP and recovery codes), for one
+    /// who lost them, and end everything they hold (tokens, sessions).
+    ResetMfa {
+        /// The user's id (as the admin API lists it).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -219,6 +225,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             roles,
             password_stdin,
         }) => add_user(settings, &name, &roles, password_stdin).await,
+        Command::User(UserCommand::ResetMfa { id }) => reset_mfa(settings, &id).await,
         Command::Keys(KeysCommand::List) => list_keys(settings).await,
         Command::Keys(KeysCommand::Rotate { now }) => rotate_keys(settings, now).await,
         Command::Keys(KeysCommand::Rewrap { new_key_file }) => {

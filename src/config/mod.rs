@@ -45,6 +45,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub sessions: SessionSettings,
     pub throttle: ThrottleSettings,
+    pub mfa: MfaSettings,
     pub revocation: RevocationSettings,
     pub maintenance: MaintenanceSettings,
     pub log: LogSettings,
@@ -198,6 +199,14 @@ pub struct ThrottleSettings {
     pub address_threshold: i64,
     pub base_delay: Seconds,
     pub max_delay: Seconds,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MfaSettings {
+    /// Users with any of these roles must set up a second factor before
+    /// a sign-in gives them anything else.
+    #[serde(deserialize_with = "words")]
+    pub required_roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

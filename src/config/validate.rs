@@ -120,6 +120,11 @@ impl Settings {
                 "thresholds must be at least 1",
             ));
         }
+        if let Err(e) =
+            crate::domain::Roles::parse(self.mfa.required_roles.iter().map(String::as_str))
+        {
+            return Err(ConfigError::key("mfa.required_roles", e.0));
+        }
         if self.maintenance.purge_batch == 0 {
             return Err(ConfigError::key(
                 "maintenance.purge_batch",

@@ -90,6 +90,7 @@ mod tests {
             scope: "profile".into(),
             sid: None,
             roles: vec!["admin".into()],
+            amr: vec![],
         }
     }
 

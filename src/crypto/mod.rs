@@ -13,6 +13,8 @@ pub mod password;
 #[cfg(feature = "server")]
 pub mod random;
 pub mod rules;
+#[cfg(feature = "server")]
+pub mod totp;
 
 /// A failure of the crypto backend itself (not of the caller's input).
 #[cfg(feature = "server")]

@@ -46,6 +46,10 @@ pub struct AccessClaims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// How the user signed in (RFC 8176), when the token was issued at a
+    /// sign-in: `["pwd"]`, or `["pwd", "otp", "mfa"]` with a second factor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// The `aud` claim: who a token is for, one audience or several (RFC 7519

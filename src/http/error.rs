@@ -44,6 +44,15 @@ pub struct OAuthErrorBody {
     /// `server_error`.
     pub error: &'static str,
     pub error_description: String,
+    /// With `mfa_required`: the token `/v1/login/mfa` completes the login
+    /// with (five minutes, five wrong codes). With `mfa_enrolment_required`:
+    /// also the bearer token that sets up TOTP (`/v1/mfa/totp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// With `mfa_required`: how it can be completed (`totp`,
+    /// `recovery_code`); empty with `mfa_enrolment_required`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<&'static str>>,
 }
 
 /// A refused request: a service's [`Error`], or one that only HTTP can
@@ -76,6 +85,7 @@ impl From<crate::crypto::jwt::TokenError> for ApiError {
 fn status(error: &Error) -> StatusCode {
     match error {
         Error::InvalidRequest(_)
+        | Error::InvalidCode(_)
         | Error::InvalidGrant(_)
         | Error::InvalidScope(_)
         | Error::UnsupportedGrantType(_)
@@ -85,7 +95,9 @@ fn status(error: &Error) -> StatusCode {
         | Error::InvalidClient(_)
         | Error::InvalidToken(_)
         | Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Forbidden(_) | Error::MfaRequired { .. } | Error::MfaEnrolmentRequired { .. } => {
+            StatusCode::FORBIDDEN
+        }
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -97,7 +109,11 @@ fn status(error: &Error) -> StatusCode {
 /// The RFC 6749 §5.2 error code of a service error.
 fn oauth_code(error: &Error) -> &'static str {
     match error {
-        Error::InvalidCredentials | Error::InvalidGrant(_) => "invalid_grant",
+        Error::InvalidCredentials | Error::InvalidCode(_) | Error::InvalidGrant(_) => {
+            "invalid_grant"
+        }
+        Error::MfaRequired { .. } => "mfa_required",
+        Error::MfaEnrolmentRequired { .. } => "mfa_enrolment_required",
         Error::InvalidScope(_) => "invalid_scope",
         Error::UnsupportedGrantType(_) => "unsupported_grant_type",
         Error::InvalidClient(_) => "invalid_client",
@@ -279,16 +295,29 @@ impl<E: Into<ApiError>> From<E> for OAuthError {
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self.error {
-            ApiError::Service(Error::InvalidCredentials) => self.credentials_status,
+            ApiError::Service(Error::InvalidCredentials | Error::InvalidCode(_)) => {
+                self.credentials_status
+            }
             ref other => other.status(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         self.error.log();
+        let (mfa_token, methods) = match &self.error {
+            ApiError::Service(Error::MfaRequired { mfa_token, methods }) => {
+                (Some(mfa_token.clone()), Some(methods.clone()))
+            }
+            ApiError::Service(Error::MfaEnrolmentRequired { mfa_token }) => {
+                (Some(mfa_token.clone()), Some(Vec::new()))
+            }
+            _ => (None, None),
+        };
         let body = OAuthErrorBody {
             error: self.error.oauth_code(),
             error_description: self.error.to_string(),
+            mfa_token,
+            methods,
         };
         self.error
             .builder(self.status_code())

@@ -20,6 +20,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod mfa;
 mod oauth;
 pub mod openapi;
 mod pages;
@@ -62,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(logout::configure)
         .configure(feed::configure)
         .configure(sessions::configure)
+        .configure(mfa::configure)
         .configure(consents::configure)
         .configure(userinfo::configure)
         .configure(admin::configure)
@@ -81,6 +83,7 @@ fn documented() -> Vec<utoipa::openapi::OpenApi> {
         logout::Doc::openapi(),
         feed::Doc::openapi(),
         sessions::Doc::openapi(),
+        mfa::Doc::openapi(),
         consents::Doc::openapi(),
         userinfo::Doc::openapi(),
     ];

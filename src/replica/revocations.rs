@@ -211,6 +211,7 @@ mod tests {
             scope: String::new(),
             sid: None,
             roles: vec![],
+            amr: vec![],
         }
     }
 

@@ -165,6 +165,7 @@ pub async fn client_credentials(
             client_id: &client.id,
             scope,
             audiences: &audiences,
+            amr: None,
         },
     )?;
     crate::meter::token_issued("client_credentials");

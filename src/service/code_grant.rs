@@ -69,6 +69,7 @@ pub async fn exchange(
     let scope = Scope::parse(&code.scope)?;
     let audiences = Resources::from_stored(&code.audiences)
         .map_err(|e| Error::Internal(format!("an authorization code's audiences: {e}")))?;
+    let amr = Amr::from_stored(&code.amr);
     let access = access_token(ctx, &code, &user.roles, &scope, &audiences)?;
     let refresh_token = if client.grant_types.contains(GrantType::RefreshToken) {
         let family = NewFamily {
@@ -76,6 +77,7 @@ pub async fn exchange(
             user: user.id,
             client_id: &client.id,
             audiences: &audiences,
+            amr: &amr,
         };
         Some(refresh::start_family(ctx, family, &access).await?)
     } else {
@@ -129,6 +131,7 @@ fn access_token(
             client_id: &code.client_id,
             scope: scope.clone(),
             audiences,
+            amr: Some(&Amr::from_stored(&code.amr)),
         },
     )
 }

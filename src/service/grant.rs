@@ -29,6 +29,11 @@ impl Amr {
         Self(vec!["pwd"])
     }
 
+    /// A password and a second factor (a TOTP or recovery code).
+    pub fn second_factor() -> Self {
+        Self(vec!["pwd", "otp", "mfa"])
+    }
+
     /// Reads the stored space-separated form, keeping the values RFC 8176
     /// defines and this server uses.
     pub fn from_stored(stored: &str) -> Self {

@@ -39,15 +39,15 @@ pub async fn refresh_secret(
     master: Option<&MasterKey>,
     clock: &Clock,
 ) -> Result<[u8; 32], Error> {
-    let candidate = stored_secret(&random::bytes::<32>()?, master)?;
+    let candidate = stored_secret(&secret_context(), &random::bytes::<32>()?, master)?;
     let stored = store
         .server_secret(REFRESH_SECRET, &candidate, clock.now())
         .await?;
-    let clear = open_secret(&stored, master)?;
+    let clear = open_secret(&secret_context(), &stored, master)?;
     if let (Some(master), None) = (master, &stored.key_encryption) {
-        let sealed = stored_secret(&clear, Some(master))?;
+        let sealed = stored_secret(&secret_context(), &clear, Some(master))?;
         store
-            .rewrap_sealed(&[], &[(REFRESH_SECRET, sealed)])
+            .rewrap_sealed(&[], &[(REFRESH_SECRET, sealed)], &[])
             .await?;
         tracing::info!("encrypted the server secret stored in the clear");
     }
@@ -57,11 +57,15 @@ pub async fn refresh_secret(
 }
 
 /// What is stored for a secret: sealed when there is a master key, bound
-/// to the secret's name.
-fn stored_secret(clear: &[u8], master: Option<&MasterKey>) -> Result<StoredSecret, Error> {
+/// to `context` (what the secret is, and whose), so rows cannot be swapped.
+pub(crate) fn stored_secret(
+    context: &str,
+    clear: &[u8],
+    master: Option<&MasterKey>,
+) -> Result<StoredSecret, Error> {
     Ok(match master {
         Some(master) => StoredSecret {
-            value: master.seal(&secret_context(), clear)?,
+            value: master.seal(context, clear)?,
             key_encryption: Some(master.id().to_owned()),
         },
         None => StoredSecret {
@@ -71,19 +75,22 @@ fn stored_secret(clear: &[u8], master: Option<&MasterKey>) -> Result<StoredSecre
     })
 }
 
-fn open_secret(stored: &StoredSecret, master: Option<&MasterKey>) -> Result<Vec<u8>, Error> {
+/// The secret stored as `stored` under `context`, in the clear.
+pub(crate) fn open_secret(
+    context: &str,
+    stored: &StoredSecret,
+    master: Option<&MasterKey>,
+) -> Result<Vec<u8>, Error> {
     match (&stored.key_encryption, master) {
         (None, _) => Ok(stored.value.clone()),
-        (Some(id), Some(master)) if id == master.id() => {
-            Ok(master.open(&secret_context(), &stored.value)?)
-        }
+        (Some(id), Some(master)) if id == master.id() => Ok(master.open(context, &stored.value)?),
         (Some(id), Some(master)) => Err(Error::Internal(format!(
-            "the server secret is encrypted under master key {id}, not the configured one ({}); \
+            "{context} is encrypted under master key {id}, not the configured one ({}); \
              nothing was changed",
             master.id()
         ))),
         (Some(id), None) => Err(Error::Internal(format!(
-            "the server secret is encrypted under master key {id}, but no master key is \
+            "{context} is encrypted under master key {id}, but no master key is \
              configured (COUNTERSIGN_KEYS__MASTER_KEY or keys.master_key_file); nothing was changed"
         ))),
     }
@@ -151,7 +158,7 @@ async fn load_or_create(
             .map(|(record, key)| seal(record, key, master))
             .collect::<Result<_, _>>()?;
         if !clear.is_empty() {
-            store.rewrap_sealed(&clear, &[]).await?;
+            store.rewrap_sealed(&clear, &[], &[]).await?;
             tracing::info!(
                 keys = clear.len(),
                 "encrypted signing keys stored in the clear"
@@ -389,8 +396,9 @@ pub async fn purge(ctx: &Ctx) -> Result<u64, Error> {
     Ok(ctx.store.delete_signing_keys_retired_before(cutoff).await?)
 }
 
-/// Re-encrypts every key and the server secret under `new` (from the
-/// context's master key, or from the clear), in one transaction. Used by
+/// Re-encrypts every key, the server secret and the TOTP secrets under
+/// `new` (from the context's master key, or from the clear), in one
+/// transaction. Used by
 /// `countersign keys rewrap`.
 pub async fn rewrap(ctx: &Ctx, caller: &Caller, new: &MasterKey) -> Result<usize, Error> {
     let store = ctx.store.as_ref();
@@ -401,9 +409,10 @@ pub async fn rewrap(ctx: &Ctx, caller: &Caller, new: &MasterKey) -> Result<usize
         .zip(&loaded)
         .map(|(record, key)| seal(record, key, new))
         .collect::<Result<_, _>>()?;
-    let secret = stored_secret(ctx.refresh_secret(), Some(new))?;
+    let secret = stored_secret(&secret_context(), ctx.refresh_secret(), Some(new))?;
+    let totp = crate::service::mfa::resealed_secrets(ctx, new).await?;
     store
-        .rewrap_sealed(&sealed, &[(REFRESH_SECRET, secret)])
+        .rewrap_sealed(&sealed, &[(REFRESH_SECRET, secret)], &totp)
         .await?;
     ctx.audit.record(caller, "keys.rewrap", new.id()).await;
     Ok(sealed.len())

@@ -11,7 +11,8 @@
 //! overload: a place in the hashing pool is taken first (a refusal then
 //! costs no database work), the throttle is checked in the same read that
 //! finds the user, and the attempt is charged before the password is
-//! checked (see [`throttle`]).
+//! checked (see [`throttle`]). A user with a second factor is not signed
+//! in by the password alone (see [`Checked`] and `mfa`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use crate::service::grant::{Amr, Verified};
 use crate::service::refresh::{self, NewFamily};
 use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Content};
-use crate::service::{devices, users};
+use crate::service::{devices, mfa, users};
 use crate::store::{LoginLookup, Store};
 
 /// How long a refusal (no place in the hashing pool, or a throttled key)
@@ -52,6 +53,18 @@ pub struct PasswordLogin {
     pub device_cookie: Option<String>,
 }
 
+/// What a right password leads to.
+pub enum Checked {
+    /// The user has no second factor: signed in.
+    Complete(LoggedIn),
+    /// The user has a second factor: nothing may be granted until it is
+    /// proven (`mfa::challenge`), or the login is refused.
+    SecondFactor(LoggedIn),
+    /// The user must set up a second factor first (`mfa.required_roles`):
+    /// nothing may be granted but its enrolment (`mfa::challenge`).
+    MustEnrol(LoggedIn),
+}
+
 /// A login whose password was right.
 pub struct LoggedIn {
     pub verified: Verified,
@@ -68,7 +81,7 @@ pub struct LoginGrant {
 /// Checks the credentials (after the throttle, before anything is
 /// granted); the way a grant is then made (tokens or a session) is the
 /// caller's.
-pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn, Error> {
+pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked, Error> {
     login.client.may_use(GrantType::Password)?;
     let username = Username::parse(&login.username)?;
     let password = Password::candidate(login.password)?;
@@ -122,7 +135,12 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn
             return Err(unchecked);
         }
     };
-    throttle::succeeded(ctx, attempt).await?;
+    // With a second factor to come, the attempt stays charged until the
+    // code is right: the password alone earns no fresh guesses.
+    if !lookup.totp {
+        throttle::succeeded(ctx, attempt).await?;
+    }
+    let must_enrol = !lookup.totp && mfa::enrolment_required(ctx, &user);
     let device_cookie = devices::remember(
         ctx,
         login.device_cookie.as_deref(),
@@ -131,11 +149,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn
     )?;
     let scope = granted_scope(ctx, &login.client, &user, asked)?;
     let caller = Caller::new(Actor::User(user.id), anonymous.addr);
-    ctx.audit
-        .record(&caller, "login.success", user.username.as_str())
-        .await;
-    meter::login(meter::Login::Success);
-    Ok(LoggedIn {
+    let logged_in = LoggedIn {
         verified: Verified {
             user,
             scope,
@@ -144,7 +158,23 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<LoggedIn
             amr: Amr::password(),
         },
         device_cookie,
-    })
+    };
+    let username = logged_in.verified.user.username.as_str();
+    if lookup.totp {
+        ctx.audit
+            .record(&caller, "login.second_factor_required", username)
+            .await;
+        return Ok(Checked::SecondFactor(logged_in));
+    }
+    if must_enrol {
+        ctx.audit
+            .record(&caller, "login.enrolment_required", username)
+            .await;
+        return Ok(Checked::MustEnrol(logged_in));
+    }
+    ctx.audit.record(&caller, "login.success", username).await;
+    meter::login(meter::Login::Success);
+    Ok(Checked::Complete(logged_in))
 }
 
 /// The enabled user whose password `password` is, if any; upgrades the
@@ -224,6 +254,7 @@ pub async fn jwt_grant(ctx: &Ctx, verified: &Verified) -> Result<LoginGrant, Err
             client_id: &verified.client_id,
             scope: verified.scope.clone(),
             audiences: &verified.audiences,
+            amr: Some(&verified.amr),
         },
     )?;
     let refresh_token = refresh::start_family(ctx, NewFamily::of(verified), &access).await?;

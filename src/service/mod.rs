@@ -25,6 +25,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod maintenance;
+pub mod mfa;
 pub mod presented;
 pub mod refresh;
 pub mod registrations;

@@ -21,7 +21,7 @@ use crate::context::Ctx;
 use crate::crypto::random;
 use crate::domain::{ADMIN_SCOPE, Caller, Jti, Resources, Roles, Scope, UserId};
 use crate::error::Error;
-use crate::service::grant::Verified;
+use crate::service::grant::{Amr, Verified};
 use crate::service::revocation;
 use crate::service::tokens::{self, AccessToken, Content};
 use crate::store::{NewRefreshToken, RefreshTokenState, Rotation};
@@ -41,6 +41,8 @@ pub struct NewFamily<'a> {
     pub user: UserId,
     pub client_id: &'a str,
     pub audiences: &'a Resources,
+    /// How the user signed in; its tokens all say so.
+    pub amr: &'a Amr,
 }
 
 impl<'a> NewFamily<'a> {
@@ -51,6 +53,7 @@ impl<'a> NewFamily<'a> {
             user: verified.user.id,
             client_id: &verified.client_id,
             audiences: &verified.audiences,
+            amr: &verified.amr,
         }
     }
 }
@@ -77,6 +80,7 @@ pub async fn start_family(
             access_jti: access.jti,
             access_expires_at: access.expires_at,
             family_started_at: now,
+            amr: family.amr.to_string(),
         })
         .await?;
     Ok(token)
@@ -170,6 +174,7 @@ pub async fn redeem(
         roles: Roles::from_stored(&rotated.roles)?,
         scope: Scope::parse(&rotated.scope)?,
         audiences: audiences_of(&rotated.audiences)?,
+        amr: Amr::from_stored(&rotated.amr),
     };
     let pending = tokens::pending(ctx, &rotated.user_id.to_string(), access_jti)
         .expiring_by(family_end(ctx, rotated.family_started_at.0));
@@ -187,6 +192,7 @@ struct Family<'a> {
     roles: Roles,
     scope: Scope,
     audiences: Resources,
+    amr: Amr,
 }
 
 /// Signs the access token of a refresh: the family's scope and audiences,
@@ -223,6 +229,7 @@ fn sign_refreshed(
             client_id: family.client_id,
             scope,
             audiences,
+            amr: Some(&family.amr),
         },
     )?;
     crate::meter::token_issued("refresh_token");
@@ -309,6 +316,7 @@ async fn answer_retry(ctx: &Ctx, p: &Presentation<'_>) -> Result<Option<RefreshG
         roles: Roles::from_stored(&user.roles)?,
         scope: scope_of(&next),
         audiences: audiences_of(&next.audiences)?,
+        amr: Amr::from_stored(&next.amr),
     };
     // The expiry stays within the one recorded with the successor.
     let jti = Jti::parse(&next.access_jti)?;

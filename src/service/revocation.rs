@@ -83,6 +83,20 @@ pub async fn revoke_family(ctx: &Ctx, family: Uuid, user: Uuid, reason: &str) ->
 /// revokes all their refresh families and ends all their sessions, at the
 /// request of `caller`.
 pub async fn revoke_user(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(), Error> {
+    end_everything_held(ctx, caller, user).await?;
+    ctx.audit
+        .record(caller, "user.revoke_all", &user.to_string())
+        .await;
+    Ok(())
+}
+
+/// What [`revoke_user`] does, for a use case that records its own audit
+/// event (an administrator's reset of a user's second factors).
+pub(crate) async fn end_everything_held(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: UserId,
+) -> Result<(), Error> {
     let now = watermark_time(ctx, user);
     let reason = match caller.actor {
         crate::domain::Actor::Cli => "revoked from the command line",
@@ -96,9 +110,6 @@ pub async fn revoke_user(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(),
     ctx.revocations.set_watermark(user.0, now.timestamp());
     ctx.sessions.remove(&ended);
     crate::meter::revoked("user", 1);
-    ctx.audit
-        .record(caller, "user.revoke_all", &user.to_string())
-        .await;
     Ok(())
 }
 

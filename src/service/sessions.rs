@@ -77,6 +77,7 @@ pub async fn start(
             client_id: &verified.client_id,
             scope: verified.scope.clone(),
             audiences: &verified.audiences,
+            amr: Some(&verified.amr),
         };
         let access = tokens::sign(ctx, pending, content)?;
         crate::meter::token_issued("session");

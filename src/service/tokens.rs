@@ -12,6 +12,7 @@ use crate::crypto::random;
 use crate::crypto::rules;
 use crate::domain::{Jti, Resources, Roles, Scope};
 use crate::error::Error;
+use crate::service::grant::Amr;
 
 /// A freshly signed access token and what the token response says of it.
 pub struct AccessToken {
@@ -33,6 +34,8 @@ pub struct Content<'a> {
     pub scope: Scope,
     /// The resources (RFC 8707) it is for; none: this server.
     pub audiences: &'a Resources,
+    /// How the user signed in, for a token issued at a sign-in.
+    pub amr: Option<&'a Amr>,
 }
 
 /// The id and times of a token about to be issued, fixed first so that
@@ -100,6 +103,10 @@ pub fn sign(ctx: &Ctx, pending: Pending, content: Content<'_>) -> Result<AccessT
         scope: scope.to_string(),
         sid: content.sid.map(|id| id.to_string()),
         roles: content.roles.names(),
+        amr: content
+            .amr
+            .map(|amr| amr.values().iter().map(|v| (*v).to_owned()).collect())
+            .unwrap_or_default(),
     };
     let token = jwt::sign(ctx.key_set().signer(), ACCESS_TOKEN_TYPE, &claims)?;
     Ok(AccessToken {

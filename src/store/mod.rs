@@ -27,11 +27,11 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use records::{
-    AuditEvent, AuditRecord, Charge, ChargeOutcome, ClientPatch, ClientRecord, CodeRecord,
-    ConsentRecord, EndedSessions, LoginLookup, NewClient, NewCode, NewRefreshToken, NewRevocation,
-    NewSession, NewUser, Notification, Purge, RefreshTokenState, RevocationRecord, RevokedEntry,
-    Rotated, Rotation, SessionLookup, SessionRecord, SigningKeyRecord, StoredSecret, UserChange,
-    UserPatch, UserRecord,
+    AuditEvent, AuditRecord, ChallengeRecord, Charge, ChargeOutcome, ClientPatch, ClientRecord,
+    CodeRecord, ConsentRecord, EndedSessions, LoginLookup, NewChallenge, NewClient, NewCode,
+    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
+    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
+    SigningKeyRecord, StoredSecret, TotpRecord, UserChange, UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -50,6 +50,7 @@ pub trait Store:
     + AuditStore
     + ThrottleStore
     + CodeStore
+    + FactorStore
     + Send
     + Sync
     + 'static
@@ -67,6 +68,7 @@ impl<T> Store for T where
         + AuditStore
         + ThrottleStore
         + CodeStore
+        + FactorStore
         + Send
         + Sync
         + 'static
@@ -204,12 +206,13 @@ pub trait KeyStore: Send + Sync {
         newest_activated_by: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces the stored form of the given keys and server secrets
-    /// (encrypting or re-encrypting them), all or none.
+    /// Replaces the stored form of the given keys, server secrets and
+    /// users' TOTP secrets (encrypting or re-encrypting them), all or none.
     async fn rewrap_sealed(
         &self,
         keys: &[SigningKeyRecord],
         secrets: &[(&str, StoredSecret)],
+        totp: &[(Uuid, StoredSecret)],
     ) -> Result<(), StoreError>;
 
     /// Removes keys that stopped signing before `cutoff` (their tokens have
@@ -366,6 +369,86 @@ pub trait AuditStore: Send + Sync {
         action: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// Second factors: TOTP secrets, recovery codes, and the challenges of
+/// logins waiting for their second step.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Stores a new, unconfirmed TOTP secret for `user` (replacing an
+    /// unconfirmed one); `false` if a confirmed one exists.
+    async fn begin_totp(
+        &self,
+        user: UserId,
+        secret: &StoredSecret,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, StoreError>;
+
+    /// Confirms the pending TOTP secret, records `step` as used and sets
+    /// the recovery codes, atomically; `false` if none was pending, or
+    /// another secret replaced it.
+    /// `secret` is the stored form the code was checked against.
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        secret: &[u8],
+        step: i64,
+        recovery_codes: &[[u8; 32]],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records `step` as used if it is later than the last one used;
+    /// `false` otherwise (a replay, or no confirmed secret).
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
+
+    /// Replaces every recovery code of `user` (used or not) with these.
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery_codes: &[[u8; 32]],
+    ) -> Result<(), StoreError>;
+
+    /// Marks an unused recovery code used; `false` if there is none.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    async fn recovery_codes_left(&self, user: UserId) -> Result<i64, StoreError>;
+
+    /// Removes the TOTP secret, the recovery codes and pending challenges
+    /// of `user`; `false` if there was nothing to remove.
+    async fn delete_factors(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// Every stored TOTP secret, for re-encryption.
+    async fn totp_secrets(&self) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;
+
+    async fn insert_challenge(&self, challenge: &NewChallenge) -> Result<(), StoreError>;
+
+    /// A challenge that can still be completed: unused, unexpired, with
+    /// fewer than `max_failures` wrong codes, of a user who still exists.
+    async fn challenge(
+        &self,
+        token_hash: &[u8; 32],
+        max_failures: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChallengeRecord>, StoreError>;
+
+    /// Counts a wrong code against the challenge.
+    async fn fail_challenge(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Marks the challenge used if it still can be completed; exactly one
+    /// of any number of concurrent calls succeeds.
+    async fn finish_challenge(
+        &self,
+        token_hash: &[u8; 32],
+        max_failures: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The authorization code flow: codes, and the consents users gave.

@@ -122,16 +122,16 @@ impl Dialect for PgStore {
                                   WHERE f.family_id = t.family_id) \
                   AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
                 RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
-                  t.family_started_at \
+                  t.family_started_at, t.amr \
              ), successor AS ( \
                 INSERT INTO refresh_tokens (",
             refresh_columns!(),
             ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, \
-                  LEAST($4, family_started_at + $9), $5, $6, family_started_at \
+                  LEAST($4, family_started_at + $9), $5, $6, family_started_at, amr \
                 FROM used \
              ) \
              SELECT used.family_id, used.user_id, used.client_id, used.scope, used.audiences, \
-                u.roles, used.family_started_at \
+                u.roles, used.family_started_at, used.amr \
              FROM used JOIN users u ON u.id = used.user_id"
         ))
         .bind(&r.presented_hash[..])

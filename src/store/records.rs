@@ -126,6 +126,8 @@ pub struct NewRefreshToken {
     pub access_expires_at: DateTime<Utc>,
     /// When the family began (for its first token, `issued_at`).
     pub family_started_at: DateTime<Utc>,
+    /// How the family's user signed in (RFC 8176 values).
+    pub amr: String,
 }
 
 /// Redeems `presented_hash` and stores its successor, atomically.
@@ -168,6 +170,7 @@ pub struct Rotated {
     pub audiences: String,
     pub roles: String,
     pub family_started_at: DbTime,
+    pub amr: String,
 }
 
 /// A refresh token looked up by hash, with what decides whether it may
@@ -179,6 +182,7 @@ pub struct RefreshTokenState {
     pub client_id: String,
     pub scope: String,
     pub audiences: String,
+    pub amr: String,
     pub issued_at: DbTime,
     pub expires_at: DbTime,
     pub used_at: Option<DbTime>,
@@ -402,6 +406,8 @@ pub struct LoginLookup {
     pub roles: Option<String>,
     pub disabled: Option<bool>,
     pub created_at: Option<DbTime>,
+    /// Whether the user has a confirmed TOTP secret.
+    pub totp: bool,
 }
 
 impl LoginLookup {
@@ -494,4 +500,40 @@ pub struct ConsentRecord {
     pub client_id: String,
     pub scope: String,
     pub granted_at: DbTime,
+}
+
+/// A user's TOTP secret as stored (sealed or in the clear).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TotpRecord {
+    pub secret: Vec<u8>,
+    pub key_encryption: Option<String>,
+    pub confirmed_at: Option<DbTime>,
+    pub last_step: i64,
+}
+
+impl TotpRecord {
+    pub fn stored_secret(&self) -> StoredSecret {
+        StoredSecret {
+            value: self.secret.clone(),
+            key_encryption: self.key_encryption.clone(),
+        }
+    }
+}
+
+/// A login waiting for its second factor.
+pub struct NewChallenge {
+    pub token_hash: [u8; 32],
+    pub user_id: UserId,
+    /// What the login asked for (the service's own JSON).
+    pub pending: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A challenge that can still be completed, and whose it is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChallengeRecord {
+    pub user_id: Uuid,
+    pub username: String,
+    pub pending: String,
 }

@@ -118,56 +118,47 @@ impl Dialect for SqliteStore {
         self.write(move |connection| {
             let r = r.clone();
             Box::pin(async move {
-                let used: Option<(Uuid, Uuid, String, String, String, String, DbTime)> =
-                    sqlx::query_as(
-                        "UPDATE refresh_tokens SET used_at = $2 \
-                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-                           AND client_id = $3 AND family_started_at > $4 \
-                           AND NOT EXISTS (SELECT 1 FROM revoked_families f \
-                                           WHERE f.family_id = refresh_tokens.family_id) \
-                           AND EXISTS (SELECT 1 FROM users u \
-                                       WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
-                         RETURNING family_id, user_id, client_id, scope, audiences, \
-                           (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id), \
-                           family_started_at",
-                    )
-                    .bind(&r.presented_hash[..])
-                    .bind(DbTime(r.now))
-                    .bind(&r.client_id)
-                    .bind(DbTime(r.families_started_after()))
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                let Some((family_id, user_id, client_id, scope, audiences, roles, started)) = used
-                else {
+                let used: Option<Rotated> = sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                       AND client_id = $3 AND family_started_at > $4 \
+                       AND NOT EXISTS (SELECT 1 FROM revoked_families f \
+                                       WHERE f.family_id = refresh_tokens.family_id) \
+                       AND EXISTS (SELECT 1 FROM users u \
+                                   WHERE u.id = refresh_tokens.user_id AND NOT u.disabled) \
+                     RETURNING family_id, user_id, client_id, scope, audiences, \
+                       (SELECT roles FROM users u WHERE u.id = refresh_tokens.user_id) AS roles, \
+                       family_started_at, amr",
+                )
+                .bind(&r.presented_hash[..])
+                .bind(DbTime(r.now))
+                .bind(&r.client_id)
+                .bind(DbTime(r.families_started_after()))
+                .fetch_optional(&mut *connection)
+                .await?;
+                let Some(used) = used else {
                     return Ok(None);
                 };
                 sqlx::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     refresh_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(&r.successor_hash[..])
-                .bind(family_id)
-                .bind(user_id)
-                .bind(&client_id)
-                .bind(&scope)
-                .bind(&audiences)
+                .bind(used.family_id)
+                .bind(used.user_id)
+                .bind(&used.client_id)
+                .bind(&used.scope)
+                .bind(&used.audiences)
                 .bind(DbTime(r.now))
-                .bind(DbTime(r.successor_expiry(started.0)))
+                .bind(DbTime(r.successor_expiry(used.family_started_at.0)))
                 .bind(r.access_jti.to_string())
                 .bind(DbTime(r.access_expires_at))
-                .bind(started)
+                .bind(used.family_started_at)
+                .bind(&used.amr)
                 .execute(&mut *connection)
                 .await?;
-                Ok(Some(Rotated {
-                    family_id,
-                    user_id,
-                    client_id,
-                    scope,
-                    audiences,
-                    roles,
-                    family_started_at: started,
-                }))
+                Ok(Some(used))
             })
         })
         .await

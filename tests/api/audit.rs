@@ -242,6 +242,13 @@ async fn every_admin_mutation_leaves_exactly_one_event_by_the_admin(db: TestDb) 
             "user.revoke_all",
         ),
         (
+            "DELETE /v1/admin/users/{id}/mfa",
+            Method::DELETE,
+            format!("/v1/admin/users/{user}/mfa"),
+            None,
+            "mfa.reset",
+        ),
+        (
             "DELETE /v1/admin/users/{id}",
             Method::DELETE,
             format!("/v1/admin/users/{victim}"),
@@ -321,6 +328,9 @@ async fn every_cli_mutation_leaves_exactly_one_event_by_the_operator(db: TestDb)
     let admin = app.admin_token().await;
     let new_master = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let jti = claims_of(&admin)["jti"].as_str().unwrap().to_owned();
+    // Another user's: resetting the admin's would revoke the token the
+    // trail is read with.
+    let someone = app.create_user("nina", "ninas-password", &[]).await;
     // (arguments, environment, standard input, expected action)
     type Step<'a> = (
         Vec<&'a str>,
@@ -342,6 +352,12 @@ async fn every_cli_mutation_leaves_exactly_one_event_by_the_operator(db: TestDb)
             "client.create",
         ),
         (vec!["token", "revoke", &jti], vec![], None, "token.revoke"),
+        (
+            vec!["user", "reset-mfa", &someone],
+            vec![],
+            None,
+            "mfa.reset",
+        ),
         (vec!["keys", "rotate"], vec![], None, "keys.rotate"),
         (
             vec!["keys", "rewrap"],

@@ -28,6 +28,7 @@ mod jwks;
 mod keys;
 mod login;
 mod metrics;
+mod mfa;
 mod oidc_clients;
 mod openapi;
 mod outage;

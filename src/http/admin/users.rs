@@ -1,6 +1,7 @@
 //! `/v1/admin/users`: create, list (keyset paging, filtered by name), read,
 //! change (password, disabled, roles), delete, and revoke everything a user
-//! holds. Disabling, deleting or a new password end the user's tokens and
+//! holds, and reset their second factors. Disabling, deleting, a new
+//! password or a reset of the second factors end the user's tokens and
 //! sessions at once; the last enabled admin stays.
 
 use actix_web::http::header;
@@ -16,8 +17,8 @@ use crate::error::Error;
 use crate::http::auth::Admin;
 use crate::http::error::Problem;
 use crate::http::openapi::{AdminRefusals, JsonBodyRefusals};
-use crate::service::revocation;
 use crate::service::users::{self, UserUpdate};
+use crate::service::{mfa, revocation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -34,12 +35,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         crate::http::private_resource("/v1/admin/users/{id}/revoke", "POST")
             .route(web::post().to(revoke_all)),
+    )
+    .service(
+        crate::http::private_resource("/v1/admin/users/{id}/mfa", "DELETE")
+            .route(web::delete().to(reset_mfa)),
     );
 }
 
 /// This module's operations, merged into `/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, list, read, change, delete, revoke_all))]
+#[openapi(paths(create, list, read, change, delete, revoke_all, reset_mfa))]
 pub(crate) struct Doc;
 
 /// A user as the admin API shows it (never the password hash).
@@ -285,5 +290,31 @@ async fn revoke_all(
 ) -> Result<HttpResponse, Error> {
     let id = UserId(parse_uuid(&id, "user")?);
     revocation::revoke_user(&ctx, &admin.caller, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/users/{id}/mfa",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "The user's second factors are gone (the password alone \
+            signs in again), and everything they held is revoked: tokens, refresh families, \
+            sessions"),
+        (status = 404, description = "No user with this id", body = Problem,
+            content_type = "application/problem+json"),
+        AdminRefusals,
+    ),
+)]
+#[tracing::instrument(skip_all, fields(admin = %admin.principal.sub))]
+async fn reset_mfa(
+    ctx: web::Data<Ctx>,
+    Admin(admin): Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let id = UserId(parse_uuid(&id, "user")?);
+    mfa::reset(&ctx, &admin.caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

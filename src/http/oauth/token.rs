@@ -15,7 +15,7 @@ use crate::http::error::{OAuthError, OAuthErrorBody};
 use crate::http::form::Form;
 use crate::service::clients;
 use crate::service::code_grant::{self, Exchange};
-use crate::service::login::{self, PasswordLogin};
+use crate::service::login::{self, Checked, PasswordLogin};
 use crate::service::refresh::{self, Narrowing};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -135,7 +135,7 @@ async fn token(
             let client = client_auth::identify(&ctx, presented).await?;
             // A server-side app's device cookie would name the app's host,
             // not the person's device: none is read or set here.
-            let logged_in = login::verify_password(
+            let checked = login::verify_password(
                 &ctx,
                 PasswordLogin {
                     username: required(form.username, "username")?,
@@ -148,6 +148,25 @@ async fn token(
                 },
             )
             .await?;
+            let logged_in = match checked {
+                Checked::Complete(logged_in) => logged_in,
+                Checked::SecondFactor(_) => {
+                    return Err(Error::InvalidGrant(
+                        "this account has a second factor, which the password grant cannot \
+                         carry: sign in through the authorization code flow"
+                            .into(),
+                    )
+                    .into());
+                }
+                Checked::MustEnrol(_) => {
+                    return Err(Error::InvalidGrant(
+                        "this account must set up a second factor first: sign in through the \
+                         authorization code flow"
+                            .into(),
+                    )
+                    .into());
+                }
+            };
             let grant = login::jwt_grant(&ctx, &logged_in.verified).await?;
             TokenResponse::new(grant.access, Some(grant.refresh_token))
         }

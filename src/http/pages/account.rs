@@ -55,7 +55,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 pub(super) struct Doc;
 
 /// The session behind the page's cookie, or the way to the sign-in page.
-async fn page_session(req: &HttpRequest, ctx: &Ctx) -> Result<SessionAuth, HttpResponse> {
+pub(super) async fn page_session(
+    req: &HttpRequest,
+    ctx: &Ctx,
+) -> Result<SessionAuth, HttpResponse> {
     match browser_session(req, ctx).await {
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(see_other("/login?return_to=/account").finish()),

@@ -1,5 +1,7 @@
 //! `GET/POST /login`: the sign-in form, and signing in with it (a session
-//! cookie, then on to where the person came from).
+//! cookie, then on to where the person came from). A person with a second
+//! factor is asked for a code next (`POST /login/mfa`) before the session
+//! is made.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,8 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use maud::Markup;
 
 use super::authorize::AuthorizeParams;
+use super::mfa_views::{self, EnrolForm};
 use super::{csrf, form_limit, html, html_to, safe_return_to, see_other, views};
 use crate::context::Ctx;
+use crate::domain::{Actor, Caller};
 use crate::error::Error;
 use crate::http::auth::{same_origin, session_cookie};
 use crate::http::device;
@@ -18,7 +22,9 @@ use crate::http::form::{self, Form};
 use crate::http::login::client_context;
 use crate::service::authorize;
 use crate::service::clients::ClientIdentity;
-use crate::service::login::{self, PasswordLogin};
+use crate::service::grant::Verified;
+use crate::service::login::{self, Checked, PasswordLogin};
+use crate::service::mfa::{self, Proof};
 use crate::service::sessions;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,12 +33,22 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(form_limit())
             .route(crate::http::get().to(login_page))
             .route(web::post().to(login_submit)),
+    )
+    .service(
+        crate::http::resource("/login/mfa", "POST")
+            .app_data(form_limit())
+            .route(web::post().to(second_factor_submit)),
+    )
+    .service(
+        crate::http::resource("/login/enrol", "POST")
+            .app_data(form_limit())
+            .route(web::post().to(enrol_submit)),
     );
 }
 
 /// This module's operations, merged into `/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(login_page, login_submit))]
+#[openapi(paths(login_page, login_submit, second_factor_submit, enrol_submit))]
 pub(super) struct Doc;
 
 #[derive(Deserialize, IntoParams)]
@@ -114,21 +130,11 @@ async fn login_submit(
     req: HttpRequest,
     form: Form<LoginForm>,
 ) -> Result<HttpResponse, Error> {
-    let stale = || {
-        html(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            &views::message(
-                "Please try again",
-                "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
-            ),
-        )
-    };
     let Ok(form) = form.into_result() else {
-        return Ok(stale());
+        return Ok(stale(&ctx));
     };
     if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
-        return Ok(stale());
+        return Ok(stale(&ctx));
     }
     let return_to = safe_return_to(&ctx, form.return_to.as_deref());
     let username = form.username.unwrap_or_default();
@@ -151,7 +157,36 @@ async fn login_submit(
     )
     .await;
     let logged_in = match logged_in {
-        Ok(logged_in) => logged_in,
+        Ok(Checked::Complete(logged_in)) => logged_in,
+        Ok(Checked::SecondFactor(logged_in)) => {
+            let finish = serde_json::json!({ "return_to": return_to });
+            let challenge = mfa::challenge(&ctx, &logged_in.verified, finish).await?;
+            let form = views::second_factor(&token, &return_to, &challenge.mfa_token, None);
+            let mut response = page(&ctx, StatusCode::OK, &return_to, &form).await;
+            response
+                .add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            return Ok(response);
+        }
+        Ok(Checked::MustEnrol(logged_in)) => {
+            let finish = serde_json::json!({ "return_to": return_to });
+            let challenge = mfa::challenge(&ctx, &logged_in.verified, finish).await?;
+            let user = &logged_in.verified.user;
+            let caller = Caller::new(Actor::User(user.id), crate::http::client_addr(&req, &ctx));
+            let enrolment = mfa::begin_totp(&ctx, &caller, user).await?;
+            let at_login = AtLogin {
+                csrf: &token,
+                mfa_token: &challenge.mfa_token,
+                return_to: &return_to,
+            };
+            let mut response = at_login
+                .page(&ctx, &enrolment, StatusCode::OK, None)
+                .await?;
+            response
+                .add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            return Ok(response);
+        }
         // Malformed input gets the same answer as a wrong password: the
         // page says nothing about which accounts exist.
         Err(Error::InvalidCredentials | Error::InvalidRequest(_) | Error::InvalidScope(_)) => {
@@ -170,17 +205,264 @@ async fn login_submit(
         }
         Err(other) => return Err(other),
     };
-    let grant =
-        sessions::start(&ctx, &logged_in.verified, client_context(&req, &ctx), false).await?;
-    let mut done = see_other(&return_to);
-    done.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
-    done.cookie(device::cookie(&ctx, logged_in.device_cookie));
+    let mut done = signed_in(&ctx, &req, &logged_in.verified, &return_to).await?;
+    done.add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(done)
+}
+
+/// Makes the session and sends the person on, the sign-in form's token
+/// spent.
+async fn signed_in(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    verified: &Verified,
+    return_to: &str,
+) -> Result<HttpResponse, Error> {
+    let grant = sessions::start(ctx, verified, client_context(req, ctx), false).await?;
+    let mut done = see_other(return_to);
+    done.cookie(session_cookie(ctx, &grant.token, grant.expires_in));
     let mut response = done.finish();
-    let (_, spent) = csrf::login_token(&ctx)?;
+    let (_, spent) = csrf::login_token(ctx)?;
     let mut spent = spent;
     spent.make_removal();
     response
         .add_cookie(&spent)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+struct SecondFactorForm {
+    /// Six digits from the authenticator app, or a recovery code.
+    code: Option<String>,
+    /// The token the sign-in form left in this one.
+    mfa_token: Option<String>,
+    /// The token the form carries, matching its cookie.
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/login/mfa",
+    tag = "pages",
+    request_body(content = SecondFactorForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: the session cookie is set; on to `return_to`"),
+        (status = 400, description = "The sign-in expired or had too many wrong codes: the \
+            sign-in form again", body = String, content_type = "text/html"),
+        (status = 401, description = "The code form again: the code was wrong or used",
+            body = String, content_type = "text/html"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "Too many failures; try later", body = String,
+            content_type = "text/html"),
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn second_factor_submit(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    form: Form<SecondFactorForm>,
+) -> Result<HttpResponse, Error> {
+    let Ok(form) = form.into_result() else {
+        return Ok(stale(&ctx));
+    };
+    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+        return Ok(stale(&ctx));
+    }
+    let return_to = safe_return_to(&ctx, form.return_to.as_deref());
+    let token = form.csrf.clone().unwrap_or_default();
+    let mfa_token = form.mfa_token.unwrap_or_default();
+    let typed = form.code.unwrap_or_default();
+    let device = device::presented(&req, &ctx);
+    let from = mfa::Origin {
+        client_addr: crate::http::client_addr(&req, &ctx),
+        device_cookie: device.as_deref(),
+    };
+    let completed = mfa::complete(&ctx, &mfa_token, Proof::typed(&typed), from).await;
+    let again = async |status: StatusCode, message: &str| {
+        let form = views::second_factor(&token, &return_to, &mfa_token, Some(message));
+        page(&ctx, status, &return_to, &form).await
+    };
+    match completed {
+        Ok(completed) => signed_in(&ctx, &req, &completed.verified, &return_to).await,
+        Err(Error::InvalidCode(_) | Error::InvalidRequest(_)) => Ok(again(
+            StatusCode::UNAUTHORIZED,
+            "That code is not right, or was already used. Enter the code your app shows now.",
+        )
+        .await),
+        Err(Error::InvalidGrant(_)) => {
+            let form = views::login(
+                &token,
+                &return_to,
+                "",
+                Some("This sign-in expired or had too many wrong codes. Please sign in again."),
+            );
+            Ok(page(&ctx, StatusCode::BAD_REQUEST, &return_to, &form).await)
+        }
+        Err(Error::Throttled { .. }) => Ok(again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong codes. Wait a little, then try again.",
+        )
+        .await),
+        Err(Error::Unavailable(_)) => Ok(again(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signing in is briefly unavailable. Please try again in a moment.",
+        )
+        .await),
+        Err(other) => Err(other),
+    }
+}
+
+/// The answer to a form that did not come from this site, or expired.
+fn stale(ctx: &Ctx) -> HttpResponse {
+    html(
+        ctx,
+        StatusCode::FORBIDDEN,
+        &views::message(
+            "Please try again",
+            "This sign-in form has expired or did not come from this site. Reload the page and sign in again.",
+        ),
+    )
+}
+
+/// A sign-in that must set up a second factor first: what its enrolment
+/// form carries.
+struct AtLogin<'a> {
+    csrf: &'a str,
+    mfa_token: &'a str,
+    return_to: &'a str,
+}
+
+impl AtLogin<'_> {
+    async fn page(
+        &self,
+        ctx: &Ctx,
+        enrolment: &mfa::Enrolment,
+        status: StatusCode,
+        error: Option<&str>,
+    ) -> Result<HttpResponse, Error> {
+        let hidden = [
+            ("csrf", self.csrf),
+            ("mfa_token", self.mfa_token),
+            ("return_to", self.return_to),
+        ];
+        let form = EnrolForm {
+            action: "/login/enrol",
+            hidden: &hidden,
+            cancel: "/login",
+            reason: Some(
+                "Your account needs two-step sign-in before you can continue: after your \
+                 password, a code from an authenticator app on your phone.",
+            ),
+        };
+        let qr = super::mfa::qr_svg(enrolment)?;
+        let markup = mfa_views::enrolment(&form, &qr, &enrolment.secret, error);
+        Ok(page(ctx, status, self.return_to, &markup).await)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+struct EnrolmentForm {
+    /// Six digits from the authenticator app just set up.
+    code: Option<String>,
+    /// The token the sign-in form left in this one.
+    mfa_token: Option<String>,
+    /// The token the form carries, matching its cookie.
+    csrf: Option<String>,
+    return_to: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/login/enrol",
+    tag = "pages",
+    request_body(content = EnrolmentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Set up and signed in: the recovery codes (shown only \
+            now) with the way on to `return_to`; the session cookie is set", body = String,
+            content_type = "text/html"),
+        (status = 400, description = "The enrolment page again: the code was wrong; or the \
+            sign-in expired, and the sign-in form again", body = String,
+            content_type = "text/html"),
+        (status = 403, description = "The form did not come from this site, or expired",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "Too many wrong codes; try later", body = String,
+            content_type = "text/html"),
+    ),
+)]
+#[tracing::instrument(skip_all)]
+async fn enrol_submit(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    form: Form<EnrolmentForm>,
+) -> Result<HttpResponse, Error> {
+    let Ok(form) = form.into_result() else {
+        return Ok(stale(&ctx));
+    };
+    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+        return Ok(stale(&ctx));
+    }
+    let return_to = safe_return_to(&ctx, form.return_to.as_deref());
+    let token = form.csrf.clone().unwrap_or_default();
+    let mfa_token = form.mfa_token.unwrap_or_default();
+    let expired = async || {
+        let form = views::login(
+            &token,
+            &return_to,
+            "",
+            Some("This sign-in expired. Please sign in again."),
+        );
+        page(&ctx, StatusCode::BAD_REQUEST, &return_to, &form).await
+    };
+    let user = match mfa::enrolling(&ctx, &mfa_token).await {
+        Ok(user) => user,
+        Err(Error::Unauthenticated(_)) => return Ok(expired().await),
+        Err(other) => return Err(other),
+    };
+    let caller = Caller::new(Actor::User(user.id), crate::http::client_addr(&req, &ctx));
+    let codes = match mfa::confirm_totp(&ctx, &caller, &user, &form.code.unwrap_or_default()).await
+    {
+        Ok(codes) => codes,
+        Err(
+            refused @ (Error::InvalidCode(_) | Error::InvalidRequest(_) | Error::Throttled { .. }),
+        ) => {
+            let Some(enrolment) = mfa::pending_totp(&ctx, &user).await? else {
+                return Ok(expired().await);
+            };
+            let (status, message) = match refused {
+                Error::Throttled { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many wrong codes. Wait a little, then try again.",
+                ),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    "That code is not right. Enter the six-digit code your app shows now.",
+                ),
+            };
+            let at_login = AtLogin {
+                csrf: &token,
+                mfa_token: &mfa_token,
+                return_to: &return_to,
+            };
+            return at_login.page(&ctx, &enrolment, status, Some(message)).await;
+        }
+        Err(Error::Conflict(_)) => return Ok(expired().await),
+        Err(other) => return Err(other),
+    };
+    let completed = match mfa::complete_enrolled(&ctx, &mfa_token, &caller).await {
+        Ok(completed) => completed,
+        Err(Error::InvalidGrant(_)) => return Ok(expired().await),
+        Err(other) => return Err(other),
+    };
+    let grant =
+        sessions::start(&ctx, &completed.verified, client_context(&req, &ctx), false).await?;
+    let markup = mfa_views::recovery_codes(&codes, &return_to);
+    let mut response = page(&ctx, StatusCode::OK, &return_to, &markup).await;
+    response
+        .add_cookie(&session_cookie(&ctx, &grant.token, grant.expires_in))
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(response)
 }

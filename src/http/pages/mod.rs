@@ -1,7 +1,9 @@
-//! The hosted pages: `GET/POST /login` (sign in, set the session cookie,
-//! return to where the person came from) and `GET /account` (the signed-in
-//! user's sessions, with a button to end each and one to log out). Plain
-//! HTML forms, no JavaScript; see `csrf` for how the forms are protected.
+//! The hosted pages: `GET/POST /login` (sign in, with a second step for a
+//! code when the person has a second factor; set the session cookie;
+//! return to where the person came from), `GET /account` (the signed-in
+//! user's sessions, with a button to end each and one to log out) and
+//! `/account/mfa` (their second factors). Plain HTML forms, no JavaScript;
+//! see `csrf` for how the forms are protected.
 
 mod account;
 mod authorize;
@@ -9,6 +11,8 @@ mod consent_views;
 mod csrf;
 mod login;
 mod logout;
+mod mfa;
+mod mfa_views;
 mod views;
 
 use actix_web::http::{StatusCode, header};
@@ -26,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(account::configure)
         .configure(authorize::configure)
         .configure(logout::configure)
+        .configure(mfa::configure)
         .service(
             super::resource("/assets/countersign.css", "GET, HEAD")
                 .route(super::get().to(stylesheet)),
@@ -40,6 +45,7 @@ pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
         account::Doc::openapi(),
         authorize::Doc::openapi(),
         logout::Doc::openapi(),
+        mfa::Doc::openapi(),
         Doc::openapi(),
     ]
 }

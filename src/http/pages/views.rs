@@ -25,6 +25,9 @@ table { width: 100%; border-collapse: collapse; margin: 1rem 0; }
 th, td { text-align: left; padding: 0.5rem 0.4rem; border-bottom: 1px solid #8884; vertical-align: top; }
 td.agent { word-break: break-word; font-size: 0.9rem; }
 .actions { display: flex; gap: 0.75rem; flex-wrap: wrap; margin-top: 1rem; }
+div.qr svg { display: block; width: 12rem; height: 12rem; }
+code.secret { font-size: 1.1rem; word-spacing: 0.4rem; }
+ul.codes { columns: 2; font-size: 1.1rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 @media (max-width: 36rem) { th.optional, td.optional { display: none; } }
 "#;
@@ -79,6 +82,40 @@ pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -
     )
 }
 
+/// The second step of signing in: a code from the authenticator app, or
+/// one of the recovery codes, in one field. `error` is shown above it and
+/// tied to the field.
+pub fn second_factor(csrf: &str, return_to: &str, mfa_token: &str, error: Option<&str>) -> Markup {
+    let described = match error {
+        Some(_) => "code-error code-help",
+        None => "code-help",
+    };
+    page(
+        "Enter your code",
+        true,
+        html! {
+            h1 { "Enter your code" }
+            @if let Some(error) = error {
+                p class="alert" role="alert" id="code-error" { (error) }
+            }
+            form class="stack" method="post" action="/login/mfa" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="return_to" value=(return_to);
+                input type="hidden" name="mfa_token" value=(mfa_token);
+                label for="code" { "Code" }
+                p id="code-help" {
+                    "The six-digit code your authenticator app shows for this account, "
+                    "or one of your recovery codes."
+                }
+                input type="text" id="code" name="code" autocomplete="one-time-code"
+                    autocapitalize="none" spellcheck="false" required maxlength="32" autofocus
+                    aria-describedby=(described) aria-invalid=[error.map(|_| "true")];
+                button type="submit" { "Continue" }
+            }
+        },
+    )
+}
+
 /// The account page: who is signed in, their sessions, the applications
 /// they allowed, and the ways out.
 pub fn account(
@@ -126,6 +163,8 @@ pub fn account(
                     }
                 }
             }
+            h2 { "Two-step sign-in" }
+            p { a href="/account/mfa" { "Set up or change your authenticator app and recovery codes" } }
             h2 { "Applications you allowed" }
             @if consents.is_empty() {
                 p { "None yet." }

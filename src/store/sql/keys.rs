@@ -6,6 +6,7 @@ macro_rules! key_queries {
     ($store:ty) => {
         const _: () = {
             use chrono::{DateTime, Utc};
+            use uuid::Uuid;
 
             use $crate::store::dialect::Dialect;
             use $crate::store::sql::key_columns;
@@ -90,8 +91,20 @@ macro_rules! key_queries {
                     &self,
                     keys: &[SigningKeyRecord],
                     secrets: &[(&str, StoredSecret)],
+                    totp: &[(Uuid, StoredSecret)],
                 ) -> Result<(), StoreError> {
                     let mut tx = self.begin_key_lock().await?;
+                    for (user, secret) in totp {
+                        sqlx::query(
+                            "UPDATE totp_factors SET secret = $2, key_encryption = $3 \
+                             WHERE user_id = $1",
+                        )
+                        .bind(user)
+                        .bind(&secret.value)
+                        .bind(secret.key_encryption.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     for (name, secret) in secrets {
                         sqlx::query(
                             "UPDATE server_secrets SET value = $2, key_encryption = $3 \

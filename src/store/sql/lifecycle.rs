@@ -57,6 +57,12 @@ macro_rules! lifecycle_queries {
                             purge.now,
                         ),
                         (
+                            "DELETE FROM mfa_challenges WHERE token_hash IN \
+                             (SELECT token_hash FROM mfa_challenges \
+                              WHERE expires_at <= $1 LIMIT $2)",
+                            purge.now,
+                        ),
+                        (
                             "DELETE FROM revoked_families WHERE family_id IN \
                              (SELECT family_id FROM revoked_families \
                               WHERE expires_at <= $1 LIMIT $2)",

@@ -11,6 +11,7 @@
 pub(super) mod audit;
 pub(super) mod clients;
 pub(super) mod codes;
+pub(super) mod factors;
 pub(super) mod keys;
 pub(super) mod lifecycle;
 pub(super) mod refresh;
@@ -26,6 +27,7 @@ macro_rules! shared_queries {
         $crate::store::sql::audit::audit_queries!($store);
         $crate::store::sql::clients::client_queries!($store);
         $crate::store::sql::codes::code_queries!($store);
+        $crate::store::sql::factors::factor_queries!($store);
         $crate::store::sql::keys::key_queries!($store);
         $crate::store::sql::lifecycle::lifecycle_queries!($store);
         $crate::store::sql::refresh::refresh_queries!($store);
@@ -75,7 +77,7 @@ pub(super) use client_columns;
 macro_rules! refresh_columns {
     () => {
         "token_hash, family_id, user_id, client_id, scope, audiences, \
-         issued_at, expires_at, access_jti, access_expires_at, family_started_at"
+         issued_at, expires_at, access_jti, access_expires_at, family_started_at, amr"
     };
 }
 pub(super) use refresh_columns;

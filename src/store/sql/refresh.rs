@@ -29,7 +29,7 @@ macro_rules! refresh_queries {
                             sqlx::query(concat!(
                                 "INSERT INTO refresh_tokens (",
                                 refresh_columns!(),
-                                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                             ))
                             .bind(&t.token_hash[..])
                             .bind(t.family_id)
@@ -42,6 +42,7 @@ macro_rules! refresh_queries {
                             .bind(t.access_jti.to_string())
                             .bind(DbTime(t.access_expires_at))
                             .bind(DbTime(t.family_started_at))
+                            .bind(&t.amr)
                             .execute(&mut *connection)
                             .await?;
                             Ok(())
@@ -63,7 +64,7 @@ macro_rules! refresh_queries {
                 ) -> Result<Option<RefreshTokenState>, StoreError> {
                     Ok(sqlx::query_as::<_, RefreshTokenState>(
                         "SELECT t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
-                         t.issued_at, \
+                         t.amr, t.issued_at, \
                          t.expires_at, t.used_at, t.access_jti, t.access_expires_at, \
                          t.family_started_at, \
                          EXISTS (SELECT 1 FROM revoked_families r \

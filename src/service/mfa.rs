@@ -1,0 +1,634 @@
+//! Second factors: a TOTP authenticator (RFC 6238) and one-time recovery
+//! codes, enrolled by the user, and the second step of a login that needs
+//! one.
+//!
+//! A login whose password is right but whose user has a second factor is
+//! not granted: it becomes a challenge (an `mfa_token`, five minutes, five
+//! wrong codes) that a code completes. The password's throttle charge is
+//! not taken back until then, and every wrong code is charged like a wrong
+//! password, so knowing the password buys no more guesses at the code than
+//! at the password itself.
+//!
+//! A TOTP code is accepted once: the step it was for is recorded, and no
+//! code of that step or an earlier one is accepted again. TOTP secrets are
+//! sealed under the master key (bound to their user); recovery codes are
+//! kept as keyed hashes (HMAC under the server secret, so a copy of the
+//! database alone cannot test guesses against them).
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+use crate::context::Ctx;
+use crate::crypto::master_key::MasterKey;
+use crate::crypto::random;
+use crate::crypto::totp::{self, Secret};
+use crate::domain::{Caller, Resources, Scope, User, UserId, Username};
+use crate::error::Error;
+use crate::service::grant::{Amr, Verified};
+use crate::service::keys::{open_secret, stored_secret};
+use crate::service::{devices, revocation, throttle, users};
+use crate::store::{NewChallenge, StoredSecret, TotpRecord};
+
+/// How long a login waits for its second factor.
+pub const CHALLENGE_LIFETIME: TimeDelta = TimeDelta::minutes(5);
+/// Wrong codes a challenge takes before it is spent.
+pub const MAX_WRONG_CODES: i64 = 5;
+/// Recovery codes made at a time.
+const RECOVERY_CODES: usize = 10;
+/// The prefix of an `mfa_token`.
+pub const CHALLENGE_PREFIX: &str = "cs_mfa_";
+/// Recovery codes: ten base32 letters and digits (50 bits), shown in two
+/// groups of five.
+const RECOVERY_CODE_CHARS: usize = 10;
+
+/// What proves the second factor.
+pub enum Proof {
+    /// A code from the authenticator app.
+    Totp(String),
+    /// One of the recovery codes.
+    RecoveryCode(String),
+}
+
+impl Proof {
+    /// What a person typed into the one field of a form: six digits are
+    /// an app's code, anything else a recovery code.
+    pub fn typed(input: &str) -> Self {
+        let digits = input.chars().filter(|c| !c.is_whitespace());
+        if digits.clone().count() == totp::DIGITS as usize
+            && digits.clone().all(|c| c.is_ascii_digit())
+        {
+            Self::Totp(input.to_owned())
+        } else {
+            Self::RecoveryCode(input.to_owned())
+        }
+    }
+}
+
+/// A TOTP enrolment waiting for its first code.
+pub struct Enrolment {
+    /// The secret in base32, for typing into an app.
+    pub secret: String,
+    /// The same as an `otpauth://` URI (what QR codes carry).
+    pub otpauth_uri: String,
+}
+
+/// The second factors a user has.
+pub struct Factors {
+    /// A confirmed TOTP authenticator.
+    pub totp: bool,
+    /// Recovery codes not yet used.
+    pub recovery_codes_left: i64,
+}
+
+impl Factors {
+    /// The methods a login can be completed with, as `mfa_required` names
+    /// them.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if self.totp {
+            methods.push("totp");
+            methods.push("recovery_code");
+        }
+        methods
+    }
+}
+
+/// A login that waits for its second factor.
+pub struct Challenge {
+    pub mfa_token: String,
+    pub methods: Vec<&'static str>,
+    pub expires_in: u64,
+}
+
+/// What a login asked for, kept with its challenge; `finish` is the
+/// door's own (how it answers once the factor checks out).
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    scope: String,
+    client_id: String,
+    audiences: String,
+    finish: serde_json::Value,
+}
+
+/// A login whose second factor checked out.
+pub struct Completed {
+    pub verified: Verified,
+    /// What the door kept with the challenge.
+    pub finish: serde_json::Value,
+}
+
+/// Whether `user` must set up a second factor before signing in to
+/// anything else (`mfa.required_roles`); only asked of users without one.
+pub fn enrolment_required(ctx: &Ctx, user: &User) -> bool {
+    let required = &ctx.settings.mfa.required_roles;
+    user.roles
+        .names()
+        .iter()
+        .any(|role| required.contains(role))
+}
+
+/// The user a login that must enrol first is for, by its `mfa_token`: it
+/// lets them set up TOTP, and nothing else. Once they have, the token only
+/// completes the login, with a code.
+pub async fn enrolling(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
+    let refused = || {
+        Error::Unauthenticated(
+            "the mfa_token is unknown, expired or used, or its user has a second factor \
+             already: sign in again"
+                .into(),
+        )
+    };
+    let record = ctx
+        .store
+        .challenge(
+            &random::sha256(mfa_token.as_bytes()),
+            MAX_WRONG_CODES,
+            ctx.clock.now(),
+        )
+        .await?
+        .ok_or_else(refused)?;
+    let user = users::current(ctx, UserId(record.user_id))
+        .await
+        .map_err(|_| refused())?;
+    if factors(ctx, user.id).await?.totp {
+        return Err(refused());
+    }
+    Ok(user)
+}
+
+/// Completes a login that waited for its user to set up TOTP, right after
+/// the enrolment was confirmed with a code (which proved the factor).
+pub async fn complete_enrolled(
+    ctx: &Ctx,
+    mfa_token: &str,
+    caller: &Caller,
+) -> Result<Completed, Error> {
+    let token_hash = random::sha256(mfa_token.as_bytes());
+    let now = ctx.clock.now();
+    let spent = || Error::InvalidGrant("the sign-in expired: sign in again".into());
+    let record = ctx
+        .store
+        .challenge(&token_hash, MAX_WRONG_CODES, now)
+        .await?
+        .ok_or_else(spent)?;
+    let user = users::current(ctx, UserId(record.user_id))
+        .await
+        .map_err(|_| spent())?;
+    if !factors(ctx, user.id).await?.totp
+        || !ctx
+            .store
+            .finish_challenge(&token_hash, MAX_WRONG_CODES, now)
+            .await?
+    {
+        return Err(spent());
+    }
+    ctx.audit
+        .record(caller, "login.success", user.username.as_str())
+        .await;
+    crate::meter::login(crate::meter::Login::Success);
+    finished(&record.pending, user)
+}
+
+/// The grant a challenge kept, for `user`, proven with a second factor.
+fn finished(pending: &str, user: User) -> Result<Completed, Error> {
+    let pending: Pending = serde_json::from_str(pending)
+        .map_err(|e| Error::Internal(format!("a stored challenge does not read: {e}")))?;
+    Ok(Completed {
+        verified: Verified {
+            scope: Scope::parse(&pending.scope)?,
+            client_id: pending.client_id,
+            audiences: Resources::from_stored(&pending.audiences)?,
+            amr: Amr::second_factor(),
+            user,
+        },
+        finish: pending.finish,
+    })
+}
+
+/// Starts (or restarts) a TOTP enrolment for `user`.
+pub async fn begin_totp(ctx: &Ctx, caller: &Caller, user: &User) -> Result<Enrolment, Error> {
+    let secret = Secret::generate()?;
+    let stored = seal(ctx.master_key.as_deref(), user.id, &secret)?;
+    if !ctx
+        .store
+        .begin_totp(user.id, &stored, ctx.clock.now())
+        .await?
+    {
+        return Err(Error::Conflict(
+            "a TOTP authenticator is already set up: remove it first (DELETE /v1/mfa/totp)".into(),
+        ));
+    }
+    ctx.audit
+        .record(caller, "mfa.totp.begin", &user.id.to_string())
+        .await;
+    Ok(Enrolment {
+        otpauth_uri: otpauth_uri(ctx, &user.username, &secret),
+        secret: secret.base32(),
+    })
+}
+
+/// The enrolment waiting for its first code, if any (to show it again).
+pub async fn pending_totp(ctx: &Ctx, user: &User) -> Result<Option<Enrolment>, Error> {
+    let Some(record) = ctx.store.totp(user.id).await? else {
+        return Ok(None);
+    };
+    if record.confirmed_at.is_some() {
+        return Ok(None);
+    }
+    let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
+    Ok(Some(Enrolment {
+        otpauth_uri: otpauth_uri(ctx, &user.username, &secret),
+        secret: secret.base32(),
+    }))
+}
+
+/// Confirms the pending enrolment with a code from the app; answers the new
+/// recovery codes (the only time they are shown).
+pub async fn confirm_totp(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    code: &str,
+) -> Result<Vec<String>, Error> {
+    let record = ctx.store.totp(user.id).await?;
+    let Some(record) = record.filter(|r| r.confirmed_at.is_none()) else {
+        return Err(Error::Conflict(
+            "no TOTP enrolment is waiting to be confirmed: start one with POST /v1/mfa/totp".into(),
+        ));
+    };
+    let code = normalise_totp(code)?;
+    let attempt = charge(ctx, &user.username, &caller.addr).await?;
+    let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
+    let Some(step) = secret.matching_step(&code, now_secs(ctx)) else {
+        return Err(wrong_code(ctx, caller, user.id).await);
+    };
+    let (codes, hashes) = recovery_codes(ctx, user.id)?;
+    let step = i64::try_from(step).map_err(|_| Error::Internal("time step overflow".into()))?;
+    // Confirmed only if the key is still the one the code was checked
+    // against (a second enrolment may have replaced it meanwhile).
+    if !ctx
+        .store
+        .confirm_totp(user.id, &record.secret, step, &hashes, ctx.clock.now())
+        .await?
+    {
+        return Err(Error::Conflict(
+            "the enrolment was confirmed or removed meanwhile".into(),
+        ));
+    }
+    throttle::succeeded(ctx, attempt).await?;
+    ctx.audit
+        .record(caller, "mfa.totp.enrolled", &user.id.to_string())
+        .await;
+    Ok(codes)
+}
+
+/// Removes the TOTP authenticator (and the recovery codes that go with
+/// it), on proof that the caller holds one of them.
+pub async fn remove_totp(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    proof: Proof,
+) -> Result<(), Error> {
+    if !factors(ctx, user.id).await?.totp {
+        return Err(Error::NotFound("no TOTP authenticator is set up".into()));
+    }
+    prove(ctx, caller, user, &proof, None).await?;
+    ctx.store.delete_factors(user.id).await?;
+    ctx.audit
+        .record(caller, "mfa.totp.removed", &user.id.to_string())
+        .await;
+    Ok(())
+}
+
+/// Replaces the recovery codes, on proof of a TOTP code.
+pub async fn replace_recovery_codes(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    code: &str,
+) -> Result<Vec<String>, Error> {
+    if !factors(ctx, user.id).await?.totp {
+        return Err(Error::Conflict(
+            "recovery codes come with a second factor: set up TOTP first".into(),
+        ));
+    }
+    prove(ctx, caller, user, &Proof::Totp(code.to_owned()), None).await?;
+    let (codes, hashes) = recovery_codes(ctx, user.id)?;
+    ctx.store.replace_recovery_codes(user.id, &hashes).await?;
+    ctx.audit
+        .record(caller, "mfa.recovery_codes.replaced", &user.id.to_string())
+        .await;
+    Ok(codes)
+}
+
+/// The second factors `user` has.
+pub async fn factors(ctx: &Ctx, user: UserId) -> Result<Factors, Error> {
+    let totp = ctx
+        .store
+        .totp(user)
+        .await?
+        .is_some_and(|r| r.confirmed_at.is_some());
+    let recovery_codes_left = if totp {
+        ctx.store.recovery_codes_left(user).await?
+    } else {
+        0
+    };
+    Ok(Factors {
+        totp,
+        recovery_codes_left,
+    })
+}
+
+/// An administrator's reset: every second factor of `user` goes, and so do
+/// their tokens and sessions (whoever held them may have been the reason).
+pub async fn reset(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(), Error> {
+    users::get(ctx, user).await?;
+    ctx.store.delete_factors(user).await?;
+    revocation::end_everything_held(ctx, caller, user).await?;
+    ctx.audit
+        .record(caller, "mfa.reset", &user.to_string())
+        .await;
+    Ok(())
+}
+
+/// Holds a login whose password was right for its second factor.
+/// `finish` is kept for the door to answer with once it completes.
+pub async fn challenge(
+    ctx: &Ctx,
+    verified: &Verified,
+    finish: serde_json::Value,
+) -> Result<Challenge, Error> {
+    let token = random::token(CHALLENGE_PREFIX)?;
+    let pending = Pending {
+        scope: verified.scope.to_string(),
+        client_id: verified.client_id.clone(),
+        audiences: verified.audiences.stored(),
+        finish,
+    };
+    let now = ctx.clock.now();
+    ctx.store
+        .insert_challenge(&NewChallenge {
+            token_hash: random::sha256(token.as_bytes()),
+            user_id: verified.user.id,
+            pending: serde_json::to_string(&pending).map_err(|e| Error::Internal(e.to_string()))?,
+            created_at: now,
+            expires_at: now + CHALLENGE_LIFETIME,
+        })
+        .await?;
+    let methods = factors(ctx, verified.user.id).await?.methods();
+    Ok(Challenge {
+        mfa_token: token,
+        methods,
+        expires_in: CHALLENGE_LIFETIME.num_seconds().unsigned_abs(),
+    })
+}
+
+/// Where the second step of a login comes from.
+pub struct Origin<'a> {
+    pub client_addr: String,
+    /// The device cookie the client sent, if any: the throttle counts a
+    /// known device's attempts apart, as at the password step.
+    pub device_cookie: Option<&'a str>,
+}
+
+/// Completes a challenge with its second factor.
+pub async fn complete(
+    ctx: &Ctx,
+    mfa_token: &str,
+    proof: Proof,
+    from: Origin<'_>,
+) -> Result<Completed, Error> {
+    let spent = || {
+        Error::InvalidGrant(
+            "the mfa_token is unknown, expired, already used or had too many wrong codes: \
+             sign in again"
+                .into(),
+        )
+    };
+    let token_hash = random::sha256(mfa_token.as_bytes());
+    let now = ctx.clock.now();
+    let record = ctx
+        .store
+        .challenge(&token_hash, MAX_WRONG_CODES, now)
+        .await?
+        .ok_or_else(spent)?;
+    let user = users::current(ctx, UserId(record.user_id))
+        .await
+        .map_err(|_| spent())?;
+    let caller = Caller::new(crate::domain::Actor::User(user.id), from.client_addr);
+    let device = devices::recognise(ctx, from.device_cookie, user.username.key());
+    if let Err(wrong) = prove(ctx, &caller, &user, &proof, device.as_deref()).await {
+        if matches!(wrong, Error::InvalidCode(_)) {
+            ctx.store.fail_challenge(&token_hash).await?;
+        }
+        return Err(wrong);
+    }
+    if !ctx
+        .store
+        .finish_challenge(&token_hash, MAX_WRONG_CODES, now)
+        .await?
+    {
+        return Err(spent());
+    }
+    // A recovery code's use is worth its own name: its owner may not have
+    // been the one who used it.
+    let action = match proof {
+        Proof::Totp(_) => "login.success",
+        Proof::RecoveryCode(_) => "login.success_recovery_code",
+    };
+    ctx.audit
+        .record(&caller, action, user.username.as_str())
+        .await;
+    crate::meter::login(crate::meter::Login::Success);
+    finished(&record.pending, user)
+}
+
+/// Checks a proof for `user`: charged to the throttle first, like a
+/// password (under the account's keys, or its known `device`'s), and the
+/// charge taken back only when it is right.
+async fn prove(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    proof: &Proof,
+    device: Option<&str>,
+) -> Result<(), Error> {
+    // Malformed input is refused before anything is charged or spent.
+    let typed = match proof {
+        Proof::Totp(code) => normalise_totp(code)?,
+        Proof::RecoveryCode(code) => normalise_recovery_code(code)?,
+    };
+    let keys = throttle::Keys::new(user.username.key(), &caller.addr, device);
+    let attempt = throttle::charge(ctx, keys).await?;
+    let right = match proof {
+        Proof::Totp(_) => {
+            let code = typed;
+            match ctx.store.totp(user.id).await? {
+                Some(record) if record.confirmed_at.is_some() => {
+                    let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
+                    match secret.matching_step(&code, now_secs(ctx)) {
+                        // Recorded in one conditional statement: of two
+                        // requests with the same code, one gets through.
+                        Some(step) => {
+                            let step = i64::try_from(step).unwrap_or(i64::MAX);
+                            ctx.store.use_totp_step(user.id, step).await?
+                        }
+                        None => false,
+                    }
+                }
+                _ => false,
+            }
+        }
+        Proof::RecoveryCode(_) => {
+            let hash = recovery_code_hash(ctx, user.id, &typed);
+            ctx.store
+                .use_recovery_code(user.id, &hash, ctx.clock.now())
+                .await?
+        }
+    };
+    if !right {
+        return Err(wrong_code(ctx, caller, user.id).await);
+    }
+    throttle::succeeded(ctx, attempt).await?;
+    Ok(())
+}
+
+/// Charges a code attempt under the same keys a password attempt of the
+/// account from this address is charged under.
+async fn charge(ctx: &Ctx, username: &Username, addr: &str) -> Result<throttle::Attempt, Error> {
+    throttle::charge(ctx, throttle::Keys::new(username.key(), addr, None)).await
+}
+
+async fn wrong_code(ctx: &Ctx, caller: &Caller, user: UserId) -> Error {
+    ctx.audit
+        .refused(caller, "mfa.failure", &user.to_string())
+        .await;
+    crate::meter::login(crate::meter::Login::BadCredentials);
+    Error::InvalidCode("the code is wrong, expired or already used".into())
+}
+
+/// Six digits; spaces (as apps group them) are ignored.
+fn normalise_totp(code: &str) -> Result<String, Error> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != totp::DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::InvalidRequest(format!(
+            "a TOTP code is {} digits",
+            totp::DIGITS
+        )));
+    }
+    Ok(code)
+}
+
+/// Letters and digits, any case; dashes and spaces are ignored.
+fn normalise_recovery_code(code: &str) -> Result<String, Error> {
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if code.len() != RECOVERY_CODE_CHARS || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::InvalidRequest(format!(
+            "a recovery code is {RECOVERY_CODE_CHARS} letters and digits (as xxxxx-xxxxx)"
+        )));
+    }
+    Ok(code)
+}
+
+/// Fresh recovery codes as shown (`xxxxx-xxxxx`) and as stored.
+fn recovery_codes(ctx: &Ctx, user: UserId) -> Result<(Vec<String>, Vec<[u8; 32]>), Error> {
+    let mut shown = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let raw = data_encoding::BASE32_NOPAD
+            .encode(&random::bytes::<8>()?)
+            .to_ascii_lowercase();
+        let code = &raw[..RECOVERY_CODE_CHARS];
+        hashes.push(recovery_code_hash(ctx, user, code));
+        shown.push(format!("{}-{}", &code[..5], &code[5..]));
+    }
+    Ok((shown, hashes))
+}
+
+fn recovery_code_hash(ctx: &Ctx, user: UserId, code: &str) -> [u8; 32] {
+    random::hmac_sha256(
+        ctx.refresh_secret(),
+        format!("recovery-code:{user}:{code}").as_bytes(),
+    )
+}
+
+/// `otpauth://totp/ISSUER:USERNAME?secret=…&issuer=ISSUER&…` (the Key Uri
+/// Format authenticator apps read), the issuer being this server's host.
+fn otpauth_uri(ctx: &Ctx, username: &Username, secret: &Secret) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let issuer = url::Url::parse(ctx.issuer())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "Countersign".to_owned());
+    let issuer = utf8_percent_encode(&issuer, NON_ALPHANUMERIC).to_string();
+    let account = utf8_percent_encode(username.as_str(), NON_ALPHANUMERIC);
+    format!(
+        "otpauth://totp/{issuer}:{account}?secret={}&issuer={issuer}&algorithm=SHA1&digits={}&period={}",
+        secret.base32(),
+        totp::DIGITS,
+        totp::STEP_SECS
+    )
+}
+
+fn now_secs(ctx: &Ctx) -> u64 {
+    u64::try_from(ctx.now_secs()).unwrap_or(0)
+}
+
+fn secret_context(user: UserId) -> String {
+    format!("totp-secret:{user}")
+}
+
+fn seal(master: Option<&MasterKey>, user: UserId, secret: &Secret) -> Result<StoredSecret, Error> {
+    stored_secret(&secret_context(user), secret.as_bytes(), master)
+}
+
+fn open(master: Option<&MasterKey>, user: UserId, record: &TotpRecord) -> Result<Secret, Error> {
+    let clear = open_secret(&secret_context(user), &record.stored_secret(), master)?;
+    Ok(Secret::from_bytes(&clear)?)
+}
+
+/// Every TOTP secret sealed under `new`, opened with the context's master
+/// key (or read in the clear), for `keys rewrap`.
+pub async fn resealed_secrets(
+    ctx: &Ctx,
+    new: &MasterKey,
+) -> Result<Vec<(uuid::Uuid, StoredSecret)>, Error> {
+    let mut resealed = Vec::new();
+    for (user, stored) in ctx.store.totp_secrets().await? {
+        let context = secret_context(UserId(user));
+        let clear = open_secret(&context, &stored, ctx.master_key.as_deref())?;
+        resealed.push((user, stored_secret(&context, &clear, Some(new))?));
+    }
+    Ok(resealed)
+}
+
+/// Seals the TOTP secrets stored in the clear, at the first start with a
+/// master key (as signing keys are).
+pub async fn seal_clear_secrets(
+    store: &dyn crate::store::Store,
+    master: Option<&MasterKey>,
+) -> Result<(), Error> {
+    let Some(master) = master else {
+        return Ok(());
+    };
+    let mut sealed = Vec::new();
+    for (user, stored) in store.totp_secrets().await? {
+        if stored.key_encryption.is_none() {
+            let context = secret_context(UserId(user));
+            sealed.push((user, stored_secret(&context, &stored.value, Some(master))?));
+        }
+    }
+    if !sealed.is_empty() {
+        store.rewrap_sealed(&[], &[], &sealed).await?;
+        tracing::info!(
+            secrets = sealed.len(),
+            "encrypted TOTP secrets stored in the clear"
+        );
+    }
+    Ok(())
+}

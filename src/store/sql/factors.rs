@@ -1,0 +1,254 @@
+//! Second factors: TOTP secrets, recovery codes, and the challenges logins
+//! wait in for their second step. Every "use once" is a single conditional
+//! statement, so of concurrent uses exactly one succeeds.
+
+/// `impl FactorStore for $store`.
+macro_rules! factor_queries {
+    ($store:ty) => {
+        const _: () = {
+            use chrono::{DateTime, Utc};
+            use uuid::Uuid;
+
+            use $crate::domain::UserId;
+            use $crate::store::dialect::Dialect;
+            use $crate::store::{
+                ChallengeRecord, DbTime, NewChallenge, StoreError, StoredSecret, TotpRecord,
+            };
+
+            #[async_trait::async_trait]
+            impl $crate::store::FactorStore for $store {
+                async fn begin_totp(
+                    &self,
+                    user: UserId,
+                    secret: &StoredSecret,
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    // Replaces an unconfirmed enrolment, never a confirmed one.
+                    let written = sqlx::query(
+                        "INSERT INTO totp_factors (user_id, secret, key_encryption, created_at) \
+                         VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, \
+                         key_encryption = excluded.key_encryption, \
+                         created_at = excluded.created_at \
+                         WHERE totp_factors.confirmed_at IS NULL",
+                    )
+                    .bind(user.0)
+                    .bind(&secret.value)
+                    .bind(secret.key_encryption.as_deref())
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(written.rows_affected() == 1)
+                }
+
+                async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, TotpRecord>(
+                        "SELECT secret, key_encryption, confirmed_at, last_step \
+                         FROM totp_factors WHERE user_id = $1",
+                    )
+                    .bind(user.0)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn confirm_totp(
+                    &self,
+                    user: UserId,
+                    secret: &[u8],
+                    step: i64,
+                    recovery_codes: &[[u8; 32]],
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let confirmed = sqlx::query(
+                        "UPDATE totp_factors SET confirmed_at = $2, last_step = $3 \
+                         WHERE user_id = $1 AND confirmed_at IS NULL AND secret = $4",
+                    )
+                    .bind(user.0)
+                    .bind(DbTime(now))
+                    .bind(step)
+                    .bind(secret)
+                    .execute(&mut *tx)
+                    .await?;
+                    if confirmed.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    replace_codes(&mut tx, user, recovery_codes).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {
+                    let used = sqlx::query(
+                        "UPDATE totp_factors SET last_step = $2 \
+                         WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2",
+                    )
+                    .bind(user.0)
+                    .bind(step)
+                    .execute(self.writer())
+                    .await?;
+                    Ok(used.rows_affected() == 1)
+                }
+
+                async fn replace_recovery_codes(
+                    &self,
+                    user: UserId,
+                    recovery_codes: &[[u8; 32]],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    replace_codes(&mut tx, user, recovery_codes).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn use_recovery_code(
+                    &self,
+                    user: UserId,
+                    code_hash: &[u8; 32],
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    let used = sqlx::query(
+                        "UPDATE recovery_codes SET used_at = $3 \
+                         WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                    )
+                    .bind(user.0)
+                    .bind(&code_hash[..])
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(used.rows_affected() == 1)
+                }
+
+                async fn recovery_codes_left(&self, user: UserId) -> Result<i64, StoreError> {
+                    Ok(sqlx::query_scalar::<_, i64>(
+                        "SELECT count(*) FROM recovery_codes \
+                         WHERE user_id = $1 AND used_at IS NULL",
+                    )
+                    .bind(user.0)
+                    .fetch_one(self.reader())
+                    .await?)
+                }
+
+                async fn delete_factors(&self, user: UserId) -> Result<bool, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let removed = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    // A login waiting for a factor that is gone waits no more.
+                    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(removed + codes > 0)
+                }
+
+                async fn totp_secrets(&self) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {
+                    let rows = sqlx::query_as::<_, (Uuid, Vec<u8>, Option<String>)>(
+                        "SELECT user_id, secret, key_encryption FROM totp_factors",
+                    )
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(user, value, key_encryption)| {
+                            (user, StoredSecret { value, key_encryption })
+                        })
+                        .collect())
+                }
+
+                async fn insert_challenge(&self, c: &NewChallenge) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO mfa_challenges \
+                         (token_hash, user_id, pending, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&c.token_hash[..])
+                    .bind(c.user_id.0)
+                    .bind(&c.pending)
+                    .bind(DbTime(c.created_at))
+                    .bind(DbTime(c.expires_at))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn challenge(
+                    &self,
+                    token_hash: &[u8; 32],
+                    max_failures: i64,
+                    now: DateTime<Utc>,
+                ) -> Result<Option<ChallengeRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, ChallengeRecord>(
+                        "SELECT c.user_id, u.username, c.pending FROM mfa_challenges c \
+                         JOIN users u ON u.id = c.user_id AND u.deleted_at IS NULL \
+                         WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > $2 \
+                         AND c.failures < $3",
+                    )
+                    .bind(&token_hash[..])
+                    .bind(DbTime(now))
+                    .bind(max_failures)
+                    .fetch_optional(self.reader())
+                    .await?)
+                }
+
+                async fn fail_challenge(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1",
+                    )
+                    .bind(&token_hash[..])
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn finish_challenge(
+                    &self,
+                    token_hash: &[u8; 32],
+                    max_failures: i64,
+                    now: DateTime<Utc>,
+                ) -> Result<bool, StoreError> {
+                    let finished = sqlx::query(
+                        "UPDATE mfa_challenges SET used_at = $2 \
+                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                         AND failures < $3",
+                    )
+                    .bind(&token_hash[..])
+                    .bind(DbTime(now))
+                    .bind(max_failures)
+                    .execute(self.writer())
+                    .await?;
+                    Ok(finished.rows_affected() == 1)
+                }
+            }
+
+            /// Replaces `user`'s recovery codes with `hashes` inside `tx`.
+            async fn replace_codes(
+                tx: &mut sqlx::Transaction<'static, <$store as Dialect>::Db>,
+                user: UserId,
+                hashes: &[[u8; 32]],
+            ) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user.0)
+                    .execute(&mut **tx)
+                    .await?;
+                for hash in hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user.0)
+                        .bind(&hash[..])
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+        };
+    };
+}
+pub(in crate::store) use factor_queries;
