@@ -11,13 +11,17 @@ CREATE TABLE totp_factors (
     key_encryption TEXT,
     created_at     INTEGER NOT NULL,
     confirmed_at   INTEGER,
+    -- Until confirmed: a hash of what started the enrolment (the session,
+    -- the token or the login waiting for it), the only one that may see
+    -- the secret again or confirm it.
+    started_by     BLOB,
     -- The latest time step a code was accepted for: a code is accepted
     -- once, and never one older than the last.
     last_step      INTEGER NOT NULL DEFAULT 0
 );
 
--- SHA-256 of each code (bound to its user); the codes themselves are shown
--- once and never stored.
+-- An HMAC of each code under the server secret (bound to its user); the
+-- codes themselves are shown once and never stored.
 CREATE TABLE recovery_codes (
     user_id   BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     code_hash BLOB NOT NULL,
@@ -32,7 +36,8 @@ CREATE TABLE mfa_challenges (
     user_id    BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     -- What the login asked for, to grant once the factor checks out.
     pending    TEXT NOT NULL,
-    failures   INTEGER NOT NULL DEFAULT 0,
+    -- Codes tried, counted before each is checked.
+    attempts   INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at    INTEGER

@@ -148,8 +148,10 @@ async fn login(
         Checked::MustEnrol(logged_in) => (logged_in, Some(true)),
     };
     if let Some(enrol) = enrol {
+        // No device cookie yet: a device is known once it completed a
+        // sign-in, not after a password alone.
         let finish = serde_json::to_value(&finish).map_err(|e| Error::Internal(e.to_string()))?;
-        let challenge = mfa::challenge(&ctx, &logged_in.verified, finish).await?;
+        let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Api, finish).await?;
         let refusal = if enrol {
             Error::MfaEnrolmentRequired {
                 mfa_token: challenge.mfa_token,
@@ -160,12 +162,7 @@ async fn login(
                 methods: challenge.methods,
             }
         };
-        let mut refused = OAuthError::login(refusal).error_response();
-        // The device proved the password: it is recognised from now on.
-        refused
-            .add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        return Ok(refused);
+        return Ok(OAuthError::login(refusal).error_response());
     }
     let mut response = super::ok_no_store();
     response.cookie(device::cookie(&ctx, logged_in.device_cookie));
@@ -226,23 +223,18 @@ async fn login_mfa(
         .proof()
         .map_err(OAuthError::login)?;
     let device = device::presented(&req, &ctx);
-    let from = mfa::Origin {
+    let origin = mfa::Origin {
         client_addr: super::client_addr(&req, &ctx),
         device_cookie: device.as_deref(),
     };
-    let completed = mfa::complete(&ctx, &body.mfa_token, proof, from)
+    let completed = mfa::complete(&ctx, mfa::Door::Api, &body.mfa_token, proof, origin)
         .await
         .map_err(OAuthError::login)?;
     let finish: Finish = serde_json::from_value(completed.finish)
         .map_err(|e| Error::Internal(format!("a stored login does not read: {e}")))?;
-    granted(
-        &ctx,
-        &req,
-        super::ok_no_store(),
-        &completed.verified,
-        &finish,
-    )
-    .await
+    let mut response = super::ok_no_store();
+    response.cookie(device::cookie(&ctx, completed.device_cookie));
+    granted(&ctx, &req, response, &completed.verified, &finish).await
 }
 
 /// Grants what a login asked for: tokens, or a session.

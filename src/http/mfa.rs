@@ -25,7 +25,7 @@ use crate::domain::{Actor, Caller, User};
 use crate::error::Error;
 use crate::http::error::Problem;
 use crate::service::access::Credential;
-use crate::service::mfa::{self, Proof};
+use crate::service::mfa::{self, Proof, Starter};
 use crate::service::users;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -54,7 +54,11 @@ pub(crate) struct Doc;
 /// login that must enrol first, by its `mfa_token`.
 enum Enroller {
     Signed(Authenticated),
-    Enrolling(User, Caller),
+    Enrolling {
+        user: User,
+        caller: Caller,
+        starter: Starter,
+    },
 }
 
 impl FromRequest for Enroller {
@@ -71,7 +75,11 @@ impl FromRequest for Enroller {
             if let Some(mfa_token) = mfa_token {
                 let user = mfa::enrolling(ctx, mfa_token).await?;
                 let caller = Caller::new(Actor::User(user.id), super::client_addr(&req, ctx));
-                return Ok(Self::Enrolling(user, caller));
+                return Ok(Self::Enrolling {
+                    user,
+                    caller,
+                    starter: Starter::challenge(mfa_token),
+                });
             }
             Ok(Self::Signed(
                 Authenticated::from_request(&req, &mut Payload::None).await?,
@@ -81,12 +89,21 @@ impl FromRequest for Enroller {
 }
 
 impl Enroller {
-    async fn person(self, ctx: &Ctx) -> Result<(User, Caller), Error> {
+    /// The person, who acts, and what their enrolment is bound to.
+    async fn person(self, ctx: &Ctx) -> Result<(User, Caller, Starter), Error> {
         match self {
-            Self::Enrolling(user, caller) => Ok((user, caller)),
+            Self::Enrolling {
+                user,
+                caller,
+                starter,
+            } => Ok((user, caller, starter)),
             Self::Signed(auth) => {
                 let user = person(ctx, &auth).await?;
-                Ok((user, auth.caller))
+                let starter = match &auth.principal.credential {
+                    Credential::Session(session) => Starter::session(session.id),
+                    Credential::AccessToken(claims) => Starter::token(claims),
+                };
+                Ok((user, auth.caller, starter))
             }
         }
     }
@@ -133,7 +150,7 @@ struct FactorsView {
 )]
 #[tracing::instrument(skip_all)]
 async fn factors(ctx: web::Data<Ctx>, enroller: Enroller) -> Result<HttpResponse, Error> {
-    let (user, _) = enroller.person(&ctx).await?;
+    let (user, _, _) = enroller.person(&ctx).await?;
     let factors = mfa::factors(&ctx, user.id).await?;
     Ok(HttpResponse::Ok().json(FactorsView {
         methods: factors.methods(),
@@ -171,8 +188,8 @@ struct EnrolmentView {
 )]
 #[tracing::instrument(skip_all)]
 async fn begin_totp(ctx: web::Data<Ctx>, enroller: Enroller) -> Result<HttpResponse, Error> {
-    let (user, caller) = enroller.person(&ctx).await?;
-    let enrolment = mfa::begin_totp(&ctx, &caller, &user).await?;
+    let (user, caller, starter) = enroller.person(&ctx).await?;
+    let enrolment = mfa::begin_totp(&ctx, &caller, &user, &starter).await?;
     Ok(super::ok_no_store().json(EnrolmentView {
         secret: enrolment.secret,
         otpauth_uri: enrolment.otpauth_uri,
@@ -222,8 +239,8 @@ async fn confirm_totp(
     enroller: Enroller,
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, Error> {
-    let (user, caller) = enroller.person(&ctx).await?;
-    let codes = mfa::confirm_totp(&ctx, &caller, &user, &body.code).await?;
+    let (user, caller, starter) = enroller.person(&ctx).await?;
+    let codes = mfa::confirm_totp(&ctx, &caller, &user, &starter, &body.code).await?;
     Ok(super::ok_no_store().json(RecoveryCodes {
         recovery_codes: codes,
     }))

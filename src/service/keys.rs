@@ -23,7 +23,8 @@ use crate::crypto::random;
 use crate::domain::{Algorithm, Caller};
 use crate::error::Error;
 use crate::replica::keys::{self as ring, decrypt_all};
-use crate::store::{DbTime, SigningKeyRecord, Store, StoredSecret};
+use crate::service::sealed::{open_secret, stored_secret};
+use crate::store::{DbTime, SigningKeyRecord, Store};
 
 /// The name under which the refresh-token successor key is stored.
 const REFRESH_SECRET: &str = "refresh-successor";
@@ -54,46 +55,6 @@ pub async fn refresh_secret(
     clear
         .try_into()
         .map_err(|_| Error::Internal(format!("stored secret `{REFRESH_SECRET}` is not 32 bytes")))
-}
-
-/// What is stored for a secret: sealed when there is a master key, bound
-/// to `context` (what the secret is, and whose), so rows cannot be swapped.
-pub(crate) fn stored_secret(
-    context: &str,
-    clear: &[u8],
-    master: Option<&MasterKey>,
-) -> Result<StoredSecret, Error> {
-    Ok(match master {
-        Some(master) => StoredSecret {
-            value: master.seal(context, clear)?,
-            key_encryption: Some(master.id().to_owned()),
-        },
-        None => StoredSecret {
-            value: clear.to_vec(),
-            key_encryption: None,
-        },
-    })
-}
-
-/// The secret stored as `stored` under `context`, in the clear.
-pub(crate) fn open_secret(
-    context: &str,
-    stored: &StoredSecret,
-    master: Option<&MasterKey>,
-) -> Result<Vec<u8>, Error> {
-    match (&stored.key_encryption, master) {
-        (None, _) => Ok(stored.value.clone()),
-        (Some(id), Some(master)) if id == master.id() => Ok(master.open(context, &stored.value)?),
-        (Some(id), Some(master)) => Err(Error::Internal(format!(
-            "{context} is encrypted under master key {id}, not the configured one ({}); \
-             nothing was changed",
-            master.id()
-        ))),
-        (Some(id), None) => Err(Error::Internal(format!(
-            "{context} is encrypted under master key {id}, but no master key is \
-             configured (COUNTERSIGN_KEYS__MASTER_KEY or keys.master_key_file); nothing was changed"
-        ))),
-    }
 }
 
 fn secret_context() -> String {

@@ -68,8 +68,12 @@ pub enum Checked {
 /// A login whose password was right.
 pub struct LoggedIn {
     pub verified: Verified,
-    /// The device cookie's new value, for the client to keep.
+    /// The device cookie's new value, for the client to keep once signed
+    /// in (not before a second factor).
     pub device_cookie: String,
+    /// With a second factor to come: the password's throttle charge, to
+    /// take back once the code is right.
+    pub held_attempt: Option<throttle::HeldAttempt>,
 }
 
 /// What a JWT-mode login hands back.
@@ -137,9 +141,12 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
     };
     // With a second factor to come, the attempt stays charged until the
     // code is right: the password alone earns no fresh guesses.
-    if !lookup.totp {
+    let held_attempt = if lookup.totp {
+        Some(attempt.hold())
+    } else {
         throttle::succeeded(ctx, attempt).await?;
-    }
+        None
+    };
     let must_enrol = !lookup.totp && mfa::enrolment_required(ctx, &user);
     let device_cookie = devices::remember(
         ctx,
@@ -158,6 +165,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
             amr: Amr::password(),
         },
         device_cookie,
+        held_attempt,
     };
     let username = logged_in.verified.user.username.as_str();
     if lookup.totp {

@@ -4,10 +4,15 @@
 //!
 //! A login whose password is right but whose user has a second factor is
 //! not granted: it becomes a challenge (an `mfa_token`, five minutes, five
-//! wrong codes) that a code completes. The password's throttle charge is
-//! not taken back until then, and every wrong code is charged like a wrong
-//! password, so knowing the password buys no more guesses at the code than
-//! at the password itself.
+//! codes tried, counted before each is checked) that a code completes,
+//! through the door that began it. The password's throttle charge is not
+//! taken back until then, and every code is charged like a password to
+//! the account itself (a device cookie vouches for passwords only, and is
+//! given once signed in), so knowing the password buys no more guesses at
+//! the code than at the password itself.
+//!
+//! An enrolment can be confirmed, or its secret shown again, only by what
+//! started it (the session, the token, or the login waiting for it).
 //!
 //! A TOTP code is accepted once: the step it was for is recorded, and no
 //! code of that step or an earlier one is accepted again. TOTP secrets are
@@ -22,10 +27,11 @@ use crate::context::Ctx;
 use crate::crypto::master_key::MasterKey;
 use crate::crypto::random;
 use crate::crypto::totp::{self, Secret};
-use crate::domain::{Caller, Resources, Scope, User, UserId, Username};
+use crate::domain::{Actor, Caller, Resources, Scope, User, UserId, Username};
 use crate::error::Error;
 use crate::service::grant::{Amr, Verified};
-use crate::service::keys::{open_secret, stored_secret};
+use crate::service::login::LoggedIn;
+use crate::service::sealed::{open_secret, stored_secret};
 use crate::service::{devices, revocation, throttle, users};
 use crate::store::{NewChallenge, StoredSecret, TotpRecord};
 
@@ -62,6 +68,15 @@ impl Proof {
             Self::RecoveryCode(input.to_owned())
         }
     }
+
+    /// The proof as it is checked (a TOTP code's six digits, a recovery
+    /// code in lower case without its dash), or why it cannot be one.
+    fn normalised(&self) -> Result<Self, Error> {
+        Ok(match self {
+            Self::Totp(code) => Self::Totp(normalise_totp(code)?),
+            Self::RecoveryCode(code) => Self::RecoveryCode(normalise_recovery_code(code)?),
+        })
+    }
 }
 
 /// A TOTP enrolment waiting for its first code.
@@ -97,16 +112,29 @@ impl Factors {
 pub struct Challenge {
     pub mfa_token: String,
     pub methods: Vec<&'static str>,
-    pub expires_in: u64,
+}
+
+/// Which door a login came through: only that door completes it, since
+/// only it knows how to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Door {
+    /// `/v1/login` and `/v1/login/mfa`.
+    Api,
+    /// The hosted sign-in page.
+    Page,
 }
 
 /// What a login asked for, kept with its challenge; `finish` is the
 /// door's own (how it answers once the factor checks out).
 #[derive(Serialize, Deserialize)]
 struct Pending {
+    door: Door,
     scope: String,
     client_id: String,
     audiences: String,
+    /// The password's throttle charge, settled once the code is right.
+    password_attempt: Option<throttle::HeldAttempt>,
     finish: serde_json::Value,
 }
 
@@ -115,6 +143,40 @@ pub struct Completed {
     pub verified: Verified,
     /// What the door kept with the challenge.
     pub finish: serde_json::Value,
+    /// The device cookie's new value: signed in, this device is known.
+    pub device_cookie: String,
+}
+
+/// What started a TOTP enrolment: only the same may see its secret again
+/// or confirm it, so that one of two people signed in as a user (or two
+/// logins waiting to enrol) cannot take over the other's enrolment.
+pub struct Starter([u8; 32]);
+
+impl Starter {
+    pub fn session(id: uuid::Uuid) -> Self {
+        Self(random::sha256(format!("session:{id}").as_bytes()))
+    }
+
+    /// An access token, by the session it is bound to, else its own id.
+    pub fn token(claims: &crate::crypto::jwt::AccessClaims) -> Self {
+        match &claims.sid {
+            Some(sid) => Self(random::sha256(format!("session:{sid}").as_bytes())),
+            None => Self(random::sha256(format!("token:{}", claims.jti).as_bytes())),
+        }
+    }
+
+    /// A login that must enrol first, by its `mfa_token`.
+    pub fn challenge(mfa_token: &str) -> Self {
+        Self(random::sha256(format!("challenge:{mfa_token}").as_bytes()))
+    }
+}
+
+/// Where the second step of a login comes from.
+pub struct Origin<'a> {
+    pub client_addr: String,
+    /// The device cookie the client sent, if any, to remember this device
+    /// in once signed in.
+    pub device_cookie: Option<&'a str>,
 }
 
 /// Whether `user` must set up a second factor before signing in to
@@ -160,8 +222,9 @@ pub async fn enrolling(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
 /// the enrolment was confirmed with a code (which proved the factor).
 pub async fn complete_enrolled(
     ctx: &Ctx,
+    door: Door,
     mfa_token: &str,
-    caller: &Caller,
+    origin: Origin<'_>,
 ) -> Result<Completed, Error> {
     let token_hash = random::sha256(mfa_token.as_bytes());
     let now = ctx.clock.now();
@@ -171,28 +234,38 @@ pub async fn complete_enrolled(
         .challenge(&token_hash, MAX_WRONG_CODES, now)
         .await?
         .ok_or_else(spent)?;
+    let pending = read_pending(&record.pending)?;
     let user = users::current(ctx, UserId(record.user_id))
         .await
         .map_err(|_| spent())?;
-    if !factors(ctx, user.id).await?.totp
-        || !ctx
-            .store
-            .finish_challenge(&token_hash, MAX_WRONG_CODES, now)
-            .await?
+    if pending.door != door
+        || !factors(ctx, user.id).await?.totp
+        || !ctx.store.finish_challenge(&token_hash, now).await?
     {
         return Err(spent());
     }
+    let caller = Caller::new(Actor::User(user.id), origin.client_addr);
     ctx.audit
-        .record(caller, "login.success", user.username.as_str())
+        .record(&caller, "login.success", user.username.as_str())
         .await;
     crate::meter::login(crate::meter::Login::Success);
-    finished(&record.pending, user)
+    finished(ctx, pending, user, origin.device_cookie).await
 }
 
-/// The grant a challenge kept, for `user`, proven with a second factor.
-fn finished(pending: &str, user: User) -> Result<Completed, Error> {
-    let pending: Pending = serde_json::from_str(pending)
-        .map_err(|e| Error::Internal(format!("a stored challenge does not read: {e}")))?;
+/// The grant a challenge kept, for `user`, proven with a second factor;
+/// the password's charge is taken back.
+async fn finished(
+    ctx: &Ctx,
+    pending: Pending,
+    user: User,
+    device_cookie: Option<&str>,
+) -> Result<Completed, Error> {
+    if let Some(held) = pending.password_attempt {
+        throttle::succeeded(ctx, held.resume()).await?;
+    }
+    let known = devices::recognise(ctx, device_cookie, user.username.key());
+    let device_cookie =
+        devices::remember(ctx, device_cookie, user.username.key(), known.as_deref())?;
     Ok(Completed {
         verified: Verified {
             scope: Scope::parse(&pending.scope)?,
@@ -202,16 +275,28 @@ fn finished(pending: &str, user: User) -> Result<Completed, Error> {
             user,
         },
         finish: pending.finish,
+        device_cookie,
     })
 }
 
-/// Starts (or restarts) a TOTP enrolment for `user`.
-pub async fn begin_totp(ctx: &Ctx, caller: &Caller, user: &User) -> Result<Enrolment, Error> {
+fn read_pending(stored: &str) -> Result<Pending, Error> {
+    serde_json::from_str(stored)
+        .map_err(|e| Error::Internal(format!("a stored challenge does not read: {e}")))
+}
+
+/// Starts (or restarts) a TOTP enrolment for `user`, which only `starter`
+/// may confirm.
+pub async fn begin_totp(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    starter: &Starter,
+) -> Result<Enrolment, Error> {
     let secret = Secret::generate()?;
     let stored = seal(ctx.master_key.as_deref(), user.id, &secret)?;
     if !ctx
         .store
-        .begin_totp(user.id, &stored, ctx.clock.now())
+        .begin_totp(user.id, &stored, &starter.0, ctx.clock.now())
         .await?
     {
         return Err(Error::Conflict(
@@ -227,14 +312,16 @@ pub async fn begin_totp(ctx: &Ctx, caller: &Caller, user: &User) -> Result<Enrol
     })
 }
 
-/// The enrolment waiting for its first code, if any (to show it again).
-pub async fn pending_totp(ctx: &Ctx, user: &User) -> Result<Option<Enrolment>, Error> {
-    let Some(record) = ctx.store.totp(user.id).await? else {
+/// The enrolment `starter` began and that waits for its first code, if
+/// any (to show it again).
+pub async fn pending_totp(
+    ctx: &Ctx,
+    user: &User,
+    starter: &Starter,
+) -> Result<Option<Enrolment>, Error> {
+    let Some(record) = pending_of(ctx, user, starter).await? else {
         return Ok(None);
     };
-    if record.confirmed_at.is_some() {
-        return Ok(None);
-    }
     let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
     Ok(Some(Enrolment {
         otpauth_uri: otpauth_uri(ctx, &user.username, &secret),
@@ -242,18 +329,30 @@ pub async fn pending_totp(ctx: &Ctx, user: &User) -> Result<Option<Enrolment>, E
     }))
 }
 
-/// Confirms the pending enrolment with a code from the app; answers the new
-/// recovery codes (the only time they are shown).
+async fn pending_of(
+    ctx: &Ctx,
+    user: &User,
+    starter: &Starter,
+) -> Result<Option<TotpRecord>, Error> {
+    Ok(ctx.store.totp(user.id).await?.filter(|record| {
+        record.confirmed_at.is_none() && record.started_by.as_deref() == Some(&starter.0[..])
+    }))
+}
+
+/// Confirms the enrolment `starter` began with a code from the app;
+/// answers the new recovery codes (the only time they are shown).
 pub async fn confirm_totp(
     ctx: &Ctx,
     caller: &Caller,
     user: &User,
+    starter: &Starter,
     code: &str,
 ) -> Result<Vec<String>, Error> {
-    let record = ctx.store.totp(user.id).await?;
-    let Some(record) = record.filter(|r| r.confirmed_at.is_none()) else {
+    let Some(record) = pending_of(ctx, user, starter).await? else {
         return Err(Error::Conflict(
-            "no TOTP enrolment is waiting to be confirmed: start one with POST /v1/mfa/totp".into(),
+            "no TOTP enrolment of yours is waiting to be confirmed: start one with \
+             POST /v1/mfa/totp"
+                .into(),
         ));
     };
     let code = normalise_totp(code)?;
@@ -268,11 +367,18 @@ pub async fn confirm_totp(
     // against (a second enrolment may have replaced it meanwhile).
     if !ctx
         .store
-        .confirm_totp(user.id, &record.secret, step, &hashes, ctx.clock.now())
+        .confirm_totp(
+            user.id,
+            &record.secret,
+            &starter.0,
+            step,
+            &hashes,
+            ctx.clock.now(),
+        )
         .await?
     {
         return Err(Error::Conflict(
-            "the enrolment was confirmed or removed meanwhile".into(),
+            "the enrolment was confirmed, replaced or removed meanwhile".into(),
         ));
     }
     throttle::succeeded(ctx, attempt).await?;
@@ -293,7 +399,14 @@ pub async fn remove_totp(
     if !factors(ctx, user.id).await?.totp {
         return Err(Error::NotFound("no TOTP authenticator is set up".into()));
     }
-    prove(ctx, caller, user, &proof, None).await?;
+    if enrolment_required(ctx, user) {
+        return Err(Error::Conflict(
+            "your role requires a second factor: to move to another app, ask an administrator \
+             to reset it, and set the new one up at your next sign-in"
+                .into(),
+        ));
+    }
+    prove(ctx, caller, user, &proof.normalised()?).await?;
     ctx.store.delete_factors(user.id).await?;
     ctx.audit
         .record(caller, "mfa.totp.removed", &user.id.to_string())
@@ -313,7 +426,7 @@ pub async fn replace_recovery_codes(
             "recovery codes come with a second factor: set up TOTP first".into(),
         ));
     }
-    prove(ctx, caller, user, &Proof::Totp(code.to_owned()), None).await?;
+    prove(ctx, caller, user, &Proof::Totp(normalise_totp(code)?)).await?;
     let (codes, hashes) = recovery_codes(ctx, user.id)?;
     ctx.store.replace_recovery_codes(user.id, &hashes).await?;
     ctx.audit
@@ -352,18 +465,23 @@ pub async fn reset(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(), Error
     Ok(())
 }
 
-/// Holds a login whose password was right for its second factor.
-/// `finish` is kept for the door to answer with once it completes.
+/// Holds a login whose password was right for its second factor (or for
+/// its enrolment). `finish` is kept for `door` to answer with once it
+/// completes.
 pub async fn challenge(
     ctx: &Ctx,
-    verified: &Verified,
+    logged_in: LoggedIn,
+    door: Door,
     finish: serde_json::Value,
 ) -> Result<Challenge, Error> {
     let token = random::token(CHALLENGE_PREFIX)?;
+    let verified = &logged_in.verified;
     let pending = Pending {
+        door,
         scope: verified.scope.to_string(),
         client_id: verified.client_id.clone(),
         audiences: verified.audiences.stored(),
+        password_attempt: logged_in.held_attempt,
         finish,
     };
     let now = ctx.clock.now();
@@ -380,24 +498,16 @@ pub async fn challenge(
     Ok(Challenge {
         mfa_token: token,
         methods,
-        expires_in: CHALLENGE_LIFETIME.num_seconds().unsigned_abs(),
     })
 }
 
-/// Where the second step of a login comes from.
-pub struct Origin<'a> {
-    pub client_addr: String,
-    /// The device cookie the client sent, if any: the throttle counts a
-    /// known device's attempts apart, as at the password step.
-    pub device_cookie: Option<&'a str>,
-}
-
-/// Completes a challenge with its second factor.
+/// Completes a challenge of `door` with its second factor.
 pub async fn complete(
     ctx: &Ctx,
+    door: Door,
     mfa_token: &str,
     proof: Proof,
-    from: Origin<'_>,
+    origin: Origin<'_>,
 ) -> Result<Completed, Error> {
     let spent = || {
         Error::InvalidGrant(
@@ -406,29 +516,25 @@ pub async fn complete(
                 .into(),
         )
     };
+    // Malformed input is refused before anything is counted or spent.
+    let proof = proof.normalised()?;
     let token_hash = random::sha256(mfa_token.as_bytes());
     let now = ctx.clock.now();
     let record = ctx
         .store
-        .challenge(&token_hash, MAX_WRONG_CODES, now)
+        .attempt_challenge(&token_hash, MAX_WRONG_CODES, now)
         .await?
         .ok_or_else(spent)?;
+    let pending = read_pending(&record.pending)?;
+    if pending.door != door {
+        return Err(spent());
+    }
     let user = users::current(ctx, UserId(record.user_id))
         .await
         .map_err(|_| spent())?;
-    let caller = Caller::new(crate::domain::Actor::User(user.id), from.client_addr);
-    let device = devices::recognise(ctx, from.device_cookie, user.username.key());
-    if let Err(wrong) = prove(ctx, &caller, &user, &proof, device.as_deref()).await {
-        if matches!(wrong, Error::InvalidCode(_)) {
-            ctx.store.fail_challenge(&token_hash).await?;
-        }
-        return Err(wrong);
-    }
-    if !ctx
-        .store
-        .finish_challenge(&token_hash, MAX_WRONG_CODES, now)
-        .await?
-    {
+    let caller = Caller::new(Actor::User(user.id), origin.client_addr.clone());
+    prove(ctx, &caller, &user, &proof).await?;
+    if !ctx.store.finish_challenge(&token_hash, now).await? {
         return Err(spent());
     }
     // A recovery code's use is worth its own name: its owner may not have
@@ -441,47 +547,33 @@ pub async fn complete(
         .record(&caller, action, user.username.as_str())
         .await;
     crate::meter::login(crate::meter::Login::Success);
-    finished(&record.pending, user)
+    finished(ctx, pending, user, origin.device_cookie).await
 }
 
-/// Checks a proof for `user`: charged to the throttle first, like a
-/// password (under the account's keys, or its known `device`'s), and the
-/// charge taken back only when it is right.
-async fn prove(
-    ctx: &Ctx,
-    caller: &Caller,
-    user: &User,
-    proof: &Proof,
-    device: Option<&str>,
-) -> Result<(), Error> {
-    // Malformed input is refused before anything is charged or spent.
-    let typed = match proof {
-        Proof::Totp(code) => normalise_totp(code)?,
-        Proof::RecoveryCode(code) => normalise_recovery_code(code)?,
-    };
-    let keys = throttle::Keys::new(user.username.key(), &caller.addr, device);
-    let attempt = throttle::charge(ctx, keys).await?;
+/// Checks a normalised proof for `user`: charged to the throttle first,
+/// like a password, and the charge taken back only when it is right.
+/// Codes are always charged to the account itself, never to a device the
+/// caller claims: a device cookie only ever vouches for a password.
+async fn prove(ctx: &Ctx, caller: &Caller, user: &User, proof: &Proof) -> Result<(), Error> {
+    let attempt = charge(ctx, &user.username, &caller.addr).await?;
     let right = match proof {
-        Proof::Totp(_) => {
-            let code = typed;
-            match ctx.store.totp(user.id).await? {
-                Some(record) if record.confirmed_at.is_some() => {
-                    let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
-                    match secret.matching_step(&code, now_secs(ctx)) {
-                        // Recorded in one conditional statement: of two
-                        // requests with the same code, one gets through.
-                        Some(step) => {
-                            let step = i64::try_from(step).unwrap_or(i64::MAX);
-                            ctx.store.use_totp_step(user.id, step).await?
-                        }
-                        None => false,
+        Proof::Totp(code) => match ctx.store.totp(user.id).await? {
+            Some(record) if record.confirmed_at.is_some() => {
+                let secret = open(ctx.master_key.as_deref(), user.id, &record)?;
+                match secret.matching_step(code, now_secs(ctx)) {
+                    // Recorded in one conditional statement: of two
+                    // requests with the same code, one gets through.
+                    Some(step) => {
+                        let step = i64::try_from(step).unwrap_or(i64::MAX);
+                        ctx.store.use_totp_step(user.id, step).await?
                     }
+                    None => false,
                 }
-                _ => false,
             }
-        }
-        Proof::RecoveryCode(_) => {
-            let hash = recovery_code_hash(ctx, user.id, &typed);
+            _ => false,
+        },
+        Proof::RecoveryCode(code) => {
+            let hash = recovery_code_hash(ctx, user.id, code);
             ctx.store
                 .use_recovery_code(user.id, &hash, ctx.clock.now())
                 .await?

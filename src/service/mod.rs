@@ -30,6 +30,7 @@ pub mod presented;
 pub mod refresh;
 pub mod registrations;
 pub mod revocation;
+pub mod sealed;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

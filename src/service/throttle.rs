@@ -24,6 +24,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::context::Ctx;
 use crate::crypto::random;
@@ -31,6 +32,7 @@ use crate::error::Error;
 use crate::store::Charge;
 
 /// The keys one login attempt is counted under.
+#[derive(Clone)]
 pub struct Keys {
     pair: String,
     address: String,
@@ -73,6 +75,39 @@ fn address_scope(client_addr: &str) -> String {
 pub struct Attempt {
     keys: Keys,
     id: i64,
+}
+
+impl Attempt {
+    /// The attempt as a later request can settle it: a password attempt
+    /// that is only settled once the second factor is right.
+    pub fn hold(self) -> HeldAttempt {
+        HeldAttempt {
+            keys: [self.keys.pair, self.keys.address, self.keys.account],
+            id: self.id,
+        }
+    }
+}
+
+/// A charged attempt, kept (with a login's challenge) for a later request
+/// to settle.
+#[derive(Serialize, Deserialize)]
+pub struct HeldAttempt {
+    keys: [String; 3],
+    id: i64,
+}
+
+impl HeldAttempt {
+    pub fn resume(self) -> Attempt {
+        let [pair, address, account] = self.keys;
+        Attempt {
+            keys: Keys {
+                pair,
+                address,
+                account,
+            },
+            id: self.id,
+        }
+    }
 }
 
 /// Refuses at once if any key is waiting (as the login's read found it),

@@ -376,11 +376,13 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait FactorStore: Send + Sync {
     /// Stores a new, unconfirmed TOTP secret for `user` (replacing an
-    /// unconfirmed one); `false` if a confirmed one exists.
+    /// unconfirmed one), which only `started_by` may confirm; `false` if a
+    /// confirmed one exists.
     async fn begin_totp(
         &self,
         user: UserId,
         secret: &StoredSecret,
+        started_by: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
@@ -388,12 +390,13 @@ pub trait FactorStore: Send + Sync {
 
     /// Confirms the pending TOTP secret, records `step` as used and sets
     /// the recovery codes, atomically; `false` if none was pending, or
-    /// another secret replaced it.
-    /// `secret` is the stored form the code was checked against.
+    /// another secret (or another enrolment's) replaced it. `secret` is the
+    /// stored form the code was checked against.
     async fn confirm_totp(
         &self,
         user: UserId,
         secret: &[u8],
+        started_by: &[u8; 32],
         step: i64,
         recovery_codes: &[[u8; 32]],
         now: DateTime<Utc>,
@@ -430,23 +433,29 @@ pub trait FactorStore: Send + Sync {
     async fn insert_challenge(&self, challenge: &NewChallenge) -> Result<(), StoreError>;
 
     /// A challenge that can still be completed: unused, unexpired, with
-    /// fewer than `max_failures` wrong codes, of a user who still exists.
+    /// fewer than `max_attempts` codes tried.
     async fn challenge(
         &self,
         token_hash: &[u8; 32],
-        max_failures: i64,
+        max_attempts: i64,
         now: DateTime<Utc>,
     ) -> Result<Option<ChallengeRecord>, StoreError>;
 
-    /// Counts a wrong code against the challenge.
-    async fn fail_challenge(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Counts a code attempt against a challenge that can still be
+    /// completed, and returns it; `None` (and nothing counted) otherwise.
+    /// Of any number of concurrent attempts, at most `max_attempts` count.
+    async fn attempt_challenge(
+        &self,
+        token_hash: &[u8; 32],
+        max_attempts: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChallengeRecord>, StoreError>;
 
-    /// Marks the challenge used if it still can be completed; exactly one
+    /// Marks the challenge used if it is unused and unexpired; exactly one
     /// of any number of concurrent calls succeeds.
     async fn finish_challenge(
         &self,
         token_hash: &[u8; 32],
-        max_failures: i64,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 }

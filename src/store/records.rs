@@ -508,6 +508,8 @@ pub struct TotpRecord {
     pub secret: Vec<u8>,
     pub key_encryption: Option<String>,
     pub confirmed_at: Option<DbTime>,
+    /// Until confirmed: the hash of what started the enrolment.
+    pub started_by: Option<Vec<u8>>,
     pub last_step: i64,
 }
 
@@ -534,6 +536,5 @@ pub struct NewChallenge {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChallengeRecord {
     pub user_id: Uuid,
-    pub username: String,
     pub pending: String,
 }

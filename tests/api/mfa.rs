@@ -86,6 +86,8 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>) {
 /// The `mfa_token` of a login that needs its second factor.
 async fn mfa_token(app: &TestApp, name: &str) -> String {
     let refused = app.login(name, PASSWORD).await;
+    // A password alone does not make a device known.
+    assert!(refused.headers().get("set-cookie").is_none());
     let body = oauth_error(refused, StatusCode::FORBIDDEN, "mfa_required").await;
     assert_eq!(body["methods"], json!(["totp", "recovery_code"]));
     body["mfa_token"].as_str().unwrap().to_owned()
@@ -214,6 +216,8 @@ async fn totp_enrolment_and_a_login_with_codes_from_pyotp(db: TestDb) {
     let signed_in = complete(&app, &mfa, json!({"code": code(&app, uri).await})).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     assert_eq!(signed_in.headers()["cache-control"], "no-store");
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("cs_device="), "{cookie}");
     let tokens: Value = signed_in.json().await.unwrap();
     let claims = claims_of(tokens["access_token"].as_str().unwrap());
     assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
@@ -363,6 +367,61 @@ async fn five_wrong_codes_spend_the_login_and_wrong_codes_are_throttled(db: Test
     assert!(throttled.headers().contains_key("retry-after"));
 }
 both_backends!(five_wrong_codes_spend_the_login_and_wrong_codes_are_throttled);
+
+async fn concurrent_wrong_codes_get_no_more_tries(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.throttle.account_threshold = 100;
+            s.throttle.address_threshold = 100;
+        })
+        .await;
+    let (_, token) = user(&app, "ezra").await;
+    let (uri, _) = enrol(&app, &token).await;
+    let mfa = mfa_token(&app, "ezra").await;
+    let right = code(&app, &uri).await;
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
+    let tries = (0..10).map(|_| complete(&app, &mfa, json!({"code": wrong})));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let spent = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!((checked, spent), (5, 5), "{statuses:?}");
+    let late = complete(&app, &mfa, json!({"code": right})).await;
+    oauth_error(late, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+both_backends!(concurrent_wrong_codes_get_no_more_tries);
+
+async fn signing_in_with_a_code_leaves_no_charge_behind(db: TestDb) {
+    let app = db
+        .spawn_with(|s| {
+            s.throttle.account_threshold = 2;
+            s.throttle.address_threshold = 2;
+        })
+        .await;
+    let (_, token) = user(&app, "fay").await;
+    let (uri, _) = enrol(&app, &token).await;
+    // Each sign-in charges its password and its code; both are taken back
+    // once the code is right, so the owner never throttles themselves.
+    for _ in 0..4 {
+        let mfa = mfa_token(&app, "fay").await;
+        let ok = complete(&app, &mfa, json!({"code": code(&app, &uri).await})).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        next_step(&app);
+    }
+}
+both_backends!(signing_in_with_a_code_leaves_no_charge_behind);
 
 async fn the_password_grant_refuses_a_user_with_a_second_factor(db: TestDb) {
     let app = db.spawn().await;
@@ -625,6 +684,11 @@ async fn the_hosted_pages_ask_for_the_code_and_the_id_token_says_so(db: TestDb) 
         .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
+    // The page's login is the page's: the API's door refuses it, before
+    // any code is spent.
+    let elsewhere = complete(&app, &mfa, json!({"code": code(&app, &uri).await})).await;
+    oauth_error(elsewhere, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
     let done = browser
         .post(app.url("/login/mfa"))
         .header("origin", &app.address)
@@ -764,11 +828,32 @@ async fn a_required_role_must_enrol_before_anything_else(db: TestDb) {
         .await;
     oauth_error(grant, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
+    // A second login waiting to enrol (someone else with the password)
+    // cannot take over the first one's enrolment, nor it the second's.
+    let other = app.login("olga", PASSWORD).await;
+    let other = oauth_error(other, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+    let other = other["mfa_token"].as_str().unwrap().to_owned();
+    let theirs: Value = send(&app, Method::POST, "/v1/mfa/totp", &other, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let theirs = theirs["otpauth_uri"].as_str().unwrap().to_owned();
+
     // With it, the person sets up TOTP...
     let begun = send(&app, Method::POST, "/v1/mfa/totp", &mfa, None).await;
     assert_eq!(begun.status(), StatusCode::OK);
     let begun: Value = begun.json().await.unwrap();
     let uri = begun["otpauth_uri"].as_str().unwrap();
+    let taken = send(
+        &app,
+        Method::POST,
+        "/v1/mfa/totp/confirm",
+        &other,
+        Some(json!({"code": code(&app, uri).await})),
+    )
+    .await;
+    problem(taken, StatusCode::CONFLICT).await;
     let confirmed = send(
         &app,
         Method::POST,

@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use maud::Markup;
@@ -158,34 +159,25 @@ async fn login_submit(
     .await;
     let logged_in = match logged_in {
         Ok(Checked::Complete(logged_in)) => logged_in,
+        // No device cookie before the second step: a device is known once
+        // it completed a sign-in, not after a password alone.
         Ok(Checked::SecondFactor(logged_in)) => {
-            let finish = serde_json::json!({ "return_to": return_to });
-            let challenge = mfa::challenge(&ctx, &logged_in.verified, finish).await?;
+            let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Page, json!({})).await?;
             let form = views::second_factor(&token, &return_to, &challenge.mfa_token, None);
-            let mut response = page(&ctx, StatusCode::OK, &return_to, &form).await;
-            response
-                .add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            return Ok(response);
+            return Ok(page(&ctx, StatusCode::OK, &return_to, &form).await);
         }
         Ok(Checked::MustEnrol(logged_in)) => {
-            let finish = serde_json::json!({ "return_to": return_to });
-            let challenge = mfa::challenge(&ctx, &logged_in.verified, finish).await?;
-            let user = &logged_in.verified.user;
+            let user = logged_in.verified.user.clone();
+            let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Page, json!({})).await?;
             let caller = Caller::new(Actor::User(user.id), crate::http::client_addr(&req, &ctx));
-            let enrolment = mfa::begin_totp(&ctx, &caller, user).await?;
+            let starter = mfa::Starter::challenge(&challenge.mfa_token);
+            let enrolment = mfa::begin_totp(&ctx, &caller, &user, &starter).await?;
             let at_login = AtLogin {
                 csrf: &token,
                 mfa_token: &challenge.mfa_token,
                 return_to: &return_to,
             };
-            let mut response = at_login
-                .page(&ctx, &enrolment, StatusCode::OK, None)
-                .await?;
-            response
-                .add_cookie(&device::cookie(&ctx, logged_in.device_cookie))
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            return Ok(response);
+            return at_login.page(&ctx, &enrolment, StatusCode::OK, None).await;
         }
         // Malformed input gets the same answer as a wrong password: the
         // page says nothing about which accounts exist.
@@ -277,17 +269,23 @@ async fn second_factor_submit(
     let mfa_token = form.mfa_token.unwrap_or_default();
     let typed = form.code.unwrap_or_default();
     let device = device::presented(&req, &ctx);
-    let from = mfa::Origin {
+    let origin = mfa::Origin {
         client_addr: crate::http::client_addr(&req, &ctx),
         device_cookie: device.as_deref(),
     };
-    let completed = mfa::complete(&ctx, &mfa_token, Proof::typed(&typed), from).await;
+    let proof = Proof::typed(&typed);
+    let completed = mfa::complete(&ctx, mfa::Door::Page, &mfa_token, proof, origin).await;
     let again = async |status: StatusCode, message: &str| {
         let form = views::second_factor(&token, &return_to, &mfa_token, Some(message));
         page(&ctx, status, &return_to, &form).await
     };
     match completed {
-        Ok(completed) => signed_in(&ctx, &req, &completed.verified, &return_to).await,
+        Ok(completed) => {
+            let mut done = signed_in(&ctx, &req, &completed.verified, &return_to).await?;
+            done.add_cookie(&device::cookie(&ctx, completed.device_cookie))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            Ok(done)
+        }
         Err(Error::InvalidCode(_) | Error::InvalidRequest(_)) => Ok(again(
             StatusCode::UNAUTHORIZED,
             "That code is not right, or was already used. Enter the code your app shows now.",
@@ -422,14 +420,16 @@ async fn enrol_submit(
         Err(Error::Unauthenticated(_)) => return Ok(expired().await),
         Err(other) => return Err(other),
     };
-    let caller = Caller::new(Actor::User(user.id), crate::http::client_addr(&req, &ctx));
-    let codes = match mfa::confirm_totp(&ctx, &caller, &user, &form.code.unwrap_or_default()).await
-    {
+    let client_addr = crate::http::client_addr(&req, &ctx);
+    let caller = Caller::new(Actor::User(user.id), client_addr.clone());
+    let starter = mfa::Starter::challenge(&mfa_token);
+    let code = form.code.unwrap_or_default();
+    let codes = match mfa::confirm_totp(&ctx, &caller, &user, &starter, &code).await {
         Ok(codes) => codes,
         Err(
             refused @ (Error::InvalidCode(_) | Error::InvalidRequest(_) | Error::Throttled { .. }),
         ) => {
-            let Some(enrolment) = mfa::pending_totp(&ctx, &user).await? else {
+            let Some(enrolment) = mfa::pending_totp(&ctx, &user, &starter).await? else {
                 return Ok(expired().await);
             };
             let (status, message) = match refused {
@@ -452,7 +452,12 @@ async fn enrol_submit(
         Err(Error::Conflict(_)) => return Ok(expired().await),
         Err(other) => return Err(other),
     };
-    let completed = match mfa::complete_enrolled(&ctx, &mfa_token, &caller).await {
+    let device = device::presented(&req, &ctx);
+    let origin = mfa::Origin {
+        client_addr,
+        device_cookie: device.as_deref(),
+    };
+    let completed = match mfa::complete_enrolled(&ctx, mfa::Door::Page, &mfa_token, origin).await {
         Ok(completed) => completed,
         Err(Error::InvalidGrant(_)) => return Ok(expired().await),
         Err(other) => return Err(other),
@@ -461,8 +466,13 @@ async fn enrol_submit(
         sessions::start(&ctx, &completed.verified, client_context(&req, &ctx), false).await?;
     let markup = mfa_views::recovery_codes(&codes, &return_to);
     let mut response = page(&ctx, StatusCode::OK, &return_to, &markup).await;
-    response
-        .add_cookie(&session_cookie(&ctx, &grant.token, grant.expires_in))
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    for cookie in [
+        session_cookie(&ctx, &grant.token, grant.expires_in),
+        device::cookie(&ctx, completed.device_cookie),
+    ] {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    }
     Ok(response)
 }

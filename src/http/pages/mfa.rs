@@ -19,7 +19,7 @@ use crate::domain::{Actor, Caller, User, UserId};
 use crate::error::Error;
 use crate::http::auth::same_origin;
 use crate::http::form::Form;
-use crate::service::mfa::{self, Proof};
+use crate::service::mfa::{self, Proof, Starter};
 use crate::service::sessions::SessionAuth;
 use crate::service::users;
 
@@ -216,7 +216,8 @@ async fn begin(
         Ok(checked) => checked,
         Err(response) => return Ok(response),
     };
-    match mfa::begin_totp(&ctx, &checked.caller, &checked.user).await {
+    let starter = Starter::session(checked.session.id);
+    match mfa::begin_totp(&ctx, &checked.caller, &checked.user, &starter).await {
         Ok(enrolment) => enrolment_page(&ctx, &checked.session, &enrolment, StatusCode::OK, None),
         Err(Error::Conflict(_)) => Ok(see_other("/account/mfa").finish()),
         Err(other) => Err(other),
@@ -250,7 +251,16 @@ async fn confirm(
         Ok(checked) => checked,
         Err(response) => return Ok(response),
     };
-    match mfa::confirm_totp(&ctx, &checked.caller, &checked.user, &checked.code).await {
+    let starter = Starter::session(checked.session.id);
+    match mfa::confirm_totp(
+        &ctx,
+        &checked.caller,
+        &checked.user,
+        &starter,
+        &checked.code,
+    )
+    .await
+    {
         Ok(codes) => Ok(html(
             &ctx,
             StatusCode::OK,
@@ -261,7 +271,7 @@ async fn confirm(
             let Some(message) = said(&refused) else {
                 return Err(refused);
             };
-            let Some(enrolment) = mfa::pending_totp(&ctx, &checked.user).await? else {
+            let Some(enrolment) = mfa::pending_totp(&ctx, &checked.user, &starter).await? else {
                 return Ok(see_other("/account/mfa").finish());
             };
             let status = status_of(&refused);

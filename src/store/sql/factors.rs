@@ -21,21 +21,24 @@ macro_rules! factor_queries {
                     &self,
                     user: UserId,
                     secret: &StoredSecret,
+                    started_by: &[u8; 32],
                     now: DateTime<Utc>,
                 ) -> Result<bool, StoreError> {
                     // Replaces an unconfirmed enrolment, never a confirmed one.
                     let written = sqlx::query(
-                        "INSERT INTO totp_factors (user_id, secret, key_encryption, created_at) \
-                         VALUES ($1, $2, $3, $4) \
+                        "INSERT INTO totp_factors \
+                         (user_id, secret, key_encryption, created_at, started_by) \
+                         VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, \
                          key_encryption = excluded.key_encryption, \
-                         created_at = excluded.created_at \
+                         created_at = excluded.created_at, started_by = excluded.started_by \
                          WHERE totp_factors.confirmed_at IS NULL",
                     )
                     .bind(user.0)
                     .bind(&secret.value)
                     .bind(secret.key_encryption.as_deref())
                     .bind(DbTime(now))
+                    .bind(&started_by[..])
                     .execute(self.writer())
                     .await?;
                     Ok(written.rows_affected() == 1)
@@ -43,7 +46,7 @@ macro_rules! factor_queries {
 
                 async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>, StoreError> {
                     Ok(sqlx::query_as::<_, TotpRecord>(
-                        "SELECT secret, key_encryption, confirmed_at, last_step \
+                        "SELECT secret, key_encryption, confirmed_at, started_by, last_step \
                          FROM totp_factors WHERE user_id = $1",
                     )
                     .bind(user.0)
@@ -55,19 +58,23 @@ macro_rules! factor_queries {
                     &self,
                     user: UserId,
                     secret: &[u8],
+                    started_by: &[u8; 32],
                     step: i64,
                     recovery_codes: &[[u8; 32]],
                     now: DateTime<Utc>,
                 ) -> Result<bool, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let confirmed = sqlx::query(
-                        "UPDATE totp_factors SET confirmed_at = $2, last_step = $3 \
-                         WHERE user_id = $1 AND confirmed_at IS NULL AND secret = $4",
+                        "UPDATE totp_factors SET confirmed_at = $2, last_step = $3, \
+                         started_by = NULL \
+                         WHERE user_id = $1 AND confirmed_at IS NULL AND secret = $4 \
+                         AND started_by = $5",
                     )
                     .bind(user.0)
                     .bind(DbTime(now))
                     .bind(step)
                     .bind(secret)
+                    .bind(&started_by[..])
                     .execute(&mut *tx)
                     .await?;
                     if confirmed.rows_affected() != 1 {
@@ -183,46 +190,53 @@ macro_rules! factor_queries {
                 async fn challenge(
                     &self,
                     token_hash: &[u8; 32],
-                    max_failures: i64,
+                    max_attempts: i64,
                     now: DateTime<Utc>,
                 ) -> Result<Option<ChallengeRecord>, StoreError> {
                     Ok(sqlx::query_as::<_, ChallengeRecord>(
-                        "SELECT c.user_id, u.username, c.pending FROM mfa_challenges c \
-                         JOIN users u ON u.id = c.user_id AND u.deleted_at IS NULL \
-                         WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > $2 \
-                         AND c.failures < $3",
+                        "SELECT user_id, pending FROM mfa_challenges \
+                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                         AND attempts < $3",
                     )
                     .bind(&token_hash[..])
                     .bind(DbTime(now))
-                    .bind(max_failures)
+                    .bind(max_attempts)
                     .fetch_optional(self.reader())
                     .await?)
                 }
 
-                async fn fail_challenge(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1",
+                async fn attempt_challenge(
+                    &self,
+                    token_hash: &[u8; 32],
+                    max_attempts: i64,
+                    now: DateTime<Utc>,
+                ) -> Result<Option<ChallengeRecord>, StoreError> {
+                    // Counted before the code is checked, in one statement:
+                    // concurrent attempts get no more tries than sequential.
+                    Ok(sqlx::query_as::<_, ChallengeRecord>(
+                        "UPDATE mfa_challenges SET attempts = attempts + 1 \
+                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                         AND attempts < $3 \
+                         RETURNING user_id, pending",
                     )
                     .bind(&token_hash[..])
-                    .execute(self.writer())
-                    .await?;
-                    Ok(())
+                    .bind(DbTime(now))
+                    .bind(max_attempts)
+                    .fetch_optional(self.writer())
+                    .await?)
                 }
 
                 async fn finish_challenge(
                     &self,
                     token_hash: &[u8; 32],
-                    max_failures: i64,
                     now: DateTime<Utc>,
                 ) -> Result<bool, StoreError> {
                     let finished = sqlx::query(
                         "UPDATE mfa_challenges SET used_at = $2 \
-                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-                         AND failures < $3",
+                         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
                     )
                     .bind(&token_hash[..])
                     .bind(DbTime(now))
-                    .bind(max_failures)
                     .execute(self.writer())
                     .await?;
                     Ok(finished.rows_affected() == 1)
