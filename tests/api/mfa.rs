@@ -854,6 +854,15 @@ async fn a_required_role_must_enrol_before_anything_else(db: TestDb) {
     )
     .await;
     problem(taken, StatusCode::CONFLICT).await;
+    let replaced = send(
+        &app,
+        Method::POST,
+        "/v1/mfa/totp/confirm",
+        &mfa,
+        Some(json!({"code": code(&app, &theirs).await})),
+    )
+    .await;
+    problem(replaced, StatusCode::BAD_REQUEST).await;
     let confirmed = send(
         &app,
         Method::POST,
