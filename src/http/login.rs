@@ -151,7 +151,14 @@ async fn login(
         // No device cookie yet: a device is known once it completed a
         // sign-in, not after a password alone.
         let finish = serde_json::to_value(&finish).map_err(|e| Error::Internal(e.to_string()))?;
-        let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Api, finish).await?;
+        let challenge = mfa::challenge(
+            &ctx,
+            &logged_in.verified,
+            logged_in.held_attempt,
+            mfa::Door::Api,
+            finish,
+        )
+        .await?;
         let refusal = if enrol {
             Error::MfaEnrolmentRequired {
                 mfa_token: challenge.mfa_token,

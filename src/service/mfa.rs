@@ -30,7 +30,6 @@ use crate::crypto::totp::{self, Secret};
 use crate::domain::{Actor, Caller, Resources, Scope, User, UserId, Username};
 use crate::error::Error;
 use crate::service::grant::{Amr, Verified};
-use crate::service::login::LoggedIn;
 use crate::service::sealed::{open_secret, stored_secret};
 use crate::service::{devices, revocation, throttle, users};
 use crate::store::{NewChallenge, StoredSecret, TotpRecord};
@@ -466,22 +465,23 @@ pub async fn reset(ctx: &Ctx, caller: &Caller, user: UserId) -> Result<(), Error
 }
 
 /// Holds a login whose password was right for its second factor (or for
-/// its enrolment). `finish` is kept for `door` to answer with once it
+/// its enrolment), with the password's throttle charge (`held`, from
+/// `login::LoggedIn`). `finish` is kept for `door` to answer with once it
 /// completes.
 pub async fn challenge(
     ctx: &Ctx,
-    logged_in: LoggedIn,
+    verified: &Verified,
+    held: Option<throttle::HeldAttempt>,
     door: Door,
     finish: serde_json::Value,
 ) -> Result<Challenge, Error> {
     let token = random::token(CHALLENGE_PREFIX)?;
-    let verified = &logged_in.verified;
     let pending = Pending {
         door,
         scope: verified.scope.to_string(),
         client_id: verified.client_id.clone(),
         audiences: verified.audiences.stored(),
-        password_attempt: logged_in.held_attempt,
+        password_attempt: held,
         finish,
     };
     let now = ctx.clock.now();

@@ -11,3 +11,12 @@ async fn sign_in_account_end_a_session_log_out(db: TestDb) {
     assert!(out.contains("log out: ok"), "{out}");
 }
 both_backends!(sign_in_account_end_a_session_log_out);
+
+async fn two_step_sign_in_in_chromium(db: TestDb) {
+    let app = db.spawn().await;
+    let password = "ritas-password-for-tests";
+    app.create_user("rita", password, &[]).await;
+    let out = node("totp.mjs", &[&app.address, "rita", password]).await;
+    assert!(out.contains("sign in with a recovery code: ok"), "{out}");
+}
+both_backends!(two_step_sign_in_in_chromium);

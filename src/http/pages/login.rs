@@ -162,13 +162,17 @@ async fn login_submit(
         // No device cookie before the second step: a device is known once
         // it completed a sign-in, not after a password alone.
         Ok(Checked::SecondFactor(logged_in)) => {
-            let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Page, json!({})).await?;
+            let held = logged_in.held_attempt;
+            let challenge =
+                mfa::challenge(&ctx, &logged_in.verified, held, mfa::Door::Page, json!({})).await?;
             let form = views::second_factor(&token, &return_to, &challenge.mfa_token, None);
             return Ok(page(&ctx, StatusCode::OK, &return_to, &form).await);
         }
         Ok(Checked::MustEnrol(logged_in)) => {
             let user = logged_in.verified.user.clone();
-            let challenge = mfa::challenge(&ctx, logged_in, mfa::Door::Page, json!({})).await?;
+            let held = logged_in.held_attempt;
+            let challenge =
+                mfa::challenge(&ctx, &logged_in.verified, held, mfa::Door::Page, json!({})).await?;
             let caller = Caller::new(Actor::User(user.id), crate::http::client_addr(&req, &ctx));
             let starter = mfa::Starter::challenge(&challenge.mfa_token);
             let enrolment = mfa::begin_totp(&ctx, &caller, &user, &starter).await?;
