@@ -213,6 +213,8 @@ struct MfaBody {
             body = OAuthErrorBody),
         (status = 401, description = "The code is wrong, expired or already used",
             body = OAuthErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = OAuthErrorBody),
+        (status = 415, description = "Not application/json", body = OAuthErrorBody),
         (status = 429, description = "Too many wrong codes or passwords for this account or \
             address; see Retry-After", body = OAuthErrorBody),
         (status = 503, description = "The database is unavailable; see Retry-After",

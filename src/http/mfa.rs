@@ -24,6 +24,7 @@ use crate::context::{BUILTIN_CLIENT_ID, Ctx};
 use crate::domain::{Actor, Caller, User};
 use crate::error::Error;
 use crate::http::error::Problem;
+use crate::http::openapi::JsonBodyRefusals;
 use crate::service::access::Credential;
 use crate::service::mfa::{self, Proof, Starter};
 use crate::service::users;
@@ -231,6 +232,7 @@ struct RecoveryCodes {
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,
             content_type = "application/problem+json"),
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -298,6 +300,7 @@ impl ProofBody {
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,
             content_type = "application/problem+json"),
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -331,6 +334,7 @@ async fn remove_totp(
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,
             content_type = "application/problem+json"),
+        JsonBodyRefusals,
     ),
 )]
 #[tracing::instrument(skip_all)]
