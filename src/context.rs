@@ -41,6 +41,9 @@ pub struct Ctx {
     pub expect: Expectations,
     /// Scopes a user may ask for at login.
     pub user_scopes: Scope,
+    /// Passkeys' relying party (the issuer's host); none when the issuer
+    /// is an IP address, where browsers refuse WebAuthn.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The key refresh-token successors and form tokens are derived with.
     pub(crate) refresh_secret: [u8; 32],
 }

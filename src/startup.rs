@@ -114,7 +114,9 @@ pub async fn open(settings: Settings, clock: Clock, issuer: String) -> Result<Op
     let window = settings.tokens.max_access_lifetime().num_seconds();
     let leeway = leeway(&settings);
     revocations::resync(&revocations, store.as_ref(), &clock, window, leeway).await?;
+    let webauthn = service::passkeys::relying_party(&issuer)?;
     let ctx = Ctx {
+        webauthn,
         audit: Arc::new(AuditLog::new(Arc::clone(&store), clock.clone())),
         clients: Arc::new(ClientCache::default()),
         sessions: Arc::new(SessionCache::new(

@@ -15,6 +15,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -131,9 +132,21 @@ struct FactorsView {
     totp: bool,
     /// Recovery codes not yet used.
     recovery_codes_left: i64,
-    /// How a login can be completed: `totp`, `recovery_code`; empty when
-    /// the password alone signs in.
+    /// How a login can be completed: `totp`, `recovery_code`, `passkey`;
+    /// empty when the password alone signs in.
     methods: Vec<&'static str>,
+    /// Registered passkeys, oldest first (added on the account page).
+    passkeys: Vec<PasskeyView>,
+}
+
+/// A registered passkey.
+#[derive(Serialize, ToSchema)]
+struct PasskeyView {
+    /// The credential id, base64url.
+    id: String,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 #[utoipa::path(
@@ -157,6 +170,16 @@ async fn factors(ctx: web::Data<Ctx>, enroller: Enroller) -> Result<HttpResponse
         methods: factors.methods(),
         totp: factors.totp,
         recovery_codes_left: factors.recovery_codes_left,
+        passkeys: factors
+            .passkeys
+            .into_iter()
+            .map(|p| PasskeyView {
+                id: p.id,
+                name: p.name,
+                created_at: p.created_at,
+                last_used_at: p.last_used_at,
+            })
+            .collect(),
     }))
 }
 

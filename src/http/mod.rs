@@ -152,7 +152,10 @@ pub(crate) fn private_resource(
 
 /// JSON extractor settings; `shape` turns a payload error into the
 /// endpoint's error shape (problem+json or OAuth).
-fn json_config(limit: usize, shape: fn(JsonPayloadError) -> actix_web::Error) -> web::JsonConfig {
+pub(crate) fn json_config(
+    limit: usize,
+    shape: fn(JsonPayloadError) -> actix_web::Error,
+) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
         .error_handler(move |e, _| shape(e))

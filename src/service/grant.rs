@@ -34,6 +34,11 @@ impl Amr {
         Self(vec!["pwd", "otp", "mfa"])
     }
 
+    /// A password and a passkey (a hardware-held key, RFC 8176 `hwk`).
+    pub fn passkey_second_factor() -> Self {
+        Self(vec!["pwd", "hwk", "mfa"])
+    }
+
     /// Reads the stored space-separated form, keeping the values RFC 8176
     /// defines and this server uses.
     pub fn from_stored(stored: &str) -> Self {

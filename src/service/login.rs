@@ -141,13 +141,13 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
     };
     // With a second factor to come, the attempt stays charged until the
     // code is right: the password alone earns no fresh guesses.
-    let held_attempt = if lookup.totp {
+    let held_attempt = if lookup.second_factor {
         Some(attempt.hold())
     } else {
         throttle::succeeded(ctx, attempt).await?;
         None
     };
-    let must_enrol = !lookup.totp && mfa::enrolment_required(ctx, &user);
+    let must_enrol = !lookup.second_factor && mfa::enrolment_required(ctx, &user);
     let device_cookie = devices::remember(
         ctx,
         login.device_cookie.as_deref(),
@@ -168,7 +168,7 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
         held_attempt,
     };
     let username = logged_in.verified.user.username.as_str();
-    if lookup.totp {
+    if lookup.second_factor {
         ctx.audit
             .record(&caller, "login.second_factor_required", username)
             .await;

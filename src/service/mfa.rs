@@ -31,7 +31,7 @@ use crate::domain::{Actor, Caller, Resources, Scope, User, UserId, Username};
 use crate::error::Error;
 use crate::service::grant::{Amr, Verified};
 use crate::service::sealed::{open_secret, stored_secret};
-use crate::service::{devices, revocation, throttle, users};
+use crate::service::{devices, passkeys, revocation, throttle, users};
 use crate::store::{NewChallenge, StoredSecret, TotpRecord};
 
 /// How long a login waits for its second factor.
@@ -52,6 +52,8 @@ pub enum Proof {
     Totp(String),
     /// One of the recovery codes.
     RecoveryCode(String),
+    /// A passkey's answer to the login's challenge (`passkeys`).
+    Passkey(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
 impl Proof {
@@ -74,6 +76,7 @@ impl Proof {
         Ok(match self {
             Self::Totp(code) => Self::Totp(normalise_totp(code)?),
             Self::RecoveryCode(code) => Self::RecoveryCode(normalise_recovery_code(code)?),
+            Self::Passkey(answer) => Self::Passkey(answer.clone()),
         })
     }
 }
@@ -92,6 +95,7 @@ pub struct Factors {
     pub totp: bool,
     /// Recovery codes not yet used.
     pub recovery_codes_left: i64,
+    pub passkeys: Vec<passkeys::PasskeyInfo>,
 }
 
 impl Factors {
@@ -103,7 +107,15 @@ impl Factors {
             methods.push("totp");
             methods.push("recovery_code");
         }
+        if !self.passkeys.is_empty() {
+            methods.push("passkey");
+        }
         methods
+    }
+
+    /// Whether there is any second factor.
+    pub fn any(&self) -> bool {
+        self.totp || !self.passkeys.is_empty()
     }
 }
 
@@ -211,7 +223,7 @@ pub async fn enrolling(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
     let user = users::current(ctx, UserId(record.user_id))
         .await
         .map_err(|_| refused())?;
-    if factors(ctx, user.id).await?.totp {
+    if factors(ctx, user.id).await?.any() {
         return Err(refused());
     }
     Ok(user)
@@ -248,15 +260,23 @@ pub async fn complete_enrolled(
         .record(&caller, "login.success", user.username.as_str())
         .await;
     crate::meter::login(crate::meter::Login::Success);
-    finished(ctx, pending, user, origin.device_cookie).await
+    finished(
+        ctx,
+        pending,
+        user,
+        Amr::second_factor(),
+        origin.device_cookie,
+    )
+    .await
 }
 
-/// The grant a challenge kept, for `user`, proven with a second factor;
-/// the password's charge is taken back.
+/// The grant a challenge kept, for `user`, proven with a second factor
+/// (`amr` says which); the password's charge is taken back.
 async fn finished(
     ctx: &Ctx,
     pending: Pending,
     user: User,
+    amr: Amr,
     device_cookie: Option<&str>,
 ) -> Result<Completed, Error> {
     if let Some(held) = pending.password_attempt {
@@ -270,7 +290,7 @@ async fn finished(
             scope: Scope::parse(&pending.scope)?,
             client_id: pending.client_id,
             audiences: Resources::from_stored(&pending.audiences)?,
-            amr: Amr::second_factor(),
+            amr,
             user,
         },
         finish: pending.finish,
@@ -405,7 +425,7 @@ pub async fn remove_totp(
                 .into(),
         ));
     }
-    prove(ctx, caller, user, &proof.normalised()?).await?;
+    prove(ctx, caller, user, &proof.normalised()?, None).await?;
     ctx.store.delete_factors(user.id).await?;
     ctx.audit
         .record(caller, "mfa.totp.removed", &user.id.to_string())
@@ -425,7 +445,7 @@ pub async fn replace_recovery_codes(
             "recovery codes come with a second factor: set up TOTP first".into(),
         ));
     }
-    prove(ctx, caller, user, &Proof::Totp(normalise_totp(code)?)).await?;
+    prove(ctx, caller, user, &Proof::Totp(normalise_totp(code)?), None).await?;
     let (codes, hashes) = recovery_codes(ctx, user.id)?;
     ctx.store.replace_recovery_codes(user.id, &hashes).await?;
     ctx.audit
@@ -449,6 +469,7 @@ pub async fn factors(ctx: &Ctx, user: UserId) -> Result<Factors, Error> {
     Ok(Factors {
         totp,
         recovery_codes_left,
+        passkeys: passkeys::list(ctx, user).await?,
     })
 }
 
@@ -501,6 +522,36 @@ pub async fn challenge(
     })
 }
 
+/// How the login waiting under `mfa_token` can still be completed (none,
+/// if it cannot).
+pub async fn challenge_methods(ctx: &Ctx, mfa_token: &str) -> Result<Vec<&'static str>, Error> {
+    let token_hash = random::sha256(mfa_token.as_bytes());
+    let now = ctx.clock.now();
+    match ctx
+        .store
+        .challenge(&token_hash, MAX_WRONG_CODES, now)
+        .await?
+    {
+        Some(record) => Ok(factors(ctx, UserId(record.user_id)).await?.methods()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The user whose login waits under `mfa_token`, if it can still be
+/// completed (to ask their passkeys).
+pub async fn challenged_user(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
+    let spent = || Error::InvalidGrant("the sign-in expired: sign in again".into());
+    let token_hash = random::sha256(mfa_token.as_bytes());
+    let record = ctx
+        .store
+        .challenge(&token_hash, MAX_WRONG_CODES, ctx.clock.now())
+        .await?
+        .ok_or_else(spent)?;
+    users::current(ctx, UserId(record.user_id))
+        .await
+        .map_err(|_| spent())
+}
+
 /// Completes a challenge of `door` with its second factor.
 pub async fn complete(
     ctx: &Ctx,
@@ -533,28 +584,37 @@ pub async fn complete(
         .await
         .map_err(|_| spent())?;
     let caller = Caller::new(Actor::User(user.id), origin.client_addr.clone());
-    prove(ctx, &caller, &user, &proof).await?;
+    prove(ctx, &caller, &user, &proof, Some(mfa_token)).await?;
     if !ctx.store.finish_challenge(&token_hash, now).await? {
         return Err(spent());
     }
     // A recovery code's use is worth its own name: its owner may not have
     // been the one who used it.
-    let action = match proof {
-        Proof::Totp(_) => "login.success",
-        Proof::RecoveryCode(_) => "login.success_recovery_code",
+    let (action, amr) = match proof {
+        Proof::Totp(_) => ("login.success", Amr::second_factor()),
+        Proof::RecoveryCode(_) => ("login.success_recovery_code", Amr::second_factor()),
+        Proof::Passkey(_) => ("login.success", Amr::passkey_second_factor()),
     };
     ctx.audit
         .record(&caller, action, user.username.as_str())
         .await;
     crate::meter::login(crate::meter::Login::Success);
-    finished(ctx, pending, user, origin.device_cookie).await
+    finished(ctx, pending, user, amr, origin.device_cookie).await
 }
 
 /// Checks a normalised proof for `user`: charged to the throttle first,
 /// like a password, and the charge taken back only when it is right.
 /// Codes are always charged to the account itself, never to a device the
 /// caller claims: a device cookie only ever vouches for a password.
-async fn prove(ctx: &Ctx, caller: &Caller, user: &User, proof: &Proof) -> Result<(), Error> {
+/// A passkey's answer needs the login (`mfa_token`) whose challenge it
+/// answers.
+async fn prove(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    proof: &Proof,
+    mfa_token: Option<&str>,
+) -> Result<(), Error> {
     let attempt = charge(ctx, &user.username, &caller.addr).await?;
     let right = match proof {
         Proof::Totp(code) => match ctx.store.totp(user.id).await? {
@@ -578,6 +638,10 @@ async fn prove(ctx: &Ctx, caller: &Caller, user: &User, proof: &Proof) -> Result
                 .use_recovery_code(user.id, &hash, ctx.clock.now())
                 .await?
         }
+        Proof::Passkey(answer) => match mfa_token {
+            Some(token) => passkeys::verify_authentication(ctx, user, token, answer).await?,
+            None => false,
+        },
     };
     if !right {
         return Err(wrong_code(ctx, caller, user.id).await);

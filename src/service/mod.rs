@@ -26,6 +26,7 @@ pub mod login;
 pub mod logout;
 pub mod maintenance;
 pub mod mfa;
+pub mod passkeys;
 pub mod presented;
 pub mod refresh;
 pub mod registrations;

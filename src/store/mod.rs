@@ -29,9 +29,9 @@ pub use error::StoreError;
 pub use records::{
     AuditEvent, AuditRecord, ChallengeRecord, Charge, ChargeOutcome, ClientPatch, ClientRecord,
     CodeRecord, ConsentRecord, EndedSessions, LoginLookup, NewChallenge, NewClient, NewCode,
-    NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, Purge, RefreshTokenState,
-    RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup, SessionRecord,
-    SigningKeyRecord, StoredSecret, TotpRecord, UserChange, UserPatch, UserRecord,
+    NewPasskey, NewRefreshToken, NewRevocation, NewSession, NewUser, Notification, PasskeyRecord,
+    Purge, RefreshTokenState, RevocationRecord, RevokedEntry, Rotated, Rotation, SessionLookup,
+    SessionRecord, SigningKeyRecord, StoredSecret, TotpRecord, UserChange, UserPatch, UserRecord,
 };
 pub use time::DbTime;
 
@@ -423,9 +423,44 @@ pub trait FactorStore: Send + Sync {
 
     async fn recovery_codes_left(&self, user: UserId) -> Result<i64, StoreError>;
 
-    /// Removes the TOTP secret, the recovery codes and pending challenges
-    /// of `user`; `false` if there was nothing to remove.
+    /// Removes the TOTP secret, the recovery codes, the passkeys and
+    /// pending challenges of `user`; `false` if there was nothing to
+    /// remove.
     async fn delete_factors(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// Registers a passkey; `false` if its credential is registered
+    /// already (to anyone).
+    async fn insert_passkey(&self, passkey: &NewPasskey) -> Result<bool, StoreError>;
+
+    /// `user`'s passkeys, oldest first.
+    async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// Stores a passkey's new state (its counter) after a use.
+    async fn used_passkey(
+        &self,
+        credential_id: &[u8],
+        passkey: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes one of `user`'s passkeys; `false` if there is no such one.
+    async fn delete_passkey(&self, user: UserId, credential_id: &[u8]) -> Result<bool, StoreError>;
+
+    /// Keeps a WebAuthn ceremony's state under what it is bound to
+    /// (replacing one kept there before).
+    async fn put_ceremony(
+        &self,
+        binding_hash: &[u8; 32],
+        state: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Takes the ceremony kept under `binding_hash`, if unexpired: once.
+    async fn take_ceremony(
+        &self,
+        binding_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Every stored TOTP secret, for re-encryption.
     async fn totp_secrets(&self) -> Result<Vec<(Uuid, StoredSecret)>, StoreError>;

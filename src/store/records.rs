@@ -406,8 +406,9 @@ pub struct LoginLookup {
     pub roles: Option<String>,
     pub disabled: Option<bool>,
     pub created_at: Option<DbTime>,
-    /// Whether the user has a confirmed TOTP secret.
-    pub totp: bool,
+    /// Whether the user has a second factor (a confirmed TOTP secret, or
+    /// a passkey).
+    pub second_factor: bool,
 }
 
 impl LoginLookup {
@@ -537,4 +538,24 @@ pub struct NewChallenge {
 pub struct ChallengeRecord {
     pub user_id: Uuid,
     pub pending: String,
+}
+
+/// A passkey to register.
+pub struct NewPasskey {
+    pub credential_id: Vec<u8>,
+    pub user_id: UserId,
+    pub name: String,
+    /// The credential as webauthn-rs keeps it (JSON).
+    pub passkey: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRecord {
+    pub credential_id: Vec<u8>,
+    pub name: String,
+    pub passkey: String,
+    pub created_at: DbTime,
+    pub last_used_at: Option<DbTime>,
 }

@@ -3,7 +3,7 @@
 
 use crate::both_backends;
 use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestDb};
-use crate::programs::node;
+use crate::programs::{free_port, node};
 
 async fn sign_in_account_end_a_session_log_out(db: TestDb) {
     let app = db.spawn().await;
@@ -20,3 +20,20 @@ async fn two_step_sign_in_in_chromium(db: TestDb) {
     assert!(out.contains("sign in with a recovery code: ok"), "{out}");
 }
 both_backends!(two_step_sign_in_in_chromium);
+
+async fn a_passkey_signs_in_after_the_password(db: TestDb) {
+    // WebAuthn needs a host name: the server is reached as localhost.
+    let port = free_port();
+    let app = db
+        .spawn_with(|s| {
+            s.server.bind = format!("127.0.0.1:{port}");
+            s.tokens.issuer = format!("http://localhost:{port}");
+        })
+        .await;
+    let password = "sams-password-for-tests";
+    app.create_user("sam", password, &[]).await;
+    let base = format!("http://localhost:{port}");
+    let out = node("passkey.mjs", &[&base, "sam", password]).await;
+    assert!(out.contains("sign in with it, remove it: ok"), "{out}");
+}
+both_backends!(a_passkey_signs_in_after_the_password);

@@ -111,7 +111,7 @@ async fn totp_enrolment_and_a_login_with_codes_from_pyotp(db: TestDb) {
         .unwrap();
     assert_eq!(
         listed,
-        json!({"totp": false, "recovery_codes_left": 0, "methods": []})
+        json!({"totp": false, "recovery_codes_left": 0, "methods": [], "passkeys": []})
     );
 
     let begun: Value = send(&app, Method::POST, "/v1/mfa/totp", &token, None)
@@ -197,7 +197,7 @@ async fn totp_enrolment_and_a_login_with_codes_from_pyotp(db: TestDb) {
         .unwrap();
     assert_eq!(
         listed,
-        json!({"totp": true, "recovery_codes_left": 10, "methods": ["totp", "recovery_code"]})
+        json!({"totp": true, "recovery_codes_left": 10, "methods": ["totp", "recovery_code"], "passkeys": []})
     );
     // A second enrolment would replace a factor without proof of the first.
     let again = send(&app, Method::POST, "/v1/mfa/totp", &token, None).await;

@@ -165,7 +165,13 @@ async fn login_submit(
             let held = logged_in.held_attempt;
             let challenge =
                 mfa::challenge(&ctx, &logged_in.verified, held, mfa::Door::Page, json!({})).await?;
-            let form = views::second_factor(&token, &return_to, &challenge.mfa_token, None);
+            let form = views::second_factor(
+                &token,
+                &return_to,
+                &challenge.mfa_token,
+                &challenge.methods,
+                None,
+            );
             return Ok(page(&ctx, StatusCode::OK, &return_to, &form).await);
         }
         Ok(Checked::MustEnrol(logged_in)) => {
@@ -272,6 +278,8 @@ async fn second_factor_submit(
     let token = form.csrf.clone().unwrap_or_default();
     let mfa_token = form.mfa_token.unwrap_or_default();
     let typed = form.code.unwrap_or_default();
+    // Read first: a last wrong code may spend the login.
+    let methods = mfa::challenge_methods(&ctx, &mfa_token).await?;
     let device = device::presented(&req, &ctx);
     let origin = mfa::Origin {
         client_addr: crate::http::client_addr(&req, &ctx),
@@ -280,7 +288,7 @@ async fn second_factor_submit(
     let proof = Proof::typed(&typed);
     let completed = mfa::complete(&ctx, mfa::Door::Page, &mfa_token, proof, origin).await;
     let again = async |status: StatusCode, message: &str| {
-        let form = views::second_factor(&token, &return_to, &mfa_token, Some(message));
+        let form = views::second_factor(&token, &return_to, &mfa_token, &methods, Some(message));
         page(&ctx, status, &return_to, &form).await
     };
     match completed {

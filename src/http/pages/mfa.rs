@@ -151,10 +151,11 @@ async fn overview(
 ) -> Result<HttpResponse, Error> {
     let factors = mfa::factors(ctx, UserId(session.user_id)).await?;
     let token = csrf::session_token(ctx, session.id);
+    let passkeys_on = ctx.webauthn.is_some();
     Ok(html(
         ctx,
         status,
-        &mfa_views::overview(&token, factors.totp, factors.recovery_codes_left, trouble),
+        &mfa_views::overview(&token, &factors, passkeys_on, trouble),
     ))
 }
 

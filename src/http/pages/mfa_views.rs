@@ -6,6 +6,7 @@
 use maud::{Markup, PreEscaped, html};
 
 use super::views::page;
+use crate::service::mfa::Factors;
 
 /// The one form field for a code, its error (if any) tied to it.
 fn code_field(id: &str, label: &str, help: &str, error: Option<&str>) -> Markup {
@@ -38,7 +39,8 @@ pub enum Trouble<'a> {
 }
 
 /// `/account/mfa`: the second factors, and what can be done about them.
-pub fn overview(csrf: &str, totp: bool, codes_left: i64, trouble: &Trouble<'_>) -> Markup {
+pub fn overview(csrf: &str, factors: &Factors, passkeys_on: bool, trouble: &Trouble<'_>) -> Markup {
+    let (totp, codes_left) = (factors.totp, factors.recovery_codes_left);
     page(
         "Two-step sign-in",
         true,
@@ -69,6 +71,55 @@ pub fn overview(csrf: &str, totp: bool, codes_left: i64, trouble: &Trouble<'_>) 
                     input type="hidden" name="csrf" value=(csrf);
                     button type="submit" { "Set up an authenticator app" }
                 }
+            }
+            @if passkeys_on {
+                h2 { "Passkeys" }
+                @if factors.passkeys.is_empty() {
+                    p { "None yet. A passkey on this device (or your phone, or a security key) signs you in after your password, or without one." }
+                } @else {
+                    table {
+                        thead {
+                            tr {
+                                th scope="col" { "Name" }
+                                th scope="col" class="optional" { "Added (UTC)" }
+                                th scope="col" { "Last used (UTC)" }
+                                th scope="col" { span class="visually-hidden" { "Action" } }
+                            }
+                        }
+                        tbody {
+                            @for passkey in &factors.passkeys {
+                                tr {
+                                    td { (passkey.name) }
+                                    td class="optional" { (passkey.created_at.format("%Y-%m-%d %H:%M")) }
+                                    td {
+                                        @match passkey.last_used_at {
+                                            Some(at) => { (at.format("%Y-%m-%d %H:%M")) }
+                                            None => { "Never" }
+                                        }
+                                    }
+                                    td {
+                                        form method="post" action={ "/account/mfa/passkeys/" (passkey.id) "/remove" } {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            button type="submit" class="quiet"
+                                                aria-label={ "Remove the passkey " (passkey.name) } { "Remove" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                p class="alert" role="alert" id="passkey-status" hidden {}
+                form class="stack" method="post" action="/account/mfa/passkeys/finish" data-passkey-register hidden {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="passkey-name" { "Name for a new passkey" }
+                    p id="passkey-name-help" { "So that you can tell your passkeys apart, such as “Work laptop”." }
+                    input type="text" id="passkey-name" name="name" required maxlength="64"
+                        aria-describedby="passkey-name-help";
+                    button type="submit" { "Add a passkey" }
+                }
+                noscript { p { "Adding a passkey needs JavaScript." } }
+                script src="/assets/passkeys.js" defer {}
             }
             p { a href="/account" { "Back to your account" } }
         },

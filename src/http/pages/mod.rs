@@ -2,8 +2,10 @@
 //! code when the person has a second factor; set the session cookie;
 //! return to where the person came from), `GET /account` (the signed-in
 //! user's sessions, with a button to end each and one to log out) and
-//! `/account/mfa` (their second factors). Plain HTML forms, no JavaScript;
-//! see `csrf` for how the forms are protected.
+//! `/account/mfa` (their second factors). Plain HTML forms; JavaScript
+//! only for passkeys (`navigator.credentials` has no form), served from
+//! here as `/assets/passkeys.js`. See `csrf` for how the forms are
+//! protected.
 
 mod account;
 mod authorize;
@@ -13,6 +15,7 @@ mod login;
 mod logout;
 mod mfa;
 mod mfa_views;
+mod passkeys;
 mod views;
 
 use actix_web::http::{StatusCode, header};
@@ -31,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(authorize::configure)
         .configure(logout::configure)
         .configure(mfa::configure)
+        .configure(passkeys::configure)
         .service(
             super::resource("/assets/countersign.css", "GET, HEAD")
                 .route(super::get().to(stylesheet)),
@@ -46,6 +50,7 @@ pub(super) fn documented() -> Vec<utoipa::openapi::OpenApi> {
         authorize::Doc::openapi(),
         logout::Doc::openapi(),
         mfa::Doc::openapi(),
+        passkeys::Doc::openapi(),
         Doc::openapi(),
     ]
 }
@@ -119,8 +124,8 @@ fn page_headers(mut builder: HttpResponseBuilder, form_action: &str) -> HttpResp
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             format!(
-                "default-src 'none'; style-src 'self'; form-action {form_action}; \
-                 frame-ancestors 'none'; base-uri 'none'"
+                "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
+                 form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
             ),
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))

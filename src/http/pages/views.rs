@@ -1,5 +1,6 @@
 //! The markup of the hosted pages: plain server-rendered HTML with labels,
-//! autocomplete hints and a viewport, no scripts, no assets from elsewhere.
+//! autocomplete hints and a viewport, no assets from elsewhere, and no
+//! script but this server's own for passkeys (`passkeys.js`).
 //! maud escapes every interpolated value.
 
 use maud::{DOCTYPE, Markup, html};
@@ -85,7 +86,15 @@ pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -
 /// The second step of signing in: a code from the authenticator app, or
 /// one of the recovery codes, in one field. `error` is shown above it and
 /// tied to the field.
-pub fn second_factor(csrf: &str, return_to: &str, mfa_token: &str, error: Option<&str>) -> Markup {
+pub fn second_factor(
+    csrf: &str,
+    return_to: &str,
+    mfa_token: &str,
+    methods: &[&str],
+    error: Option<&str>,
+) -> Markup {
+    let passkey = methods.contains(&"passkey");
+    let codes = methods.contains(&"totp");
     let described = match error {
         Some(_) => "code-error code-help",
         None => "code-help",
@@ -98,19 +107,34 @@ pub fn second_factor(csrf: &str, return_to: &str, mfa_token: &str, error: Option
             @if let Some(error) = error {
                 p class="alert" role="alert" id="code-error" { (error) }
             }
-            form class="stack" method="post" action="/login/mfa" {
-                input type="hidden" name="csrf" value=(csrf);
-                input type="hidden" name="return_to" value=(return_to);
-                input type="hidden" name="mfa_token" value=(mfa_token);
-                label for="code" { "Code" }
-                p id="code-help" {
-                    "The six-digit code your authenticator app shows for this account, "
-                    "or one of your recovery codes."
+            @if passkey {
+                p class="alert" role="alert" id="passkey-status" hidden {}
+                form class="stack" method="post" action="/login/mfa/passkey" data-passkey-sign-in hidden {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="return_to" value=(return_to);
+                    input type="hidden" name="mfa_token" value=(mfa_token);
+                    button type="submit" autofocus[!codes] { "Use a passkey" }
                 }
-                input type="text" id="code" name="code" autocomplete="one-time-code"
-                    autocapitalize="none" spellcheck="false" required maxlength="32" autofocus
-                    aria-describedby=(described) aria-invalid=[error.map(|_| "true")];
-                button type="submit" { "Continue" }
+                noscript { p { "Signing in with a passkey needs JavaScript." } }
+            }
+            @if codes {
+                form class="stack" method="post" action="/login/mfa" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="return_to" value=(return_to);
+                    input type="hidden" name="mfa_token" value=(mfa_token);
+                    label for="code" { "Code" }
+                    p id="code-help" {
+                        "The six-digit code your authenticator app shows for this account, "
+                        "or one of your recovery codes."
+                    }
+                    input type="text" id="code" name="code" autocomplete="one-time-code"
+                        autocapitalize="none" spellcheck="false" required maxlength="32" autofocus
+                        aria-describedby=(described) aria-invalid=[error.map(|_| "true")];
+                    button type="submit" { "Continue" }
+                }
+            }
+            @if passkey {
+                script src="/assets/passkeys.js" defer {}
             }
         },
     )

@@ -12,7 +12,8 @@ macro_rules! factor_queries {
             use $crate::domain::UserId;
             use $crate::store::dialect::Dialect;
             use $crate::store::{
-                ChallengeRecord, DbTime, NewChallenge, StoreError, StoredSecret, TotpRecord,
+                ChallengeRecord, DbTime, NewChallenge, NewPasskey, PasskeyRecord, StoreError,
+                StoredSecret, TotpRecord,
             };
 
             #[async_trait::async_trait]
@@ -148,13 +149,111 @@ macro_rules! factor_queries {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                    let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                     // A login waiting for a factor that is gone waits no more.
                     sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1")
                         .bind(user.0)
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
-                    Ok(removed + codes > 0)
+                    Ok(removed + codes + passkeys > 0)
+                }
+
+                async fn insert_passkey(&self, p: &NewPasskey) -> Result<bool, StoreError> {
+                    // A credential registered to anyone already is refused.
+                    let inserted = sqlx::query(
+                        "INSERT INTO passkeys (credential_id, user_id, name, passkey, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+                    )
+                    .bind(&p.credential_id)
+                    .bind(p.user_id.0)
+                    .bind(&p.name)
+                    .bind(&p.passkey)
+                    .bind(DbTime(p.created_at))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(inserted.rows_affected() == 1)
+                }
+
+                async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError> {
+                    Ok(sqlx::query_as::<_, PasskeyRecord>(
+                        "SELECT credential_id, name, passkey, created_at, last_used_at \
+                         FROM passkeys WHERE user_id = $1 ORDER BY created_at, credential_id",
+                    )
+                    .bind(user.0)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn used_passkey(
+                    &self,
+                    credential_id: &[u8],
+                    passkey: &str,
+                    now: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE passkeys SET passkey = $2, last_used_at = $3 \
+                         WHERE credential_id = $1",
+                    )
+                    .bind(credential_id)
+                    .bind(passkey)
+                    .bind(DbTime(now))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn delete_passkey(
+                    &self,
+                    user: UserId,
+                    credential_id: &[u8],
+                ) -> Result<bool, StoreError> {
+                    let deleted = sqlx::query(
+                        "DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2",
+                    )
+                    .bind(user.0)
+                    .bind(credential_id)
+                    .execute(self.writer())
+                    .await?;
+                    Ok(deleted.rows_affected() == 1)
+                }
+
+                async fn put_ceremony(
+                    &self,
+                    binding_hash: &[u8; 32],
+                    state: &str,
+                    expires_at: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO passkey_ceremonies (binding_hash, state, expires_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (binding_hash) DO UPDATE \
+                         SET state = excluded.state, expires_at = excluded.expires_at",
+                    )
+                    .bind(&binding_hash[..])
+                    .bind(state)
+                    .bind(DbTime(expires_at))
+                    .execute(self.writer())
+                    .await?;
+                    Ok(())
+                }
+
+                async fn take_ceremony(
+                    &self,
+                    binding_hash: &[u8; 32],
+                    now: DateTime<Utc>,
+                ) -> Result<Option<String>, StoreError> {
+                    Ok(sqlx::query_scalar::<_, String>(
+                        "DELETE FROM passkey_ceremonies WHERE binding_hash = $1 AND expires_at > $2 \
+                         RETURNING state",
+                    )
+                    .bind(&binding_hash[..])
+                    .bind(DbTime(now))
+                    .fetch_optional(self.writer())
+                    .await?)
                 }
 
                 async fn totp_secrets(&self) -> Result<Vec<(Uuid, StoredSecret)>, StoreError> {

@@ -63,6 +63,12 @@ macro_rules! lifecycle_queries {
                             purge.now,
                         ),
                         (
+                            "DELETE FROM passkey_ceremonies WHERE binding_hash IN \
+                             (SELECT binding_hash FROM passkey_ceremonies \
+                              WHERE expires_at <= $1 LIMIT $2)",
+                            purge.now,
+                        ),
+                        (
                             "DELETE FROM revoked_families WHERE family_id IN \
                              (SELECT family_id FROM revoked_families \
                               WHERE expires_at <= $1 LIMIT $2)",

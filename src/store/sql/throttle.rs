@@ -78,8 +78,10 @@ macro_rules! throttle_queries {
                            (SELECT max(blocked_until) FROM login_attempts \
                             WHERE key IN ($2, $3, $4) AND blocked_until > $5) AS blocked_until, \
                            u.id, u.username, u.password_hash, u.roles, u.disabled, u.created_at, \
-                           EXISTS (SELECT 1 FROM totp_factors t WHERE t.user_id = u.id \
-                                   AND t.confirmed_at IS NOT NULL) AS totp \
+                           (EXISTS (SELECT 1 FROM totp_factors t WHERE t.user_id = u.id \
+                                    AND t.confirmed_at IS NOT NULL) \
+                            OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)) \
+                             AS second_factor \
                          FROM (SELECT 1 AS one) AS anchor \
                          LEFT JOIN users u ON u.username_key = $1 AND u.deleted_at IS NULL",
                     )

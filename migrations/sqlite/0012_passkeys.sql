@@ -1,0 +1,25 @@
+-- Passkeys (WebAuthn): a user's registered credentials, and the
+-- ceremonies waiting for a browser's answer.
+
+CREATE TABLE passkeys (
+    -- The credential's id, unique across all users.
+    credential_id BLOB PRIMARY KEY,
+    user_id       BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    -- The credential as webauthn-rs keeps it (JSON): its public key,
+    -- algorithm and signature counter. Nothing secret.
+    passkey       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys (user_id);
+
+-- A registration or an authentication between its challenge and the
+-- browser's answer, under a hash of what it is bound to (the session that
+-- registers, the login that authenticates); taken once.
+CREATE TABLE passkey_ceremonies (
+    binding_hash BLOB PRIMARY KEY,
+    state        TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);

@@ -1,0 +1,90 @@
+// Passkeys in headless Chromium, with a virtual authenticator (CTAP2,
+// resident keys, user verification) through the DevTools protocol: adds one
+// on /account/mfa, signs in with it after the password, then removes it.
+// Usage: node passkey.mjs BASE_URL USERNAME PASSWORD (BASE_URL on a host
+// name: browsers refuse WebAuthn on an IP address)
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const [base, username, password] = process.argv.slice(2);
+assert.ok(base && username && password, 'usage: node passkey.mjs BASE_URL USERNAME PASSWORD');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic'],
+});
+
+async function signIn(page) {
+  await page.goto(`${base}/login?return_to=/account`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+}
+
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const devtools = await context.newCDPSession(page);
+  await devtools.send('WebAuthn.enable');
+  const { authenticatorId } = await devtools.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+
+  await signIn(page);
+  await page.waitForURL(`${base}/account`);
+  await page.goto(`${base}/account/mfa`);
+  // The script shows the form; its field is labelled.
+  await page.waitForSelector('form[data-passkey-register]:not([hidden])');
+  assert.equal(await page.locator('label[for="passkey-name"]').count(), 1);
+  await page.fill('#passkey-name', 'Test laptop');
+  await page.click('form[data-passkey-register] button');
+  await page.waitForSelector('td:text-is("Test laptop")');
+  const { credentials } = await devtools.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials.length, 1, 'one credential on the authenticator');
+  assert.ok(credentials[0].isResidentCredential, 'a discoverable credential');
+  const lastUsed = async () => (await page.locator('tbody tr td').nth(2).textContent()).trim();
+  assert.equal(await lastUsed(), 'Never');
+
+  // Signed out, the password leads to the passkey, which signs in.
+  await page.goto(`${base}/account`);
+  await page.click('form[action="/account/logout"] button');
+  await page.waitForURL(`${base}/login`);
+  await signIn(page);
+  await page.waitForSelector('form[data-passkey-sign-in]:not([hidden]) button');
+  assert.equal(await page.title(), 'Enter your code · Countersign');
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Use a passkey');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${base}/account`);
+  const after = await devtools.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.ok(after.credentials[0].signCount > credentials[0].signCount, 'the authenticator signed');
+
+  await page.goto(`${base}/account/mfa`);
+  assert.notEqual(await lastUsed(), 'Never');
+  await page.click('form[action$="/remove"] button');
+  await page.waitForURL(`${base}/account/mfa`);
+  assert.match(await page.textContent('main'), /None yet/);
+
+  // With the passkey gone, the password alone signs in again.
+  await page.goto(`${base}/account`);
+  await page.click('form[action="/account/logout"] button');
+  await page.waitForURL(`${base}/login`);
+  await signIn(page);
+  await page.waitForURL(`${base}/account`);
+  assert.deepEqual(errors, [], 'no script errors');
+
+  console.log('browser: add a passkey, sign in with it, remove it: ok');
+} finally {
+  await browser.close();
+}
