@@ -39,6 +39,12 @@ impl Amr {
         Self(vec!["pwd", "hwk", "mfa"])
     }
 
+    /// A passkey alone: a hardware-held key whose authenticator verified
+    /// the user, which is two factors in one.
+    pub fn passkey() -> Self {
+        Self(vec!["hwk", "user", "mfa"])
+    }
+
     /// Reads the stored space-separated form, keeping the values RFC 8176
     /// defines and this server uses.
     pub fn from_stored(stored: &str) -> Self {

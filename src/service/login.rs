@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use crate::context::Ctx;
 use crate::crypto::password::{HashError, Slot, Verdict};
-use crate::domain::{ADMIN_SCOPE, Actor, Caller, GrantType, Password, Scope, User, Username};
+use crate::domain::{
+    ADMIN_SCOPE, Actor, Caller, GrantType, Password, Resources, Scope, User, Username,
+};
 use crate::error::Error;
 use crate::meter;
 use crate::service::clients::ClientIdentity;
@@ -27,7 +29,7 @@ use crate::service::grant::{Amr, Verified};
 use crate::service::refresh::{self, NewFamily};
 use crate::service::throttle;
 use crate::service::tokens::{self, AccessToken, Content};
-use crate::service::{devices, mfa, users};
+use crate::service::{devices, mfa, passkeys, users};
 use crate::store::{LoginLookup, Store};
 
 /// How long a refusal (no place in the hashing pool, or a throttled key)
@@ -183,6 +185,50 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
     ctx.audit.record(&caller, "login.success", username).await;
     meter::login(meter::Login::Success);
     Ok(Checked::Complete(logged_in))
+}
+
+/// Signs in with a passkey and no password (the browser's `answer` to the
+/// challenge bound to `bound_to`). A passkey asks its authenticator to
+/// verify the user (PIN or biometrics), so it is both factors: its tokens
+/// say `hwk`, `user` and `mfa`. Nothing here can be guessed (each answer
+/// is a signature over a challenge that is taken once), so it is not
+/// throttled, and a throttled account's owner can still sign in this way.
+pub async fn verify_passkey(
+    ctx: &Ctx,
+    bound_to: &str,
+    answer: &webauthn_rs::prelude::PublicKeyCredential,
+    client_addr: String,
+    device_cookie: Option<&str>,
+) -> Result<LoggedIn, Error> {
+    let anonymous = Caller::new(Actor::Anonymous, client_addr);
+    let Some((user, _)) = passkeys::sign_in(ctx, bound_to, answer).await? else {
+        ctx.audit
+            .refused(&anonymous, "login.passkey_failure", "")
+            .await;
+        meter::login(meter::Login::BadCredentials);
+        return Err(Error::InvalidCredentials);
+    };
+    let device = devices::recognise(ctx, device_cookie, user.username.key());
+    let client = ClientIdentity::builtin();
+    let scope = granted_scope(ctx, &client, &user, Scope::default())?;
+    let device_cookie =
+        devices::remember(ctx, device_cookie, user.username.key(), device.as_deref())?;
+    let caller = Caller::new(Actor::User(user.id), anonymous.addr);
+    ctx.audit
+        .record(&caller, "login.success_passkey", user.username.as_str())
+        .await;
+    meter::login(meter::Login::Success);
+    Ok(LoggedIn {
+        verified: Verified {
+            user,
+            scope,
+            client_id: client.id,
+            audiences: Resources::default(),
+            amr: Amr::passkey(),
+        },
+        device_cookie,
+        held_attempt: None,
+    })
 }
 
 /// The enabled user whose password `password` is, if any; upgrades the

@@ -14,8 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn,
+    WebauthnBuilder,
 };
 
 use crate::context::Ctx;
@@ -217,6 +218,63 @@ pub async fn verify_authentication(
         }
     }
     Ok(false)
+}
+
+/// Asks the browser for any passkey of this site, to sign in without a
+/// password; the ceremony is bound to `bound_to` (the sign-in form's
+/// token). The options for `navigator.credentials.get`, as JSON.
+pub async fn begin_sign_in(ctx: &Ctx, bound_to: &str) -> Result<serde_json::Value, Error> {
+    let webauthn = webauthn(ctx)?;
+    let (options, state) = webauthn
+        .start_discoverable_authentication()
+        .map_err(|e| Error::Internal(format!("passkey sign-in: {e}")))?;
+    keep(ctx, &binding("sign-in", bound_to), &state).await?;
+    let mut options = serde_json::to_value(options).map_err(|e| Error::Internal(e.to_string()))?;
+    // webauthn-rs marks these options for conditional mediation (autofill);
+    // here a button asks, so the browser is asked plainly.
+    if let Some(options) = options.as_object_mut() {
+        options.remove("mediation");
+    }
+    Ok(options)
+}
+
+/// The user the browser's answer names, if it is one of their passkeys
+/// that signed the challenge bound to `bound_to` (its counter is then
+/// recorded). `Ok(None)`: no user, or not theirs, or not signed.
+pub async fn sign_in(
+    ctx: &Ctx,
+    bound_to: &str,
+    answer: &PublicKeyCredential,
+) -> Result<Option<(User, Passkey)>, Error> {
+    let webauthn = webauthn(ctx)?;
+    let Some(state) =
+        take::<DiscoverableAuthentication>(ctx, &binding("sign-in", bound_to)).await?
+    else {
+        return Ok(None);
+    };
+    let Ok((user_id, credential_id)) = webauthn.identify_discoverable_authentication(answer) else {
+        return Ok(None);
+    };
+    let Ok(user) = crate::service::users::current(ctx, UserId(user_id)).await else {
+        return Ok(None);
+    };
+    let passkey = stored_passkeys(ctx, user.id)
+        .await?
+        .into_iter()
+        .find(|p| p.cred_id().as_slice() == credential_id);
+    let Some(mut passkey) = passkey else {
+        return Ok(None);
+    };
+    let Ok(result) = webauthn.finish_discoverable_authentication_v2(answer, state, &passkey) else {
+        return Ok(None);
+    };
+    if passkey.update_credential(&result).is_none() {
+        return Ok(None);
+    }
+    ctx.store
+        .used_passkey(passkey.cred_id(), &to_json(&passkey)?, ctx.clock.now())
+        .await?;
+    Ok(Some((user, passkey)))
 }
 
 async fn stored_passkeys(ctx: &Ctx, user: UserId) -> Result<Vec<Passkey>, Error> {

@@ -1,8 +1,11 @@
 //! The hosted pages in real headless Chromium (playwright-core, see
 //! tests/browser).
 
+use serde_json::{Value, json};
+
+use crate::authorize::{CALLBACK, VERIFIER, authorize_url, exchange, web_app};
 use crate::both_backends;
-use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestDb};
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, TestDb, claims_of};
 use crate::programs::{free_port, node};
 
 async fn sign_in_account_end_a_session_log_out(db: TestDb) {
@@ -21,7 +24,7 @@ async fn two_step_sign_in_in_chromium(db: TestDb) {
 }
 both_backends!(two_step_sign_in_in_chromium);
 
-async fn a_passkey_signs_in_after_the_password(db: TestDb) {
+async fn a_passkey_signs_in_after_the_password_or_alone(db: TestDb) {
     // WebAuthn needs a host name: the server is reached as localhost.
     let port = free_port();
     let app = db
@@ -32,8 +35,33 @@ async fn a_passkey_signs_in_after_the_password(db: TestDb) {
         .await;
     let password = "sams-password-for-tests";
     app.create_user("sam", password, &[]).await;
+    let secret = web_app(&app, "portal", json!({"trusted": true}))
+        .await
+        .unwrap();
     let base = format!("http://localhost:{port}");
-    let out = node("passkey.mjs", &[&base, "sam", password]).await;
-    assert!(out.contains("sign in with it, remove it: ok"), "{out}");
+    let authorize = authorize_url(&app, "portal", &[]).replace(&app.address, &base);
+    let out = node("passkey.mjs", &[&base, "sam", password, &authorize]).await;
+    assert!(out.contains("and alone, remove it: ok"), "{out}");
+    let code = out
+        .lines()
+        .find_map(|line| line.strip_prefix("code: "))
+        .expect("a code");
+    let tokens: Value = exchange(
+        &app,
+        "portal",
+        Some(&secret),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id_token = claims_of(tokens["id_token"].as_str().expect("an ID token"));
+    assert_eq!(id_token["amr"], json!(["hwk", "user", "mfa"]));
 }
-both_backends!(a_passkey_signs_in_after_the_password);
+both_backends!(a_passkey_signs_in_after_the_password_or_alone);

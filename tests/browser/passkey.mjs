@@ -1,13 +1,16 @@
 // Passkeys in headless Chromium, with a virtual authenticator (CTAP2,
 // resident keys, user verification) through the DevTools protocol: adds one
-// on /account/mfa, signs in with it after the password, then removes it.
-// Usage: node passkey.mjs BASE_URL USERNAME PASSWORD (BASE_URL on a host
-// name: browsers refuse WebAuthn on an IP address)
+// on /account/mfa, signs in with it after the password, then with it alone,
+// follows AUTHORIZE_URL (an authorization request of a trusted app) and
+// prints the code it answers with, then removes the passkey.
+// Usage: node passkey.mjs BASE_URL USERNAME PASSWORD AUTHORIZE_URL (BASE_URL
+// on a host name: browsers refuse WebAuthn on an IP address)
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
-const [base, username, password] = process.argv.slice(2);
-assert.ok(base && username && password, 'usage: node passkey.mjs BASE_URL USERNAME PASSWORD');
+const [base, username, password, authorizeUrl] = process.argv.slice(2);
+assert.ok(base && username && password && authorizeUrl,
+  'usage: node passkey.mjs BASE_URL USERNAME PASSWORD AUTHORIZE_URL');
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -70,21 +73,36 @@ try {
   const after = await devtools.send('WebAuthn.getCredentials', { authenticatorId });
   assert.ok(after.credentials[0].signCount > credentials[0].signCount, 'the authenticator signed');
 
+  // Signed out, the passkey alone signs in: no username, no password.
+  await page.click('form[action="/account/logout"] button');
+  await page.waitForURL(`${base}/login`);
+  await page.click('form[data-passkey-discover]:not([hidden]) button');
+  await page.waitForURL(`${base}/account`);
+
+  // An application signing the person in gets a code at once; the test
+  // exchanges it and reads the ID token's amr.
+  // (Asked with the browser's cookies, not followed: the app's redirect
+  // URI is on a host that does not exist.)
+  const answer = await page.request.get(authorizeUrl, { maxRedirects: 0 });
+  assert.equal(answer.status(), 303);
+  const code = new URL(answer.headers().location).searchParams.get('code');
+  assert.ok(code, 'the app got a code');
+  console.log(`code: ${code}`);
+
   await page.goto(`${base}/account/mfa`);
   assert.notEqual(await lastUsed(), 'Never');
   await page.click('form[action$="/remove"] button');
   await page.waitForURL(`${base}/account/mfa`);
   assert.match(await page.textContent('main'), /None yet/);
 
-  // With the passkey gone, the password alone signs in again.
-  await page.goto(`${base}/account`);
-  await page.click('form[action="/account/logout"] button');
-  await page.waitForURL(`${base}/login`);
-  await signIn(page);
-  await page.waitForURL(`${base}/account`);
+  // With the passkey gone, the password alone signs in again (in another
+  // browser: this one's session is the one the app's code is bound to).
+  const other = await (await browser.newContext()).newPage();
+  await signIn(other);
+  await other.waitForURL(`${base}/account`);
   assert.deepEqual(errors, [], 'no script errors');
 
-  console.log('browser: add a passkey, sign in with it, remove it: ok');
+  console.log('browser: add a passkey, sign in with it after the password and alone, remove it: ok');
 } finally {
   await browser.close();
 }

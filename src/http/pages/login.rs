@@ -91,7 +91,7 @@ async fn login_page(
     let return_to = safe_return_to(&ctx, query.return_to.as_deref());
     let (token, cookie) = csrf::login_token(&ctx)?;
     let hint = query.login_hint.as_deref().unwrap_or("");
-    let form = views::login(&token, &return_to, hint, None);
+    let form = views::login(&token, &return_to, hint, None, ctx.webauthn.is_some());
     let mut response = page(&ctx, StatusCode::OK, &return_to, &form).await;
     response
         .add_cookie(&cookie)
@@ -141,7 +141,13 @@ async fn login_submit(
     let username = form.username.unwrap_or_default();
     let token = form.csrf.clone().unwrap_or_default();
     let retry = async |status: StatusCode, message: &str| {
-        let form = views::login(&token, &return_to, &username, Some(message));
+        let form = views::login(
+            &token,
+            &return_to,
+            &username,
+            Some(message),
+            ctx.webauthn.is_some(),
+        );
         page(&ctx, status, &return_to, &form).await
     };
     let logged_in = login::verify_password(
@@ -309,6 +315,7 @@ async fn second_factor_submit(
                 &return_to,
                 "",
                 Some("This sign-in expired or had too many wrong codes. Please sign in again."),
+                ctx.webauthn.is_some(),
             );
             Ok(page(&ctx, StatusCode::BAD_REQUEST, &return_to, &form).await)
         }
@@ -424,6 +431,7 @@ async fn enrol_submit(
             &return_to,
             "",
             Some("This sign-in expired. Please sign in again."),
+            ctx.webauthn.is_some(),
         );
         page(&ctx, StatusCode::BAD_REQUEST, &return_to, &form).await
     };

@@ -1,5 +1,5 @@
-// Passkeys on the hosted pages: adding one on /account/mfa, and using one
-// to finish signing in. Served from this server (/assets/passkeys.js); the
+// Passkeys on the hosted pages: adding one on /account/mfa, using one to
+// finish signing in after the password, or to sign in without one. Served from this server (/assets/passkeys.js); the
 // forms it drives stay hidden without it, and everything else on the pages
 // works without it.
 'use strict';
@@ -45,6 +45,32 @@
       } catch (error) {
         say(status, `The passkey was not added: ${error.message}`);
         register.elements.name.focus();
+      }
+    });
+  }
+
+  const discover = document.querySelector('form[data-passkey-discover]');
+  if (discover && supported) {
+    const status = document.getElementById('passkey-status');
+    discover.hidden = false;
+    discover.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const csrf = discover.elements.csrf.value;
+      say(status, '');
+      try {
+        const options = await post('/login/passkey/begin', { csrf });
+        const credential = await navigator.credentials.get({
+          publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+        });
+        const done = await post('/login/passkey', {
+          csrf,
+          return_to: discover.elements.return_to.value,
+          credential: credential.toJSON(),
+        });
+        window.location.assign(done.location);
+      } catch (error) {
+        say(status, `Signing in with a passkey did not work: ${error.message}`);
+        discover.querySelector('button').focus();
       }
     });
   }

@@ -1,8 +1,9 @@
 //! Passkeys on the hosted pages, driven by `/assets/passkeys.js`: adding
 //! one on `/account/mfa` (`begin` hands the browser its options, `finish`
-//! takes what the authenticator made), removing one (a plain form), and
-//! finishing a sign-in with one. The JSON posts carry the page's CSRF token
-//! and must come from this origin, like the forms.
+//! takes what the authenticator made), removing one (a plain form),
+//! finishing a sign-in with one after the password, and signing in with one
+//! alone. The JSON posts carry the page's CSRF token and must come from
+//! this origin, like the forms.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::http::device;
 use crate::http::form::Form;
 use crate::http::login::client_context;
 use crate::service::mfa::{self, Proof};
-use crate::service::{passkeys, sessions, users};
+use crate::service::{login, passkeys, sessions, users};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let json = || {
@@ -53,6 +54,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(sign_in_finish)),
     )
     .service(
+        crate::http::private_resource("/login/passkey/begin", "POST")
+            .app_data(json())
+            .route(web::post().to(passwordless_begin)),
+    )
+    .service(
+        crate::http::private_resource("/login/passkey", "POST")
+            .app_data(json())
+            .route(web::post().to(passwordless_finish)),
+    )
+    .service(
         crate::http::resource("/assets/passkeys.js", "GET, HEAD")
             .route(crate::http::get().to(script)),
     );
@@ -66,6 +77,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     remove,
     sign_in_begin,
     sign_in_finish,
+    passwordless_begin,
+    passwordless_finish,
     script
 ))]
 pub(super) struct Doc;
@@ -341,6 +354,91 @@ async fn sign_in_finish(
     let mut response = crate::http::ok_no_store();
     response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     response.cookie(device::cookie(&ctx, completed.device_cookie));
+    Ok(response.json(SignedIn {
+        location: return_to,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordlessBegin {
+    /// The sign-in form's CSRF token.
+    csrf: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordlessFinish {
+    csrf: String,
+    return_to: Option<String>,
+    /// The authenticator's answer, as the browser's
+    /// `PublicKeyCredential.toJSON()`.
+    #[schema(value_type = Object)]
+    credential: PublicKeyCredential,
+}
+
+#[utoipa::path(
+    post,
+    path = "/login/passkey/begin",
+    tag = "pages",
+    request_body = PasswordlessBegin,
+    responses(
+        (status = 200, description = "The options for `navigator.credentials.get`, for any \
+            passkey of this site", body = Object),
+        (status = 403, description = "Not from the sign-in page", body = crate::http::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "Passkeys are off (the issuer is an IP address)",
+            body = crate::http::error::Problem, content_type = "application/problem+json"),
+        crate::http::openapi::JsonBodyRefusals,
+    ),
+)]
+async fn passwordless_begin(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    body: web::Json<PasswordlessBegin>,
+) -> Result<HttpResponse, Error> {
+    sign_in_post(&req, &ctx, &body.csrf)?;
+    let options = passkeys::begin_sign_in(&ctx, &body.csrf).await?;
+    Ok(crate::http::ok_no_store().json(options))
+}
+
+#[utoipa::path(
+    post,
+    path = "/login/passkey",
+    tag = "pages",
+    request_body = PasswordlessFinish,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set; where to go",
+            body = SignedIn),
+        (status = 401, description = "No passkey of this site's users signed the challenge",
+            body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not from the sign-in page", body = crate::http::error::Problem,
+            content_type = "application/problem+json"),
+        crate::http::openapi::JsonBodyRefusals,
+    ),
+)]
+async fn passwordless_finish(
+    ctx: web::Data<Ctx>,
+    req: HttpRequest,
+    body: web::Json<PasswordlessFinish>,
+) -> Result<HttpResponse, Error> {
+    let body = body.into_inner();
+    sign_in_post(&req, &ctx, &body.csrf)?;
+    let return_to = safe_return_to(&ctx, body.return_to.as_deref());
+    let device = device::presented(&req, &ctx);
+    let logged_in = login::verify_passkey(
+        &ctx,
+        &body.csrf,
+        &body.credential,
+        crate::http::client_addr(&req, &ctx),
+        device.as_deref(),
+    )
+    .await?;
+    let grant =
+        sessions::start(&ctx, &logged_in.verified, client_context(&req, &ctx), false).await?;
+    let mut response = crate::http::ok_no_store();
+    response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
+    response.cookie(device::cookie(&ctx, logged_in.device_cookie));
     Ok(response.json(SignedIn {
         location: return_to,
     }))

@@ -53,7 +53,15 @@ pub(super) fn page(title: &str, narrow: bool, body: Markup) -> Markup {
 /// The sign-in form. `error` is shown above it and tied to the fields it
 /// is about (for screen readers); `username` is kept, and when it is
 /// known the focus goes to the password.
-pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -> Markup {
+/// With `passkeys`, a button (shown by the page's script) signs in with a
+/// passkey and no password.
+pub fn login(
+    csrf: &str,
+    return_to: &str,
+    username: &str,
+    error: Option<&str>,
+    passkeys: bool,
+) -> Markup {
     let described = error.map(|_| "login-error");
     let invalid = error.map(|_| "true");
     page(
@@ -78,6 +86,15 @@ pub fn login(csrf: &str, return_to: &str, username: &str, error: Option<&str>) -
                     autofocus[!username.is_empty()]
                     aria-describedby=[described] aria-invalid=[invalid];
                 button type="submit" { "Sign in" }
+            }
+            @if passkeys {
+                p class="alert" role="alert" id="passkey-status" hidden {}
+                form class="stack" method="post" action="/login/passkey" data-passkey-discover hidden {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="return_to" value=(return_to);
+                    button type="submit" class="quiet" { "Sign in with a passkey" }
+                }
+                script src="/assets/passkeys.js" defer {}
             }
         },
     )
