@@ -9,6 +9,10 @@ CREATE TABLE passkeys (
     -- The credential as webauthn-rs keeps it (JSON): its public key,
     -- algorithm and signature counter. Nothing secret.
     passkey       TEXT NOT NULL,
+    -- The authenticator's signature counter as last seen: a signature
+    -- whose counter does not move past it (a cloned authenticator) is
+    -- refused; 0 for authenticators that keep none (synced passkeys).
+    sign_count    INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER
 );

@@ -187,6 +187,38 @@ pub async fn verify_password(ctx: &Ctx, login: PasswordLogin) -> Result<Checked,
     Ok(Checked::Complete(logged_in))
 }
 
+/// Asks a signed-in person for their password again before a change that
+/// would let whoever made it in for good (adding a passkey) or take a
+/// factor away (removing one): a stolen session alone cannot. Charged to
+/// the throttle like a login.
+pub async fn confirm_password(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    password: String,
+) -> Result<(), Error> {
+    let password = Password::candidate(password)?;
+    let slot = ctx.hasher.reserve()?;
+    let keys = throttle::Keys::new(user.username.key(), &caller.addr, None);
+    let attempt = throttle::charge(ctx, keys).await?;
+    let stored = ctx.store.user_by_id(user.id).await?;
+    let verdict = ctx
+        .hasher
+        .verify_in(
+            slot,
+            &password,
+            stored.as_ref().map(|r| r.password_hash.as_str()),
+        )
+        .await?;
+    if !matches!(verdict, Verdict::Match { .. }) {
+        ctx.audit
+            .refused(caller, "password.confirm_failure", user.username.as_str())
+            .await;
+        return Err(Error::InvalidCode("the password is wrong".into()));
+    }
+    throttle::succeeded(ctx, attempt).await
+}
+
 /// Signs in with a passkey and no password (the browser's `answer` to the
 /// challenge bound to `bound_to`). A passkey asks its authenticator to
 /// verify the user (PIN or biometrics), so it is both factors: its tokens

@@ -96,6 +96,8 @@ pub struct Factors {
     /// Recovery codes not yet used.
     pub recovery_codes_left: i64,
     pub passkeys: Vec<passkeys::PasskeyInfo>,
+    /// Whether passkeys work on this server (not with an IP issuer).
+    pub passkeys_usable: bool,
 }
 
 impl Factors {
@@ -107,7 +109,7 @@ impl Factors {
             methods.push("totp");
             methods.push("recovery_code");
         }
-        if !self.passkeys.is_empty() {
+        if !self.passkeys.is_empty() && self.passkeys_usable {
             methods.push("passkey");
         }
         methods
@@ -426,11 +428,31 @@ pub async fn remove_totp(
         ));
     }
     prove(ctx, caller, user, &proof.normalised()?, None).await?;
-    ctx.store.delete_factors(user.id).await?;
+    ctx.store.delete_totp(user.id).await?;
     ctx.audit
         .record(caller, "mfa.totp.removed", &user.id.to_string())
         .await;
     Ok(())
+}
+
+/// Removes one of `user`'s passkeys (the door has asked for the password
+/// again), unless it is the last second factor of a role that requires
+/// one.
+pub async fn remove_passkey(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: &User,
+    id: &str,
+) -> Result<(), Error> {
+    let factors = factors(ctx, user.id).await?;
+    if enrolment_required(ctx, user) && !factors.totp && factors.passkeys.len() <= 1 {
+        return Err(Error::Conflict(
+            "your role requires a second factor, and this passkey is your last: add another \
+             first"
+                .into(),
+        ));
+    }
+    passkeys::remove(ctx, caller, user, id).await
 }
 
 /// Replaces the recovery codes, on proof of a TOTP code.
@@ -470,6 +492,7 @@ pub async fn factors(ctx: &Ctx, user: UserId) -> Result<Factors, Error> {
         totp,
         recovery_codes_left,
         passkeys: passkeys::list(ctx, user).await?,
+        passkeys_usable: ctx.webauthn.is_some(),
     })
 }
 

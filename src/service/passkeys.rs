@@ -14,9 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn,
-    WebauthnBuilder,
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
 };
 
 use crate::context::Ctx;
@@ -209,12 +209,9 @@ pub async fn verify_authentication(
         return Ok(false);
     };
     for mut passkey in stored_passkeys(ctx, user.id).await? {
-        // `Some(_)`: this is the passkey that signed; its counter moved on.
+        // `Some(_)`: this is the passkey that signed.
         if passkey.update_credential(&result).is_some() {
-            ctx.store
-                .used_passkey(passkey.cred_id(), &to_json(&passkey)?, ctx.clock.now())
-                .await?;
-            return Ok(true);
+            return record_use(ctx, &passkey, &result).await;
         }
     }
     Ok(false)
@@ -268,13 +265,33 @@ pub async fn sign_in(
     let Ok(result) = webauthn.finish_discoverable_authentication_v2(answer, state, &passkey) else {
         return Ok(None);
     };
-    if passkey.update_credential(&result).is_none() {
+    if passkey.update_credential(&result).is_none() || !record_use(ctx, &passkey, &result).await? {
         return Ok(None);
     }
-    ctx.store
-        .used_passkey(passkey.cred_id(), &to_json(&passkey)?, ctx.clock.now())
-        .await?;
     Ok(Some((user, passkey)))
+}
+
+/// Records a use of `passkey`, if its signature counter moved past the
+/// stored one (checked against the database now, not against the copy the
+/// ceremony began with): `false` means a cloned authenticator, or a replay.
+async fn record_use(
+    ctx: &Ctx,
+    passkey: &Passkey,
+    result: &AuthenticationResult,
+) -> Result<bool, Error> {
+    let used = ctx
+        .store
+        .used_passkey(
+            passkey.cred_id(),
+            &to_json(passkey)?,
+            i64::from(result.counter()),
+            ctx.clock.now(),
+        )
+        .await?;
+    if !used {
+        tracing::warn!("a passkey signed with a counter that did not move on: refused");
+    }
+    Ok(used)
 }
 
 async fn stored_passkeys(ctx: &Ctx, user: UserId) -> Result<Vec<Passkey>, Error> {

@@ -423,6 +423,10 @@ pub trait FactorStore: Send + Sync {
 
     async fn recovery_codes_left(&self, user: UserId) -> Result<i64, StoreError>;
 
+    /// Removes the TOTP secret and the recovery codes of `user` (not the
+    /// passkeys); `false` if there was no TOTP secret.
+    async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError>;
+
     /// Removes the TOTP secret, the recovery codes, the passkeys and
     /// pending challenges of `user`; `false` if there was nothing to
     /// remove.
@@ -435,13 +439,16 @@ pub trait FactorStore: Send + Sync {
     /// `user`'s passkeys, oldest first.
     async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
 
-    /// Stores a passkey's new state (its counter) after a use.
+    /// Stores a passkey's new state after a use, if its signature counter
+    /// moved past the stored one (or both are 0, for authenticators that
+    /// keep none); `false` otherwise: a cloned authenticator, or a replay.
     async fn used_passkey(
         &self,
         credential_id: &[u8],
         passkey: &str,
+        sign_count: i64,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Removes one of `user`'s passkeys; `false` if there is no such one.
     async fn delete_passkey(&self, user: UserId, credential_id: &[u8]) -> Result<bool, StoreError>;

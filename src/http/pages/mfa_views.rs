@@ -36,6 +36,8 @@ pub enum Trouble<'a> {
     Remove(&'a str),
     /// Under the form that replaces the recovery codes.
     Replace(&'a str),
+    /// Under the form that removes a passkey.
+    RemovePasskey(&'a str),
 }
 
 /// `/account/mfa`: the second factors, and what can be done about them.
@@ -66,7 +68,11 @@ pub fn overview(csrf: &str, factors: &Factors, passkeys_on: bool, trouble: &Trou
                     button type="submit" class="quiet" { "Turn off two-step sign-in" }
                 }
             } @else {
-                p { "Off: your password alone signs you in. Add an authenticator app so that a stolen password is not enough." }
+                @if factors.passkeys.is_empty() {
+                    p { "Off: your password alone signs you in. Add an authenticator app or a passkey so that a stolen password is not enough." }
+                } @else {
+                    p { "On: signing in asks for one of your passkeys after your password. You can add an authenticator app as well." }
+                }
                 form class="stack" method="post" action="/account/mfa/totp" {
                     input type="hidden" name="csrf" value=(csrf);
                     button type="submit" { "Set up an authenticator app" }
@@ -83,7 +89,6 @@ pub fn overview(csrf: &str, factors: &Factors, passkeys_on: bool, trouble: &Trou
                                 th scope="col" { "Name" }
                                 th scope="col" class="optional" { "Added (UTC)" }
                                 th scope="col" { "Last used (UTC)" }
-                                th scope="col" { span class="visually-hidden" { "Action" } }
                             }
                         }
                         tbody {
@@ -97,16 +102,29 @@ pub fn overview(csrf: &str, factors: &Factors, passkeys_on: bool, trouble: &Trou
                                             None => { "Never" }
                                         }
                                     }
-                                    td {
-                                        form method="post" action={ "/account/mfa/passkeys/" (passkey.id) "/remove" } {
-                                            input type="hidden" name="csrf" value=(csrf);
-                                            button type="submit" class="quiet"
-                                                aria-label={ "Remove the passkey " (passkey.name) } { "Remove" }
-                                        }
-                                    }
                                 }
                             }
                         }
+                    }
+                    @let error = match trouble { Trouble::RemovePasskey(e) => Some(*e), _ => None };
+                    form class="stack" method="post" action="/account/mfa/passkeys/remove" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label for="remove-passkey" { "Passkey to remove" }
+                        select id="remove-passkey" name="id" {
+                            @for passkey in &factors.passkeys {
+                                option value=(passkey.id) { (passkey.name) }
+                            }
+                        }
+                        label for="remove-passkey-password" { "Your password" }
+                        @if let Some(error) = error {
+                            p class="alert" role="alert" id="remove-passkey-error" { (error) }
+                        }
+                        input type="password" id="remove-passkey-password" name="password"
+                            autocomplete="current-password" required maxlength="1024"
+                            autofocus[error.is_some()]
+                            aria-describedby=[error.map(|_| "remove-passkey-error")]
+                            aria-invalid=[error.map(|_| "true")];
+                        button type="submit" class="quiet" { "Remove the passkey" }
                     }
                 }
                 p class="alert" role="alert" id="passkey-status" hidden {}
@@ -116,6 +134,9 @@ pub fn overview(csrf: &str, factors: &Factors, passkeys_on: bool, trouble: &Trou
                     p id="passkey-name-help" { "So that you can tell your passkeys apart, such as “Work laptop”." }
                     input type="text" id="passkey-name" name="name" required maxlength="64"
                         aria-describedby="passkey-name-help";
+                    label for="passkey-password" { "Your password" }
+                    input type="password" id="passkey-password" name="password"
+                        autocomplete="current-password" required maxlength="1024";
                     button type="submit" { "Add a passkey" }
                 }
                 noscript { p { "Adding a passkey needs JavaScript." } }

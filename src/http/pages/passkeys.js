@@ -34,9 +34,10 @@
       event.preventDefault();
       const csrf = register.elements.csrf.value;
       const name = register.elements.name.value;
+      const password = register.elements.password.value;
       say(status, '');
       try {
-        const options = await post('/account/mfa/passkeys/begin', { csrf });
+        const options = await post('/account/mfa/passkeys/begin', { csrf, password });
         const credential = await navigator.credentials.create({
           publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
         });
@@ -79,6 +80,12 @@
   if (signIn && supported) {
     const status = document.getElementById('passkey-status');
     signIn.hidden = false;
+    // The button was hidden when the page loaded, so its autofocus did
+    // not take: give it the focus now that it shows.
+    const button = signIn.querySelector('button');
+    if (button.hasAttribute('autofocus') && document.activeElement === document.body) {
+      button.focus();
+    }
     signIn.addEventListener('submit', async (event) => {
       event.preventDefault();
       const fields = signIn.elements;

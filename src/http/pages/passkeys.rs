@@ -5,12 +5,14 @@
 //! alone. The JSON posts carry the page's CSRF token and must come from
 //! this origin, like the forms.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::account::page_session;
+use super::mfa_views::Trouble;
 use super::{csrf, form_limit, safe_return_to, see_other};
 use crate::context::Ctx;
 use crate::domain::{Actor, Caller, UserId};
@@ -39,7 +41,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(register_finish)),
     )
     .service(
-        crate::http::resource("/account/mfa/passkeys/{id}/remove", "POST")
+        crate::http::resource("/account/mfa/passkeys/remove", "POST")
             .app_data(form_limit())
             .route(web::post().to(remove)),
     )
@@ -108,6 +110,9 @@ async fn script() -> HttpResponse {
 struct RegisterBegin {
     /// The account page's CSRF token.
     csrf: String,
+    /// The person's password, asked again: a session alone adds no
+    /// passkey.
+    password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -152,6 +157,10 @@ async fn account_post(
     responses(
         (status = 200, description = "The options for `navigator.credentials.create`",
             body = Object),
+        (status = 400, description = "The password is wrong", body = crate::http::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords; see Retry-After",
+            body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = crate::http::error::Problem,
             content_type = "application/problem+json"),
         (status = 403, description = "Not from the account page", body = crate::http::error::Problem,
@@ -166,8 +175,10 @@ async fn register_begin(
     req: HttpRequest,
     body: web::Json<RegisterBegin>,
 ) -> Result<HttpResponse, Error> {
-    let (session, _) = account_post(&req, &ctx, &body.csrf).await?;
+    let body = body.into_inner();
+    let (session, caller) = account_post(&req, &ctx, &body.csrf).await?;
     let user = users::current(&ctx, UserId(session.user_id)).await?;
+    login::confirm_password(&ctx, &caller, &user, body.password).await?;
     let options = passkeys::begin_registration(&ctx, &user, session.id).await?;
     Ok(crate::http::ok_no_store().json(options))
 }
@@ -214,33 +225,40 @@ async fn register_finish(
 struct RemoveForm {
     /// The account page's CSRF token.
     csrf: Option<String>,
+    /// Which passkey (its id, base64url).
+    id: Option<String>,
+    /// The person's password, asked again.
+    password: Option<String>,
 }
 
 #[utoipa::path(
     post,
-    path = "/account/mfa/passkeys/{id}/remove",
+    path = "/account/mfa/passkeys/remove",
     tag = "pages",
-    params(("id" = String, Path, description = "One of the person's passkeys")),
     request_body(content = RemoveForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "Removed; on to `/account/mfa` (or, not signed in, to \
             `/login`)"),
+        (status = 400, description = "The page again: the password was wrong, or the passkey \
+            is the last factor a required role keeps", body = String, content_type = "text/html"),
         (status = 403, description = "The form did not come from this site, or expired",
             body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords; the page again", body = String,
+            content_type = "text/html"),
     ),
 )]
 async fn remove(
     ctx: web::Data<Ctx>,
     req: HttpRequest,
     form: Form<RemoveForm>,
-    id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let token = form
-        .into_result()
-        .ok()
-        .and_then(|f| f.csrf)
-        .unwrap_or_default();
-    let (session, caller) = match account_post(&req, &ctx, &token).await {
+    let form = form.into_result().ok();
+    let field = |f: fn(&RemoveForm) -> &Option<String>| {
+        form.as_ref()
+            .and_then(|form| f(form).clone())
+            .unwrap_or_default()
+    };
+    let (session, caller) = match account_post(&req, &ctx, &field(|f| &f.csrf)).await {
         Ok(found) => found,
         Err(Error::Unauthenticated(_)) => {
             return Ok(see_other("/login?return_to=/account/mfa").finish());
@@ -248,10 +266,26 @@ async fn remove(
         Err(other) => return Err(other),
     };
     let user = users::current(&ctx, UserId(session.user_id)).await?;
-    match passkeys::remove(&ctx, &caller, &user, &id).await {
-        Ok(()) | Err(Error::NotFound(_)) => Ok(see_other("/account/mfa").finish()),
-        Err(other) => Err(other),
-    }
+    let password = field(|f| &f.password);
+    let removed = match login::confirm_password(&ctx, &caller, &user, password).await {
+        Ok(()) => mfa::remove_passkey(&ctx, &caller, &user, &field(|f| &f.id)).await,
+        Err(refused) => Err(refused),
+    };
+    let (status, message) = match removed {
+        Ok(()) | Err(Error::NotFound(_)) => return Ok(see_other("/account/mfa").finish()),
+        Err(Error::Conflict(why)) => (StatusCode::BAD_REQUEST, why),
+        Err(Error::Throttled { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong passwords. Wait a little, then try again.".to_owned(),
+        ),
+        Err(Error::InvalidCode(_) | Error::InvalidRequest(_)) => (
+            StatusCode::BAD_REQUEST,
+            "That password is not right.".to_owned(),
+        ),
+        Err(other) => return Err(other),
+    };
+    super::mfa::overview_with_trouble(&ctx, &session, status, &Trouble::RemovePasskey(&message))
+        .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -278,6 +312,13 @@ struct SignInFinish {
 #[derive(Serialize, ToSchema)]
 struct SignedIn {
     location: String,
+}
+
+/// Removes the sign-in form's token cookie: signed in, it is spent.
+fn spent_login_token(ctx: &Ctx) -> Result<actix_web::cookie::Cookie<'static>, Error> {
+    let (_, mut spent) = csrf::login_token(ctx)?;
+    spent.make_removal();
+    Ok(spent)
 }
 
 fn sign_in_post(req: &HttpRequest, ctx: &Ctx, csrf_token: &str) -> Result<(), Error> {
@@ -354,6 +395,7 @@ async fn sign_in_finish(
     let mut response = crate::http::ok_no_store();
     response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     response.cookie(device::cookie(&ctx, completed.device_cookie));
+    response.cookie(spent_login_token(&ctx)?);
     Ok(response.json(SignedIn {
         location: return_to,
     }))
@@ -439,6 +481,7 @@ async fn passwordless_finish(
     let mut response = crate::http::ok_no_store();
     response.cookie(session_cookie(&ctx, &grant.token, grant.expires_in));
     response.cookie(device::cookie(&ctx, logged_in.device_cookie));
+    response.cookie(spent_login_token(&ctx)?);
     Ok(response.json(SignedIn {
         location: return_to,
     }))

@@ -137,6 +137,21 @@ macro_rules! factor_queries {
                     .await?)
                 }
 
+                async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let removed = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(removed > 0)
+                }
+
                 async fn delete_factors(&self, user: UserId) -> Result<bool, StoreError> {
                     let mut tx = self.begin_write().await?;
                     let removed = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
@@ -193,18 +208,23 @@ macro_rules! factor_queries {
                     &self,
                     credential_id: &[u8],
                     passkey: &str,
+                    sign_count: i64,
                     now: DateTime<Utc>,
-                ) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "UPDATE passkeys SET passkey = $2, last_used_at = $3 \
-                         WHERE credential_id = $1",
+                ) -> Result<bool, StoreError> {
+                    // One statement: of two sign-ins with one counter value
+                    // (a clone's, or a replay's), one moves it.
+                    let used = sqlx::query(
+                        "UPDATE passkeys SET passkey = $2, last_used_at = $3, sign_count = $4 \
+                         WHERE credential_id = $1 \
+                         AND (sign_count < $4 OR ($4 = 0 AND sign_count = 0))",
                     )
                     .bind(credential_id)
                     .bind(passkey)
                     .bind(DbTime(now))
+                    .bind(sign_count)
                     .execute(self.writer())
                     .await?;
-                    Ok(())
+                    Ok(used.rows_affected() == 1)
                 }
 
                 async fn delete_passkey(
