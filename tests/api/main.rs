@@ -34,6 +34,7 @@ mod openapi;
 mod outage;
 mod overload;
 mod pages;
+mod passkeys;
 mod programs;
 mod refresh;
 mod replicas;

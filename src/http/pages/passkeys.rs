@@ -427,6 +427,8 @@ struct PasswordlessFinish {
     responses(
         (status = 200, description = "The options for `navigator.credentials.get`, for any \
             passkey of this site", body = Object),
+        (status = 400, description = "Malformed body", body = crate::http::error::Problem,
+            content_type = "application/problem+json"),
         (status = 403, description = "Not from the sign-in page", body = crate::http::error::Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "Passkeys are off (the issuer is an IP address)",
@@ -452,6 +454,8 @@ async fn passwordless_begin(
     responses(
         (status = 200, description = "Signed in: the session cookie is set; where to go",
             body = SignedIn),
+        (status = 400, description = "Malformed body", body = crate::http::error::Problem,
+            content_type = "application/problem+json"),
         (status = 401, description = "No passkey of this site's users signed the challenge",
             body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not from the sign-in page", body = crate::http::error::Problem,
