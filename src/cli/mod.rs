@@ -156,8 +156,8 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Remove a user's second factors (TOTP and recovery codes), for one
-    /// who lost them, and end everything they hold (tokens, sessions).
+    /// Remove a user's second factors (TOTP, recovery codes, passkeys), for
+    /// one who lost them, and end everything they hold (tokens, sessions).
     ResetMfa {
         /// The user's id (as the admin API lists it).
         id: String,

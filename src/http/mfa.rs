@@ -311,8 +311,8 @@ impl ProofBody {
     request_body = ProofBody,
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 204, description = "TOTP and the recovery codes are gone: the password \
-            alone signs in again"),
+        (status = 204, description = "TOTP and the recovery codes are gone (passkeys stay): \
+            without passkeys, the password alone signs in again"),
         (status = 400, description = "No proof, both, or a wrong one", body = Problem,
             content_type = "application/problem+json"),
         (status = 401, description = "No valid token or session", body = Problem,
