@@ -2,7 +2,8 @@
 // resident keys, user verification) through the DevTools protocol: adds one
 // on /account/mfa, signs in with it after the password, then with it alone,
 // follows AUTHORIZE_URL (an authorization request of a trusted app) and
-// prints the code it answers with, then removes the passkey.
+// prints the code it answers with, shows that a clone of the authenticator
+// (its counter behind) signs in nobody, then removes the passkey.
 // Usage: node passkey.mjs BASE_URL USERNAME PASSWORD AUTHORIZE_URL (BASE_URL
 // on a host name: browsers refuse WebAuthn on an IP address)
 import assert from 'node:assert/strict';
@@ -18,6 +19,19 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-quic'],
 });
+
+// A platform authenticator that keeps discoverable credentials and
+// verifies its user.
+const AUTHENTICATOR = {
+  options: {
+    protocol: 'ctap2',
+    transport: 'internal',
+    hasResidentKey: true,
+    hasUserVerification: true,
+    isUserVerified: true,
+    automaticPresenceSimulation: true,
+  },
+};
 
 async function signIn(page) {
   await page.goto(`${base}/login?return_to=/account`);
@@ -35,16 +49,7 @@ try {
   page.on('pageerror', (error) => errors.push(error.message));
   const devtools = await context.newCDPSession(page);
   await devtools.send('WebAuthn.enable');
-  const { authenticatorId } = await devtools.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { authenticatorId } = await devtools.send('WebAuthn.addVirtualAuthenticator', AUTHENTICATOR);
 
   await signIn(page);
   await page.waitForURL(`${base}/account`);
@@ -95,6 +100,23 @@ try {
   const code = new URL(answer.headers().location).searchParams.get('code');
   assert.ok(code, 'the app got a code');
   console.log(`code: ${code}`);
+
+  // A clone of the authenticator (the same key, its counter behind the
+  // one last seen) signs in nobody.
+  const [used] = (await devtools.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  const clone = await (await browser.newContext()).newPage();
+  const cloneTools = await clone.context().newCDPSession(clone);
+  await cloneTools.send('WebAuthn.enable');
+  const { authenticatorId: cloneId } = await cloneTools.send('WebAuthn.addVirtualAuthenticator', AUTHENTICATOR);
+  await cloneTools.send('WebAuthn.addCredential', {
+    authenticatorId: cloneId,
+    credential: { ...used, signCount: 0 },
+  });
+  await clone.goto(`${base}/login`);
+  await clone.click('form[data-passkey-discover]:not([hidden]) button');
+  await clone.waitForSelector('#passkey-status:not([hidden])');
+  assert.match(await clone.textContent('#passkey-status'), /did not work/);
+  assert.equal(new URL(clone.url()).pathname, '/login', 'the clone is not signed in');
 
   await page.goto(`${base}/account/mfa`);
   assert.notEqual(await lastUsed(), 'Never');
