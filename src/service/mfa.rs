@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::service::grant::{Amr, Verified};
 use crate::service::sealed::{open_secret, stored_secret};
 use crate::service::{devices, passkeys, revocation, throttle, users};
-use crate::store::{NewChallenge, StoredSecret, TotpRecord};
+use crate::store::{ChallengeRecord, NewChallenge, StoredSecret, TotpRecord};
 
 /// How long a login waits for its second factor.
 pub const CHALLENGE_LIFETIME: TimeDelta = TimeDelta::minutes(5);
@@ -213,22 +213,32 @@ pub async fn enrolling(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
                 .into(),
         )
     };
-    let record = ctx
-        .store
-        .challenge(
-            &random::sha256(mfa_token.as_bytes()),
-            MAX_WRONG_CODES,
-            ctx.clock.now(),
-        )
-        .await?
-        .ok_or_else(refused)?;
-    let user = users::current(ctx, UserId(record.user_id))
-        .await
-        .map_err(|_| refused())?;
+    let Some((_, user)) = waiting(ctx, mfa_token).await? else {
+        return Err(refused());
+    };
     if factors(ctx, user.id).await?.any() {
         return Err(refused());
     }
     Ok(user)
+}
+
+/// The login waiting under `mfa_token`, and its user, if it can still be
+/// completed (read only: nothing is counted) and the user still may sign
+/// in.
+async fn waiting(ctx: &Ctx, mfa_token: &str) -> Result<Option<(ChallengeRecord, User)>, Error> {
+    let token_hash = random::sha256(mfa_token.as_bytes());
+    let now = ctx.clock.now();
+    let Some(record) = ctx
+        .store
+        .challenge(&token_hash, MAX_WRONG_CODES, now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(users::current(ctx, UserId(record.user_id))
+        .await
+        .ok()
+        .map(|user| (record, user)))
 }
 
 /// Completes a login that waited for its user to set up TOTP, right after
@@ -239,18 +249,13 @@ pub async fn complete_enrolled(
     mfa_token: &str,
     origin: Origin<'_>,
 ) -> Result<Completed, Error> {
+    let spent = || Error::InvalidGrant("the sign-in expired: sign in again".into());
+    let Some((record, user)) = waiting(ctx, mfa_token).await? else {
+        return Err(spent());
+    };
+    let pending = read_pending(&record.pending)?;
     let token_hash = random::sha256(mfa_token.as_bytes());
     let now = ctx.clock.now();
-    let spent = || Error::InvalidGrant("the sign-in expired: sign in again".into());
-    let record = ctx
-        .store
-        .challenge(&token_hash, MAX_WRONG_CODES, now)
-        .await?
-        .ok_or_else(spent)?;
-    let pending = read_pending(&record.pending)?;
-    let user = users::current(ctx, UserId(record.user_id))
-        .await
-        .map_err(|_| spent())?;
     if pending.door != door
         || !factors(ctx, user.id).await?.totp
         || !ctx.store.finish_challenge(&token_hash, now).await?
@@ -548,14 +553,8 @@ pub async fn challenge(
 /// How the login waiting under `mfa_token` can still be completed (none,
 /// if it cannot).
 pub async fn challenge_methods(ctx: &Ctx, mfa_token: &str) -> Result<Vec<&'static str>, Error> {
-    let token_hash = random::sha256(mfa_token.as_bytes());
-    let now = ctx.clock.now();
-    match ctx
-        .store
-        .challenge(&token_hash, MAX_WRONG_CODES, now)
-        .await?
-    {
-        Some(record) => Ok(factors(ctx, UserId(record.user_id)).await?.methods()),
+    match waiting(ctx, mfa_token).await? {
+        Some((_, user)) => Ok(factors(ctx, user.id).await?.methods()),
         None => Ok(Vec::new()),
     }
 }
@@ -563,16 +562,12 @@ pub async fn challenge_methods(ctx: &Ctx, mfa_token: &str) -> Result<Vec<&'stati
 /// The user whose login waits under `mfa_token`, if it can still be
 /// completed (to ask their passkeys).
 pub async fn challenged_user(ctx: &Ctx, mfa_token: &str) -> Result<User, Error> {
-    let spent = || Error::InvalidGrant("the sign-in expired: sign in again".into());
-    let token_hash = random::sha256(mfa_token.as_bytes());
-    let record = ctx
-        .store
-        .challenge(&token_hash, MAX_WRONG_CODES, ctx.clock.now())
-        .await?
-        .ok_or_else(spent)?;
-    users::current(ctx, UserId(record.user_id))
-        .await
-        .map_err(|_| spent())
+    match waiting(ctx, mfa_token).await? {
+        Some((_, user)) => Ok(user),
+        None => Err(Error::InvalidGrant(
+            "the sign-in expired: sign in again".into(),
+        )),
+    }
 }
 
 /// Completes a challenge of `door` with its second factor.

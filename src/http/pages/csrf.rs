@@ -53,6 +53,11 @@ pub fn login_token_matches(req: &HttpRequest, ctx: &Ctx, presented: Option<&str>
     }
 }
 
+/// A post that came from the sign-in page: this origin, and its token.
+pub fn from_sign_in_page(req: &HttpRequest, ctx: &Ctx, presented: Option<&str>) -> bool {
+    crate::http::auth::same_origin(req).is_ok() && login_token_matches(req, ctx, presented)
+}
+
 /// The token of the account forms of session `sid`.
 pub fn session_token(ctx: &Ctx, sid: Uuid) -> String {
     let mac = random::hmac_sha256(ctx.refresh_secret(), format!("csrf:{sid}").as_bytes());

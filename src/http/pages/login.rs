@@ -17,7 +17,7 @@ use super::{csrf, form_limit, html, html_to, safe_return_to, see_other, views};
 use crate::context::Ctx;
 use crate::domain::{Actor, Caller};
 use crate::error::Error;
-use crate::http::auth::{same_origin, session_cookie};
+use crate::http::auth::session_cookie;
 use crate::http::device;
 use crate::http::form::{self, Form};
 use crate::http::login::client_context;
@@ -134,7 +134,7 @@ async fn login_submit(
     let Ok(form) = form.into_result() else {
         return Ok(stale(&ctx));
     };
-    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+    if !csrf::from_sign_in_page(&req, &ctx, form.csrf.as_deref()) {
         return Ok(stale(&ctx));
     }
     let return_to = safe_return_to(&ctx, form.return_to.as_deref());
@@ -277,7 +277,7 @@ async fn second_factor_submit(
     let Ok(form) = form.into_result() else {
         return Ok(stale(&ctx));
     };
-    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+    if !csrf::from_sign_in_page(&req, &ctx, form.csrf.as_deref()) {
         return Ok(stale(&ctx));
     }
     let return_to = safe_return_to(&ctx, form.return_to.as_deref());
@@ -419,7 +419,7 @@ async fn enrol_submit(
     let Ok(form) = form.into_result() else {
         return Ok(stale(&ctx));
     };
-    if same_origin(&req).is_err() || !csrf::login_token_matches(&req, &ctx, form.csrf.as_deref()) {
+    if !csrf::from_sign_in_page(&req, &ctx, form.csrf.as_deref()) {
         return Ok(stale(&ctx));
     }
     let return_to = safe_return_to(&ctx, form.return_to.as_deref());

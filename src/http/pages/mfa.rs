@@ -143,18 +143,8 @@ async fn overview_page(ctx: web::Data<Ctx>, req: HttpRequest) -> Result<HttpResp
     overview(&ctx, &session, StatusCode::OK, &Trouble::None).await
 }
 
-/// The overview with `trouble` shown where it belongs (for the passkey
-/// forms' refusals).
-pub(super) async fn overview_with_trouble(
-    ctx: &Ctx,
-    session: &SessionAuth,
-    status: StatusCode,
-    trouble: &Trouble<'_>,
-) -> Result<HttpResponse, Error> {
-    overview(ctx, session, status, trouble).await
-}
-
-async fn overview(
+/// The overview, with `trouble` shown where it belongs.
+pub(super) async fn overview(
     ctx: &Ctx,
     session: &SessionAuth,
     status: StatusCode,

@@ -284,8 +284,7 @@ async fn remove(
         ),
         Err(other) => return Err(other),
     };
-    super::mfa::overview_with_trouble(&ctx, &session, status, &Trouble::RemovePasskey(&message))
-        .await
+    super::mfa::overview(&ctx, &session, status, &Trouble::RemovePasskey(&message)).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -322,7 +321,7 @@ fn spent_login_token(ctx: &Ctx) -> Result<actix_web::cookie::Cookie<'static>, Er
 }
 
 fn sign_in_post(req: &HttpRequest, ctx: &Ctx, csrf_token: &str) -> Result<(), Error> {
-    if same_origin(req).is_err() || !csrf::login_token_matches(req, ctx, Some(csrf_token)) {
+    if !csrf::from_sign_in_page(req, ctx, Some(csrf_token)) {
         return Err(Error::Forbidden(
             "this request did not come from the sign-in page, or the page expired".into(),
         ));
