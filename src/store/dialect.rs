@@ -27,14 +27,13 @@ pub(super) trait Dialect: Send + Sync {
     /// Applies the backend's migrations.
     async fn run_migrations(&self) -> Result<(), StoreError>;
 
-    /// Runs `write`, statements and nothing else, and answers once it is
-    /// durable: on PostgreSQL on a pooled connection, each statement its
-    /// own transaction (concurrent commits already share WAL flushes
-    /// there); on SQLite inside the next group commit, with whatever else
-    /// is waiting to be written (`group_commit.rs`). The hot writes go
-    /// this way: refresh tokens, sessions, revocations. Never call it
-    /// while holding a transaction of [`Dialect::begin_write`]: on SQLite
-    /// that transaction holds the one writer connection the batch needs.
+    /// Runs `write`, statements and nothing else, inside the next group
+    /// commit, with whatever else is waiting to be written
+    /// (`group_commit.rs`), and answers once that transaction is durable.
+    /// The hot writes go this way: refresh tokens, sessions, revocations.
+    /// Never call it while holding a transaction of
+    /// [`Dialect::begin_write`]: on SQLite that transaction holds the one
+    /// writer connection the batch needs.
     async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::dialect::Dialect;
-use super::group_commit::WriteFuture;
+use super::group_commit::{GroupCommit, WriteFuture};
 use super::sql::{refresh_columns, shared_queries};
 use super::{DbTime, Notification, RevokedEntry, Rotated, Rotation, StoreError, Subscription};
 use crate::config::DatabaseSettings;
@@ -24,6 +24,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct PgStore {
     pool: PgPool,
+    /// The hot writes, committed in batches on connections of `pool`.
+    group: GroupCommit<Postgres>,
 }
 
 impl PgStore {
@@ -35,7 +37,8 @@ impl PgStore {
             .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        let group = GroupCommit::start(pool.clone());
+        Ok(Self { pool, group })
     }
 }
 
@@ -63,8 +66,7 @@ impl Dialect for PgStore {
         T: Send + 'static,
         F: for<'c> Fn(&'c mut sqlx::PgConnection) -> WriteFuture<'c, T> + Send + Sync + 'static,
     {
-        let mut connection = self.pool.acquire().await?;
-        write(&mut connection).await
+        self.group.write(write).await
     }
 
     /// Under READ COMMITTED the statements' own row locks serialize the
@@ -109,42 +111,51 @@ impl Dialect for PgStore {
     }
 
     /// One statement: the compare-and-set and the successor's insert run
-    /// together, in one round trip. Under READ COMMITTED a concurrent
-    /// redemption waits on the row lock, re-checks `used_at IS NULL` after
-    /// the winner commits, and updates nothing: no serialization errors.
+    /// together, in one round trip, inside the next group commit. Under
+    /// READ COMMITTED a concurrent redemption waits on the row lock,
+    /// re-checks `used_at IS NULL` after the winner's batch commits, and
+    /// updates nothing: no serialization errors. A second redemption in
+    /// the same batch sees the first's update and updates nothing too.
     async fn rotate(&self, r: &Rotation) -> Result<Option<Rotated>, StoreError> {
-        Ok(sqlx::query_as::<_, Rotated>(concat!(
-            "WITH used AS ( \
-                UPDATE refresh_tokens AS t SET used_at = $2 \
-                WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 \
-                  AND t.client_id = $7 AND t.family_started_at > $8 \
-                  AND NOT EXISTS (SELECT 1 FROM revoked_families f \
-                                  WHERE f.family_id = t.family_id) \
-                  AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
-                RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
-                  t.family_started_at, t.amr \
-             ), successor AS ( \
-                INSERT INTO refresh_tokens (",
-            refresh_columns!(),
-            ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, \
-                  LEAST($4, family_started_at + $9), $5, $6, family_started_at, amr \
-                FROM used \
-             ) \
-             SELECT used.family_id, used.user_id, used.client_id, used.scope, used.audiences, \
-                u.roles, used.family_started_at, used.amr \
-             FROM used JOIN users u ON u.id = used.user_id"
-        ))
-        .bind(&r.presented_hash[..])
-        .bind(DbTime(r.now))
-        .bind(&r.successor_hash[..])
-        .bind(DbTime(r.expires_at))
-        .bind(r.access_jti.to_string())
-        .bind(DbTime(r.access_expires_at))
-        .bind(&r.client_id)
-        .bind(DbTime(r.families_started_after()))
-        .bind(r.family_lifetime)
-        .fetch_optional(&self.pool)
-        .await?)
+        let r = r.clone();
+        self.write(move |connection| {
+            let r = r.clone();
+            Box::pin(async move {
+                Ok(sqlx::query_as::<_, Rotated>(concat!(
+                    "WITH used AS ( \
+                        UPDATE refresh_tokens AS t SET used_at = $2 \
+                        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 \
+                          AND t.client_id = $7 AND t.family_started_at > $8 \
+                          AND NOT EXISTS (SELECT 1 FROM revoked_families f \
+                                          WHERE f.family_id = t.family_id) \
+                          AND EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id AND NOT u.disabled) \
+                        RETURNING t.family_id, t.user_id, t.client_id, t.scope, t.audiences, \
+                          t.family_started_at, t.amr \
+                     ), successor AS ( \
+                        INSERT INTO refresh_tokens (",
+                    refresh_columns!(),
+                    ") SELECT $3, family_id, user_id, client_id, scope, audiences, $2, \
+                          LEAST($4, family_started_at + $9), $5, $6, family_started_at, amr \
+                        FROM used \
+                     ) \
+                     SELECT used.family_id, used.user_id, used.client_id, used.scope, used.audiences, \
+                        u.roles, used.family_started_at, used.amr \
+                     FROM used JOIN users u ON u.id = used.user_id"
+                ))
+                .bind(&r.presented_hash[..])
+                .bind(DbTime(r.now))
+                .bind(&r.successor_hash[..])
+                .bind(DbTime(r.expires_at))
+                .bind(r.access_jti.to_string())
+                .bind(DbTime(r.access_expires_at))
+                .bind(&r.client_id)
+                .bind(DbTime(r.families_started_after()))
+                .bind(r.family_lifetime)
+                .fetch_optional(&mut *connection)
+                .await?)
+                    })
+                })
+                .await
     }
 
     async fn listen(&self) -> Result<Option<Box<dyn Subscription>>, StoreError> {

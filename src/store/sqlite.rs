@@ -24,7 +24,7 @@ pub struct SqliteStore {
     /// connections would sleep and retry in SQLite's busy handler.
     writer: SqlitePool,
     /// The hot writes, committed in batches on the writer connection.
-    group: GroupCommit,
+    group: GroupCommit<Sqlite>,
 }
 
 impl SqliteStore {
