@@ -111,7 +111,10 @@ end
         ..Request::get(authorize_url(base)).header("Cookie", cookie)
     };
     // The exchange needs the authorize run's codes, asked for or not.
-    let authorize_run = Run { only: None, ..*run };
+    let authorize_run = Run {
+        only: None,
+        ..run.clone()
+    };
     let authorized = wrk::measure(&authorize_run, AUTHORIZE, &request, Some(run.server_pid));
     results.extend(authorized.filter(|_| run.wants(AUTHORIZE)));
     if run.wants(EXCHANGE) {

@@ -14,6 +14,9 @@ use crate::server::{ADMIN_PASSWORD, start_server_from};
 /// What the grants of this build with ES256 and EdDSA keys are named after.
 pub const ES256_KEYS: &str = "ES256 keys";
 pub const EDDSA_KEYS: &str = "EdDSA keys";
+/// What the grants of this build with the server alone on a CPU are named
+/// after.
+pub const OWN_CORE: &str = "server alone on a core";
 use crate::wrk::{self, Request};
 
 /// A server whose grants are measured beside this build's.
@@ -23,18 +26,43 @@ pub struct OtherServer {
     pub env: Vec<(&'static str, &'static str)>,
     /// What its rows are named after, following this build's names.
     pub label: String,
+    /// The CPUs it runs on and those wrk runs on, when they are kept apart.
+    pub cpus: Option<Cpus>,
+}
+
+/// A server and its load generator on CPUs of their own (`taskset` lists).
+pub struct Cpus {
+    pub server: String,
+    pub load: String,
+}
+
+impl Cpus {
+    /// The server on the first CPU, wrk (and whatever else runs) on the
+    /// others; `None` on a machine of one CPU.
+    pub fn one_for_the_server() -> Option<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        (cpus > 1).then(|| Self {
+            server: "0".into(),
+            load: format!("1-{}", cpus - 1),
+        })
+    }
 }
 
 /// Refresh and client_credentials grants of `other`, on its own fresh
 /// database at `database_url`.
 pub async fn measure(other: &OtherServer, database_url: &str, run: &Run) -> Vec<Stats> {
     let label = &other.label;
-    let server = start_server_from(&other.binary, database_url, &other.env);
+    let server = start_server_from(
+        &other.binary,
+        database_url,
+        &other.env,
+        other.cpus.as_ref().map(|c| c.server.as_str()),
+    );
     let base = server.address.clone();
     let run = Run {
-        only: run.only.clone(),
         server_pid: server.child.id(),
-        ..*run
+        wrk_cpus: other.cpus.as_ref().map(|c| c.load.clone()),
+        ..run.clone()
     };
     let client = reqwest::Client::builder()
         .no_proxy()

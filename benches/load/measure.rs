@@ -18,11 +18,15 @@ pub struct Stats {
 }
 
 /// How a run is shaped, and which process is the server.
+#[derive(Clone)]
 pub struct Run {
     pub concurrency: usize,
     pub seconds: u64,
     pub only: Option<String>,
     pub server_pid: u32,
+    /// The CPUs wrk runs on (a `taskset` list), when the server has others
+    /// to itself.
+    pub wrk_cpus: Option<String>,
 }
 
 impl Run {

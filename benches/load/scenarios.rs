@@ -83,8 +83,7 @@ pub async fn run_load(base: &str, run: &Run) -> (Vec<Stats>, bytes::Bytes) {
         let crowded = Run {
             concurrency: connections,
             seconds: run.seconds,
-            only: run.only.clone(),
-            server_pid: run.server_pid,
+            ..run.clone()
         };
         results.extend(wrk::measure(&crowded, name, &request, pid));
     }

@@ -25,7 +25,20 @@ impl Drop for Server {
 }
 
 pub fn start_server(database_url: &str) -> Server {
-    start_server_from(this_build(), database_url, &[])
+    start_server_from(this_build(), database_url, &[], None)
+}
+
+/// `program`, on the CPUs `cpus` (a `taskset` list such as `0` or `1-3`)
+/// when given, on any otherwise. Threads and children inherit the CPUs.
+pub fn on_cpus(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["--cpu-list", cpus]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
 }
 
 /// This build's server binary.
@@ -34,10 +47,17 @@ pub fn this_build() -> &'static Path {
 }
 
 /// The server `binary` (this build's, or an earlier one's to compare with),
-/// with the settings `env` besides the benchmark's own.
-pub fn start_server_from(binary: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
+/// with the settings `env` besides the benchmark's own, on the CPUs `cpus`
+/// when given (its workers are as many as those CPUs).
+pub fn start_server_from(
+    binary: &Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+    cpus: Option<&str>,
+) -> Server {
     let logs = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(binary)
+    // `taskset` execs the server, so the child's id is the server's.
+    let child = on_cpus(binary, cpus)
         .arg("serve")
         .env("COUNTERSIGN_SERVER__BIND", "127.0.0.1:0")
         .env("COUNTERSIGN_DATABASE__URL", database_url)

@@ -4,10 +4,12 @@
 //! refresh token is the next request's, per wrk thread. Operations that
 //! need more (a code flow's codes) bring their own Lua hooks.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::measure::{Run, Stats, busy_ticks};
+use crate::server::on_cpus;
 
 /// wrk's threads; its connections are `Run::concurrency`.
 const THREADS: usize = 2;
@@ -140,7 +142,7 @@ pub fn measure(
     std::fs::write(file.path(), script(request)).unwrap();
     let before = busy_ticks(pid);
     let started = Instant::now();
-    let output = Command::new("wrk")
+    let output = on_cpus(Path::new("wrk"), run.wrk_cpus.as_deref())
         .arg(format!("-t{THREADS}"))
         .arg(format!("-c{}", run.concurrency))
         .arg(format!("-d{}s", run.seconds))
