@@ -83,6 +83,28 @@ pub fn busy_ticks(pid: Option<u32>) -> (u64, u64) {
     (pid.map_or(0, process_ticks), machine_busy_ticks())
 }
 
+/// Waits, at most 20 s, until the machine is quiet: what the previous
+/// operation left behind (requests still queued in the server, the audit
+/// trail's batches, the database's own work after a burst of writes) would
+/// otherwise be measured as the next operation's cost.
+pub fn settle() {
+    const WINDOW: Duration = Duration::from_millis(500);
+    // A tenth of a core over the window, in clock ticks (100 a second).
+    const QUIET_TICKS: u64 = 5;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let before = machine_busy_ticks();
+        std::thread::sleep(WINDOW);
+        if machine_busy_ticks() - before <= QUIET_TICKS {
+            return;
+        }
+        if Instant::now() > deadline {
+            eprintln!("the machine did not quiet down in 20 s; measuring anyway");
+            return;
+        }
+    }
+}
+
 /// Runs `step` from `concurrency` tasks for `seconds`; each task owns the
 /// state `init` gives it (for example its own refresh-token chain).
 pub async fn measure<S, I, IF, F, FF>(
@@ -101,6 +123,7 @@ where
     if !run.wants(name) {
         return None;
     }
+    settle();
     let step = Arc::new(step);
     let mut states = Vec::with_capacity(run.concurrency);
     for _ in 0..run.concurrency {

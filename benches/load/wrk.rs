@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::measure::{Run, Stats, busy_ticks};
+use crate::measure::{Run, Stats, busy_ticks, settle};
 use crate::server::on_cpus;
 
 /// wrk's threads; its connections are `Run::concurrency`.
@@ -138,6 +138,7 @@ pub fn measure(
     if !run.wants(name) {
         return None;
     }
+    settle();
     let file = tempfile::Builder::new().suffix(".lua").tempfile().unwrap();
     std::fs::write(file.path(), script(request)).unwrap();
     let before = busy_ticks(pid);
