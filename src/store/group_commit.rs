@@ -49,23 +49,16 @@ const MAX_BATCH: usize = 256;
 pub trait Batched: Database {
     /// What opens a batch's transaction.
     const BEGIN: &'static str;
-    /// How many batches may be committing at once.
-    const COMMITTERS: usize;
 }
 
 impl Batched for Sqlite {
     /// Takes SQLite's write lock up front, so the batch cannot fail midway
     /// for want of it.
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    /// SQLite has one writer: a second committer would only wait for it.
-    const COMMITTERS: usize = 1;
 }
 
 impl Batched for Postgres {
     const BEGIN: &'static str = "BEGIN";
-    /// Enough for the round trips of one batch to overlap another's flush,
-    /// few enough to leave the pool's connections to everything else.
-    const COMMITTERS: usize = 4;
 }
 
 /// A connection of the backend `DB`.
@@ -86,13 +79,13 @@ impl<DB: Batched> GroupCommit<DB>
 where
     for<'c> &'c mut Connection<DB>: sqlx::Executor<'c, Database = DB>,
 {
-    /// Starts the committing tasks on the current runtime; each takes a
-    /// connection of `writer` for each batch, so other writes on that pool
-    /// take their turns between batches.
-    pub fn start(writer: Pool<DB>) -> Self {
+    /// Starts `committers` committing tasks on the current runtime; each
+    /// takes a connection of `writer` for each batch, so other writes on
+    /// that pool take their turns between batches.
+    pub fn start(writer: Pool<DB>, committers: usize) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue: Queue<DB> = Arc::new(Mutex::new(queue));
-        for _ in 0..DB::COMMITTERS {
+        for _ in 0..committers.max(1) {
             tokio::spawn(commit_batches(writer.clone(), Arc::clone(&queue)));
         }
         Self { jobs }
@@ -336,7 +329,7 @@ mod tests {
             .unwrap();
         sqlx::raw_sql(TABLE).execute(&pool).await.unwrap();
         Scratch {
-            group: GroupCommit::start(pool.clone()),
+            group: GroupCommit::start(pool.clone(), 1),
             pool,
             other: Box::new(move || {
                 let url = url.clone();
@@ -366,7 +359,7 @@ mod tests {
         let pool = PgPool::connect_with(options.clone()).await.unwrap();
         sqlx::raw_sql(TABLE).execute(&pool).await.unwrap();
         Scratch {
-            group: GroupCommit::start(pool.clone()),
+            group: GroupCommit::start(pool.clone(), 4),
             pool,
             other: Box::new(move || {
                 let options = options.clone();

@@ -37,7 +37,11 @@ impl PgStore {
             .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
-        let group = GroupCommit::start(pool.clone());
+        // Enough committers for one batch's round trips to overlap
+        // another's flush; few enough to leave most of the pool to
+        // everything else.
+        let committers = (settings.max_connections / 4).clamp(1, 4) as usize;
+        let group = GroupCommit::start(pool.clone(), committers);
         Ok(Self { pool, group })
     }
 }

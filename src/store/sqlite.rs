@@ -51,7 +51,8 @@ impl SqliteStore {
             .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
-        let group = GroupCommit::start(writer.clone());
+        // SQLite has one writer: a second committer would only wait for it.
+        let group = GroupCommit::start(writer.clone(), 1);
         Ok(Self {
             reader,
             writer,
