@@ -71,6 +71,10 @@ try {
   console.log('express-openid-connect: signed in through Countersign: ok');
 
   // Signing out of the app signs out of Countersign too, and comes back.
+  // Not before the page's own requests (the favicon's) are answered: the
+  // app renews its session cookie on every answer, and one arriving after
+  // the logout's would sign the browser back into the app.
+  await page.waitForLoadState('networkidle');
   await page.goto(`${base}/logout`);
   await page.waitForURL(`${base}/`);
   assert.match(await page.textContent('body'), /Signed out/);
