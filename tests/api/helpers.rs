@@ -109,6 +109,29 @@ pub fn postgres_admin_url() -> String {
 }
 
 impl TestDb {
+    /// How many rows `table` holds, read from the database itself: for
+    /// what no endpoint shows, such as the purge of rows nothing can use
+    /// any more.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let sql = || sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql())
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql())
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
     pub async fn create(backend: Backend) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         match backend {

@@ -1,14 +1,17 @@
 //! Passkeys' server side attacked over plain HTTP (the ceremonies that
 //! succeed are driven in Chromium, in browser.rs): forged and replayed
 //! answers, a ceremony answered from another browser, requests from another
-//! site, and the password asked again before a passkey is added.
+//! site, and the password asked again before a passkey is added; and the
+//! purge of ceremonies and second-factor challenges left unanswered.
 
-use reqwest::StatusCode;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::authorize::{browser, field, sign_in};
 use crate::both_backends;
-use crate::helpers::{TestApp, TestDb, problem};
+use crate::helpers::{TestApp, TestDb, oauth_error, problem};
 use crate::programs::free_port;
 
 const PASSWORD: &str = "a-password-for-passkey-tests";
@@ -223,3 +226,63 @@ async fn passkeys_are_off_on_an_ip_address(db: TestDb) {
     );
 }
 both_backends!(passkeys_are_off_on_an_ip_address);
+
+/// Ceremonies and second-factor challenges left unanswered are deleted by
+/// the purge once expired, and only then: the live ones are kept, and a
+/// kept challenge still works.
+async fn the_purge_deletes_expired_ceremonies_and_challenges(db: TestDb) {
+    let port = free_port();
+    let app = db
+        .spawn_with(|s| {
+            s.server.bind = format!("127.0.0.1:{port}");
+            s.tokens.issuer = format!("http://localhost:{port}");
+            s.mfa.required_roles = vec!["ops".into()];
+        })
+        .await;
+    app.create_user("olga", PASSWORD, &["ops"]).await;
+    // A passwordless ceremony begun, and a login waiting for its second
+    // factor's enrolment: neither answered.
+    let leave_unanswered = || async {
+        let visitor = browser();
+        let csrf = login_token(&app, &visitor).await;
+        let begun = post(
+            &app,
+            &visitor,
+            "/login/passkey/begin",
+            &json!({"csrf": csrf}),
+        )
+        .await;
+        assert_eq!(begun.status(), StatusCode::OK);
+        let waiting = app.login("olga", PASSWORD).await;
+        let body = oauth_error(waiting, StatusCode::FORBIDDEN, "mfa_enrolment_required").await;
+        body["mfa_token"].as_str().unwrap().to_owned()
+    };
+    let purge = || async {
+        countersign::service::maintenance::purge(&app.ctx)
+            .await
+            .unwrap();
+    };
+    let stale = leave_unanswered().await;
+    purge().await;
+    assert_eq!(app.db.count_rows("passkey_ceremonies").await, 1);
+    assert_eq!(app.db.count_rows("mfa_challenges").await, 1);
+
+    // Past their five minutes, another pair, then the purge.
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let live = leave_unanswered().await;
+    purge().await;
+    assert_eq!(app.db.count_rows("passkey_ceremonies").await, 1);
+    assert_eq!(app.db.count_rows("mfa_challenges").await, 1);
+    // The one kept is the live one.
+    let enrol = |token: String| {
+        let app = &app;
+        async move {
+            app.send_as(Method::POST, "/v1/mfa/totp", &token, None)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(enrol(stale).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(enrol(live).await, StatusCode::OK);
+}
+both_backends!(the_purge_deletes_expired_ceremonies_and_challenges);
