@@ -2,7 +2,7 @@
 //! same run, with the machine's state the same for both: an earlier build
 //! (how a change moved their throughput; `scripts/bench.sh` builds the
 //! earlier revision when `BENCH_BASELINE` names one), or this build with
-//! keys of another algorithm.
+//! keys of another algorithm, or alone on a core.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::measure::{Run, Stats};
 use crate::server::{ADMIN_PASSWORD, start_server_from};
+use crate::wrk::{self, Request};
 
 /// What the grants of this build with ES256 and EdDSA keys are named after.
 pub const ES256_KEYS: &str = "ES256 keys";
@@ -17,7 +18,6 @@ pub const EDDSA_KEYS: &str = "EdDSA keys";
 /// What the grants of this build with the server alone on a CPU are named
 /// after.
 pub const OWN_CORE: &str = "server alone on a core";
-use crate::wrk::{self, Request};
 
 /// A server whose grants are measured beside this build's.
 pub struct OtherServer {

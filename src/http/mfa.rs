@@ -25,7 +25,7 @@ use crate::context::{BUILTIN_CLIENT_ID, Ctx};
 use crate::domain::{Actor, Caller, User};
 use crate::error::Error;
 use crate::http::error::Problem;
-use crate::http::openapi::JsonBodyRefusals;
+use crate::http::openapi::{FactorRefusals, JsonBodyRefusals};
 use crate::service::access::Credential;
 use crate::service::mfa::{self, Proof, Starter};
 use crate::service::users;
@@ -202,10 +202,7 @@ struct EnrolmentView {
         (status = 200, description = "A new secret, active once confirmed with a code \
             (POST /v1/mfa/totp/confirm); starting again replaces an unconfirmed one",
             body = EnrolmentView),
-        (status = 401, description = "No valid token or session", body = Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "An application's token, or a cookie request from \
-            another origin", body = Problem, content_type = "application/problem+json"),
+        FactorRefusals,
         (status = 409, description = "A TOTP authenticator is already set up", body = Problem,
             content_type = "application/problem+json"),
     ),
@@ -247,10 +244,7 @@ struct RecoveryCodes {
             body = RecoveryCodes),
         (status = 400, description = "The code is malformed, wrong or already used",
             body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token or session", body = Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "An application's token, or a cookie request from \
-            another origin", body = Problem, content_type = "application/problem+json"),
+        FactorRefusals,
         (status = 409, description = "No enrolment waits to be confirmed", body = Problem,
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,
@@ -315,10 +309,7 @@ impl ProofBody {
             without passkeys, the password alone signs in again"),
         (status = 400, description = "No proof, both, or a wrong one", body = Problem,
             content_type = "application/problem+json"),
-        (status = 401, description = "No valid token or session", body = Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "An application's token, or a cookie request from \
-            another origin", body = Problem, content_type = "application/problem+json"),
+        FactorRefusals,
         (status = 404, description = "No TOTP authenticator is set up", body = Problem,
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,
@@ -349,10 +340,7 @@ async fn remove_totp(
             shown only here", body = RecoveryCodes),
         (status = 400, description = "The code is malformed, wrong or already used",
             body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token or session", body = Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "An application's token, or a cookie request from \
-            another origin", body = Problem, content_type = "application/problem+json"),
+        FactorRefusals,
         (status = 409, description = "No TOTP authenticator is set up", body = Problem,
             content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes; see Retry-After", body = Problem,

@@ -77,6 +77,23 @@ impl IntoResponses for AdminRefusals {
     }
 }
 
+/// What every operation changing the caller's own second factors can
+/// refuse with; add it to an operation's `responses(...)`.
+pub struct FactorRefusals;
+
+impl IntoResponses for FactorRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        ResponsesBuilder::new()
+            .response("401", problem("No valid token or session"))
+            .response(
+                "403",
+                problem("An application's token, or a cookie request from another origin"),
+            )
+            .build()
+            .into()
+    }
+}
+
 /// What an operation taking a JSON body refuses before reading it.
 pub struct JsonBodyRefusals;
 

@@ -29,6 +29,14 @@ async fn code(app: &TestApp, uri: &str) -> String {
     pyotp(app, uri).await["code"].as_str().unwrap().to_owned()
 }
 
+/// A well-formed code other than `right`: half the code space away.
+fn wrong_code(right: &str) -> String {
+    format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    )
+}
+
 /// The server's clock moves to the next 30-second step: a code is accepted
 /// once, so each sign-in with a code needs a step of its own.
 fn next_step(app: &TestApp) {
@@ -134,10 +142,7 @@ async fn totp_enrolment_and_a_login_with_codes_from_pyotp(db: TestDb) {
 
     // A wrong code does not confirm; a malformed one is refused as such.
     let right = read["code"].as_str().unwrap().to_owned();
-    let wrong = format!(
-        "{:06}",
-        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
-    );
+    let wrong = wrong_code(&right);
     let refused = send(
         &app,
         Method::POST,
@@ -320,10 +325,7 @@ async fn five_wrong_codes_spend_the_login_and_wrong_codes_are_throttled(db: Test
     let (uri, _) = enrol(&app, &token).await;
     let mfa = mfa_token(&app, "erin").await;
     let right = code(&app, &uri).await;
-    let wrong = format!(
-        "{:06}",
-        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
-    );
+    let wrong = wrong_code(&right);
     for _ in 0..5 {
         let refused = complete(&app, &mfa, json!({"code": wrong})).await;
         oauth_error(refused, StatusCode::UNAUTHORIZED, "invalid_grant").await;
@@ -379,10 +381,7 @@ async fn concurrent_wrong_codes_get_no_more_tries(db: TestDb) {
     let (uri, _) = enrol(&app, &token).await;
     let mfa = mfa_token(&app, "ezra").await;
     let right = code(&app, &uri).await;
-    let wrong = format!(
-        "{:06}",
-        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
-    );
+    let wrong = wrong_code(&right);
     let tries = (0..10).map(|_| complete(&app, &mfa, json!({"code": wrong})));
     let statuses: Vec<StatusCode> = futures_util::future::join_all(tries)
         .await

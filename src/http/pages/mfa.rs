@@ -125,6 +125,20 @@ fn status_of(error: &Error) -> StatusCode {
     }
 }
 
+/// The overview again, with the refusal shown where `trouble` puts it when
+/// the person can act on it; any other error as it is.
+async fn refused_on_overview(
+    ctx: &Ctx,
+    session: &SessionAuth,
+    refused: Error,
+    trouble: fn(&'static str) -> Trouble<'static>,
+) -> Result<HttpResponse, Error> {
+    match said(&refused) {
+        Some(message) => overview(ctx, session, status_of(&refused), &trouble(message)).await,
+        None => Err(refused),
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/account/mfa",
@@ -310,18 +324,7 @@ async fn remove(
     let proof = Proof::typed(&checked.code);
     match mfa::remove_totp(&ctx, &checked.caller, &checked.user, proof).await {
         Ok(()) | Err(Error::NotFound(_)) => Ok(see_other("/account/mfa").finish()),
-        Err(refused) => match said(&refused) {
-            Some(message) => {
-                overview(
-                    &ctx,
-                    &checked.session,
-                    status_of(&refused),
-                    &Trouble::Remove(message),
-                )
-                .await
-            }
-            None => Err(refused),
-        },
+        Err(refused) => refused_on_overview(&ctx, &checked.session, refused, Trouble::Remove).await,
     }
 }
 
@@ -359,17 +362,8 @@ async fn replace_codes(
             &mfa_views::recovery_codes(&codes, "/account/mfa"),
         )),
         Err(Error::Conflict(_)) => Ok(see_other("/account/mfa").finish()),
-        Err(refused) => match said(&refused) {
-            Some(message) => {
-                overview(
-                    &ctx,
-                    &checked.session,
-                    status_of(&refused),
-                    &Trouble::Replace(message),
-                )
-                .await
-            }
-            None => Err(refused),
-        },
+        Err(refused) => {
+            refused_on_overview(&ctx, &checked.session, refused, Trouble::Replace).await
+        }
     }
 }

@@ -139,43 +139,22 @@ macro_rules! factor_queries {
 
                 async fn delete_totp(&self, user: UserId) -> Result<bool, StoreError> {
                     let mut tx = self.begin_write().await?;
-                    let removed = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    let removed = delete_users_rows(&mut tx, "totp_factors", user).await?;
+                    delete_users_rows(&mut tx, "recovery_codes", user).await?;
                     tx.commit().await?;
                     Ok(removed > 0)
                 }
 
                 async fn delete_factors(&self, user: UserId) -> Result<bool, StoreError> {
                     let mut tx = self.begin_write().await?;
-                    let removed = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    let mut removed = 0;
+                    for table in ["totp_factors", "recovery_codes", "passkeys"] {
+                        removed += delete_users_rows(&mut tx, table, user).await?;
+                    }
                     // A login waiting for a factor that is gone waits no more.
-                    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1")
-                        .bind(user.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_users_rows(&mut tx, "mfa_challenges", user).await?;
                     tx.commit().await?;
-                    Ok(removed + codes + passkeys > 0)
+                    Ok(removed > 0)
                 }
 
                 async fn insert_passkey(&self, p: &NewPasskey) -> Result<bool, StoreError> {
@@ -362,16 +341,28 @@ macro_rules! factor_queries {
                 }
             }
 
+            /// Deletes `user`'s rows of `table` (one of this file's own
+            /// names, never input) inside `tx`; how many there were.
+            async fn delete_users_rows(
+                tx: &mut sqlx::Transaction<'static, <$store as Dialect>::Db>,
+                table: &'static str,
+                user: UserId,
+            ) -> Result<u64, StoreError> {
+                let sql = format!("DELETE FROM {table} WHERE user_id = $1");
+                Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user.0)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
+            }
+
             /// Replaces `user`'s recovery codes with `hashes` inside `tx`.
             async fn replace_codes(
                 tx: &mut sqlx::Transaction<'static, <$store as Dialect>::Db>,
                 user: UserId,
                 hashes: &[[u8; 32]],
             ) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                    .bind(user.0)
-                    .execute(&mut **tx)
-                    .await?;
+                delete_users_rows(tx, "recovery_codes", user).await?;
                 for hash in hashes {
                     sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                         .bind(user.0)
